@@ -1,0 +1,45 @@
+//! Accounts and API keys: the operations behind the CLI (and the key routes).
+
+use crate::auth::keys::{self, KeyType};
+use crate::auth::rules::{Rule, RuleSpec};
+use crate::error::AppResult;
+use crate::meta::{now_ms, Account, ApiKeyRow, MetaStore};
+
+pub async fn create_account(meta: &dyn MetaStore, sandbox: bool) -> AppResult<Account> {
+    let account = Account {
+        id: keys::new_account_id(),
+        sandbox,
+        max_file_size: None,
+        allowed_mime: None,
+        created_at: now_ms(),
+    };
+    meta.create_account(&account).await?;
+    Ok(account)
+}
+
+/// Creates a key; returns its row and the plaintext (shown once, never stored).
+pub async fn create_key(
+    meta: &dyn MetaStore,
+    account: &str,
+    kind: KeyType,
+    name: &str,
+    rules: Vec<RuleSpec>,
+) -> AppResult<(ApiKeyRow, String)> {
+    for r in &rules {
+        Rule::compile(r.clone())?;
+    }
+    let plaintext = keys::generate(kind, account);
+    let row = ApiKeyRow {
+        id: keys::random_base58(8),
+        account_id: account.to_string(),
+        key_hash: keys::hash(&plaintext),
+        key_type: kind.name().to_string(),
+        name: name.to_string(),
+        display: keys::display(&plaintext),
+        rules: serde_json::to_string(&rules).expect("rules serialize"),
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    meta.insert_api_key(&row).await?;
+    Ok((row, plaintext))
+}

@@ -1,0 +1,242 @@
+//! Authentication and authorization: the only place credentials are read.
+//!
+//! Carriers (SPEC §2) become one [`Principal`]; [`authorize`] decides an
+//! operation on a path (SPEC §3) with no existence leak.
+
+pub mod keys;
+pub mod rules;
+
+use crate::error::{AppError, AppResult};
+use crate::meta::ApiKeyRow;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+use keys::KeyType;
+use rules::{Grants, Op, Ops, Rule, RuleSpec};
+use std::sync::Arc;
+
+/// What a request is, after authentication.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The credential's account; None for anonymous requests.
+    pub account: Option<String>,
+    pub grants: Grants,
+    pub via: Via,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Via {
+    Anonymous,
+    ApiKey { key_id: String, key_type: KeyType },
+}
+
+impl Principal {
+    pub fn anonymous() -> Principal {
+        Principal {
+            account: None,
+            grants: Grants::None,
+            via: Via::Anonymous,
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.via == Via::Anonymous
+    }
+}
+
+/// How access was granted: decides `Cache-Control: public` vs `private`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Through the principal's own grants.
+    Credential,
+    /// Because the folder lets anyone download.
+    Public,
+}
+
+/// SPEC §3's decision for `op` on `path` in `account`. `public_read` says whether
+/// folder visibility lets anyone read `path`; it is only consulted for reads.
+pub fn authorize(
+    principal: &Principal,
+    account: &str,
+    op: Op,
+    path: &str,
+    public_read: impl FnOnce() -> bool,
+) -> AppResult<Access> {
+    if let Some(own) = &principal.account {
+        if own != account {
+            return Err(AppError::AccountMismatch {
+                url_account: account.to_string(),
+            });
+        }
+        if principal.grants.allows(op, path) {
+            return Ok(Access::Credential);
+        }
+    }
+    if op == Op::Read && public_read() {
+        return Ok(Access::Public);
+    }
+    if principal.is_anonymous() {
+        Err(AppError::Unauthorized)
+    } else {
+        Err(AppError::forbidden(
+            format!("This credential may not {} {path}.", op.name()),
+            format!(
+                "Use a key whose rules grant '{}' on this path (or a secret key without rules).",
+                op.name()
+            ),
+        ))
+    }
+}
+
+/// A key as the auth layer caches it: the row plus its compiled grants.
+#[derive(Debug)]
+pub struct ResolvedKey {
+    pub row: ApiKeyRow,
+    pub key_type: KeyType,
+    pub grants: Grants,
+}
+
+impl ResolvedKey {
+    pub fn from_row(row: ApiKeyRow) -> AppResult<ResolvedKey> {
+        let key_type = KeyType::parse(&row.key_type)
+            .ok_or_else(|| AppError::internal(format!("key {} has bad type", row.id)))?;
+        let specs: Vec<RuleSpec> = serde_json::from_str(&row.rules).map_err(AppError::internal)?;
+        let grants = if specs.is_empty() {
+            match key_type {
+                KeyType::Secret => Grants::Everywhere(Ops::all()),
+                KeyType::Public => Grants::Everywhere(Ops::of(&[Op::Create, Op::Read])),
+            }
+        } else {
+            Grants::Rules(
+                specs
+                    .into_iter()
+                    .map(Rule::compile)
+                    .collect::<AppResult<Vec<_>>>()?,
+            )
+        };
+        Ok(ResolvedKey {
+            row,
+            key_type,
+            grants,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Principal> {
+        match credential(&parts.headers)? {
+            None => Ok(Principal::anonymous()),
+            Some(Credential::ApiKey(key)) => principal_for_key(state, &key).await,
+        }
+    }
+}
+
+enum Credential {
+    ApiKey(String),
+}
+
+/// Reads the credential carriers of SPEC §2 from the headers.
+fn credential(headers: &HeaderMap) -> AppResult<Option<Credential>> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| malformed_authorization())?
+            .trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        return match scheme.to_ascii_lowercase().as_str() {
+            "bearer" => bearer(rest).map(Some),
+            "basic" => basic(rest).map(Some),
+            _ => Err(malformed_authorization()),
+        };
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let value = value
+            .to_str()
+            .map_err(|_| malformed_authorization())?
+            .trim();
+        if value.len() >= 7 && value[..7].eq_ignore_ascii_case("bearer ") {
+            return Err(AppError::bad_credentials(
+                "invalid_api_key",
+                "The x-api-key header holds 'Bearer <key>'.",
+                "Remove the 'Bearer ' prefix: send 'x-api-key: secret_…', or use \
+                 'Authorization: Bearer secret_…'.",
+            ));
+        }
+        return Ok(Some(Credential::ApiKey(value.to_string())));
+    }
+    Ok(None)
+}
+
+fn bearer(token: &str) -> AppResult<Credential> {
+    if token.starts_with("secret_") || token.starts_with("public_") {
+        return Ok(Credential::ApiKey(token.to_string()));
+    }
+    if token.starts_with("eyJ") {
+        return Err(AppError::bad_credentials(
+            "invalid_token",
+            "JWT bearer tokens are not accepted by this server yet.",
+            "Authenticate with an API key: 'Authorization: Bearer secret_…'.",
+        ));
+    }
+    Err(AppError::bad_credentials(
+        "invalid_api_key",
+        "The bearer credential is not a stowage API key.",
+        "Send 'Authorization: Bearer secret_…' or 'Bearer public_…' with a key from \
+         `stowage keys create`.",
+    ))
+}
+
+fn basic(encoded: &str) -> AppResult<Credential> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(malformed_authorization)?;
+    let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
+    let key = if user == "apikey" { pass } else { user };
+    Ok(Credential::ApiKey(key.to_string()))
+}
+
+fn malformed_authorization() -> AppError {
+    AppError::bad_credentials(
+        "invalid_authorization",
+        "The Authorization header is malformed.",
+        "Send 'Authorization: Bearer <api key>' or 'Authorization: Basic base64(apikey:<api key>)'.",
+    )
+}
+
+fn invalid_key() -> AppError {
+    AppError::bad_credentials(
+        "invalid_api_key",
+        "The API key is not valid.",
+        "Check the key was copied whole; list keys with `stowage keys list --account <id>`.",
+    )
+}
+
+async fn principal_for_key(state: &AppState, key: &str) -> AppResult<Principal> {
+    if keys::parse(key).is_none() {
+        return Err(invalid_key());
+    }
+    let resolved = state.resolve_key(&keys::hash(key)).await?;
+    let resolved: Arc<ResolvedKey> = resolved.ok_or_else(invalid_key)?;
+    if resolved.row.revoked_at.is_some() {
+        return Err(AppError::bad_credentials(
+            "api_key_revoked",
+            "This API key has been revoked.",
+            "Create a new key with `stowage keys create` or POST /v2/accounts/{account}/api_keys.",
+        ));
+    }
+    Ok(Principal {
+        account: Some(resolved.row.account_id.clone()),
+        grants: resolved.grants.clone(),
+        via: Via::ApiKey {
+            key_id: resolved.row.id.clone(),
+            key_type: resolved.key_type,
+        },
+    })
+}

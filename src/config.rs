@@ -1,0 +1,236 @@
+//! Configuration: built-in defaults, then `config/stowage.toml` (or `--config`),
+//! then environment variables (`STOWAGE_*` and `DATABASE_URL`), as SPEC §9 names them.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Server configuration. Every field can be set in the TOML file under the same
+/// name, or by the environment variable listed in [`ENV_VARS`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the server binds (`STOWAGE_LISTEN`).
+    pub listen: String,
+    /// Base of every URL the server returns (`STOWAGE_PUBLIC_URL`); empty = `http://<listen>`.
+    pub public_url: String,
+    /// `sqlite://…` or `postgres://…` (`DATABASE_URL`).
+    pub database_url: String,
+    /// object_store URL (`STOWAGE_STORAGE_URL`).
+    pub storage_url: String,
+    /// Master key, 64 hex characters (`STOWAGE_SECRET_KEY`); generated into the data
+    /// directory in embedded mode.
+    pub secret_key: String,
+    /// Server default maximum file size in bytes (`STOWAGE_MAX_FILE_SIZE`).
+    pub max_file_size: u64,
+    /// Comma-separated origins allowed with credentials (`STOWAGE_ALLOWED_ORIGINS`).
+    pub allowed_origins: String,
+    /// Seconds before a sandbox account's files are deleted (`STOWAGE_SANDBOX_TTL`).
+    pub sandbox_ttl: u64,
+    /// Directory for embedded-mode state (`STOWAGE_DATA_DIR`).
+    pub data_dir: String,
+    /// Seconds between sweeps of abandoned and dropped blobs (`STOWAGE_SWEEP_INTERVAL`).
+    pub sweep_interval: u64,
+    /// Seconds an unfinished upload's bytes are kept before the sweeper removes
+    /// them (`STOWAGE_ABANDONED_UPLOAD_TTL`).
+    pub abandoned_upload_ttl: u64,
+    /// Files up to this many bytes are kept in the in-memory download cache
+    /// (`STOWAGE_CACHE_MAX_FILE_SIZE`); 0 disables it.
+    pub cache_max_file_size: u64,
+    /// Total bytes of the in-memory download cache (`STOWAGE_CACHE_CAPACITY`).
+    pub cache_capacity: u64,
+    /// Print the first account's keys when the database has no account (`STOWAGE_BOOTSTRAP`).
+    pub bootstrap: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            database_url: "sqlite://./data/stowage.db".into(),
+            storage_url: "file://./data/blobs".into(),
+            secret_key: String::new(),
+            max_file_size: 5 * 1024 * 1024 * 1024,
+            allowed_origins: String::new(),
+            sandbox_ttl: 86_400,
+            data_dir: "./data".into(),
+            sweep_interval: 60,
+            abandoned_upload_ttl: 86_400,
+            cache_max_file_size: 256 * 1024,
+            cache_capacity: 256 * 1024 * 1024,
+            bootstrap: true,
+        }
+    }
+}
+
+/// Environment variables and the field each one sets.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("STOWAGE_LISTEN", "listen"),
+    ("STOWAGE_PUBLIC_URL", "public_url"),
+    ("DATABASE_URL", "database_url"),
+    ("STOWAGE_STORAGE_URL", "storage_url"),
+    ("STOWAGE_SECRET_KEY", "secret_key"),
+    ("STOWAGE_MAX_FILE_SIZE", "max_file_size"),
+    ("STOWAGE_ALLOWED_ORIGINS", "allowed_origins"),
+    ("STOWAGE_SANDBOX_TTL", "sandbox_ttl"),
+    ("STOWAGE_DATA_DIR", "data_dir"),
+    ("STOWAGE_SWEEP_INTERVAL", "sweep_interval"),
+    ("STOWAGE_ABANDONED_UPLOAD_TTL", "abandoned_upload_ttl"),
+    ("STOWAGE_CACHE_MAX_FILE_SIZE", "cache_max_file_size"),
+    ("STOWAGE_CACHE_CAPACITY", "cache_capacity"),
+    ("STOWAGE_BOOTSTRAP", "bootstrap"),
+];
+
+impl Config {
+    /// Loads the file (when `path` is given it must exist; otherwise
+    /// `config/stowage.toml` is read if present), then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let default_path = PathBuf::from("config/stowage.toml");
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut config = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// Overrides fields from environment variables (the lookup is a parameter so
+    /// tests need not touch the process environment).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        for (var, field) in ENV_VARS {
+            let Some(value) = get(var) else { continue };
+            let bad = |e: &dyn std::fmt::Display| format!("{var}={value:?}: {e}");
+            match *field {
+                "listen" => self.listen = value,
+                "public_url" => self.public_url = value,
+                "database_url" => self.database_url = value,
+                "storage_url" => self.storage_url = value,
+                "secret_key" => self.secret_key = value,
+                "allowed_origins" => self.allowed_origins = value,
+                "data_dir" => self.data_dir = value,
+                "max_file_size" => self.max_file_size = value.parse().map_err(|e| bad(&e))?,
+                "sandbox_ttl" => self.sandbox_ttl = value.parse().map_err(|e| bad(&e))?,
+                "sweep_interval" => self.sweep_interval = value.parse().map_err(|e| bad(&e))?,
+                "abandoned_upload_ttl" => {
+                    self.abandoned_upload_ttl = value.parse().map_err(|e| bad(&e))?
+                }
+                "cache_max_file_size" => {
+                    self.cache_max_file_size = value.parse().map_err(|e| bad(&e))?
+                }
+                "cache_capacity" => self.cache_capacity = value.parse().map_err(|e| bad(&e))?,
+                "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
+                other => unreachable!("ENV_VARS names unknown field {other}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured allowed origins, trimmed, without empties.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// True when running on the embedded default (SQLite), where a missing master
+    /// key may be generated into the data directory.
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// The master key as bytes: the configured one, or (embedded mode) the one kept
+    /// in `<data_dir>/secret_key`, generated on first use.
+    pub fn master_key(&self) -> Result<[u8; 32], String> {
+        let text = if !self.secret_key.is_empty() {
+            self.secret_key.clone()
+        } else if self.is_embedded() {
+            let path = Path::new(&self.data_dir).join("secret_key");
+            match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(_) => {
+                    std::fs::create_dir_all(&self.data_dir)
+                        .map_err(|e| format!("cannot create {}: {e}", self.data_dir))?;
+                    let key: [u8; 32] = rand::random();
+                    let s = hex::encode(key);
+                    write_private(&path, &s)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    s
+                }
+            }
+        } else {
+            return Err(
+                "STOWAGE_SECRET_KEY is required with a non-SQLite database: \
+                 set it to 64 hex characters, e.g. the output of `openssl rand -hex 32`"
+                    .into(),
+            );
+        };
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| "STOWAGE_SECRET_KEY must be 64 hex characters".to_string())?;
+        bytes
+            .try_into()
+            .map_err(|_| "STOWAGE_SECRET_KEY must be 64 hex characters (32 bytes)".to_string())
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "STOWAGE_LISTEN" => Some("0.0.0.0:9000".into()),
+            "DATABASE_URL" => Some("postgres://x/y".into()),
+            "STOWAGE_MAX_FILE_SIZE" => Some("1048576".into()),
+            "STOWAGE_ALLOWED_ORIGINS" => Some("http://a.test, http://b.test/".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.database_url, "postgres://x/y");
+        assert_eq!(c.max_file_size, 1_048_576);
+        assert_eq!(c.allowed_origins(), vec!["http://a.test", "http://b.test"]);
+        assert!(!c.is_embedded());
+    }
+
+    #[test]
+    fn bad_number_names_the_variable() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env(|k| (k == "STOWAGE_MAX_FILE_SIZE").then(|| "5GB".into()))
+            .unwrap_err();
+        assert!(err.contains("STOWAGE_MAX_FILE_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn shipped_config_file_parses_to_defaults() {
+        let text = std::fs::read_to_string("config/stowage.toml").unwrap();
+        let c: Config = toml::from_str(&text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.database_url, d.database_url);
+        assert_eq!(c.storage_url, d.storage_url);
+        assert_eq!(c.max_file_size, d.max_file_size);
+    }
+}

@@ -1,0 +1,150 @@
+//! Reading and managing stored files: details, download lookup, delete, copy,
+//! versions (SPEC §6, §7). Authorization always comes before existence, so a
+//! caller who may not read a path learns nothing about it.
+
+use crate::auth::rules::Op;
+use crate::auth::{authorize, Access, Principal};
+use crate::domain::paths;
+use crate::domain::uploads::{self, discard};
+use crate::error::{AppError, AppResult};
+use crate::meta::{now_ms, FileRow};
+use crate::state::AppState;
+use std::sync::Arc;
+
+/// Whether folder visibility lets anyone read `path` (SPEC §4). No folder
+/// settings can be set yet, so every path has the default: public.
+pub fn public_read(_state: &AppState, _account: &str, _path: &str) -> bool {
+    true
+}
+
+/// The file (or one of its versions) a download serves, and how access was granted.
+pub async fn for_download(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    version_id: Option<&str>,
+) -> AppResult<(Arc<FileRow>, Access)> {
+    paths::validate_file_path(path)?;
+    let access = authorize(principal, account, Op::Read, path, || {
+        public_read(state, account, path)
+    })?;
+    let row = match version_id {
+        None => state.current_file(account, path).await?,
+        Some(v) => state
+            .meta
+            .get_version(account, path, v)
+            .await?
+            .map(Arc::new),
+    };
+    let row = row.ok_or_else(|| AppError::FileNotFound {
+        path: path.to_string(),
+    })?;
+    Ok((row, access))
+}
+
+pub async fn details(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+) -> AppResult<FileRow> {
+    paths::validate_file_path(path)?;
+    authorize(principal, account, Op::Read, path, || false)?;
+    state
+        .meta
+        .get_file(account, path)
+        .await?
+        .ok_or_else(|| AppError::FileNotFound {
+            path: path.to_string(),
+        })
+}
+
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+) -> AppResult<()> {
+    paths::validate_file_path(path)?;
+    authorize(principal, account, Op::Delete, path, || false)?;
+    let dropped = state.meta.delete_file(account, path, now_ms()).await?;
+    state.forget_file(account, path).await;
+    if dropped.is_empty() {
+        return Err(AppError::FileNotFound {
+            path: path.to_string(),
+        });
+    }
+    for key in dropped {
+        discard(state, &key).await;
+    }
+    Ok(())
+}
+
+/// Copies the current version of `source` to `destination` (a new blob, so the
+/// two evolve independently).
+pub async fn copy(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    source: &str,
+    destination: &str,
+) -> AppResult<FileRow> {
+    paths::validate_file_path(source)?;
+    paths::validate_file_path(destination)?;
+    authorize(principal, account, Op::Read, source, || false)?;
+    authorize(principal, account, Op::Create, destination, || false)?;
+    let src =
+        state
+            .meta
+            .get_file(account, source)
+            .await?
+            .ok_or_else(|| AppError::FileNotFound {
+                path: source.to_string(),
+            })?;
+    let acc = uploads::account(state, account).await?;
+    let limits = uploads::limits(state, &acc);
+    uploads::check_mime(&limits, &src.mime)?;
+
+    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
+    state
+        .meta
+        .gc_register(
+            &blob_key,
+            now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000,
+        )
+        .await?;
+    if let Err(e) = state.blobs.copy(&src.blob_key, &blob_key).await {
+        discard(state, &blob_key).await;
+        return Err(e);
+    }
+    let mut row = FileRow {
+        path: destination.to_string(),
+        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        blob_key: blob_key.clone(),
+        created_at: now_ms(),
+        ..src
+    };
+    let result = uploads::commit_with_fallback(state, principal, &mut row, &None).await;
+    if result.is_err() {
+        discard(state, &blob_key).await;
+    }
+    result.map(|_| row)
+}
+
+pub async fn versions(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+) -> AppResult<Vec<FileRow>> {
+    paths::validate_file_path(path)?;
+    authorize(principal, account, Op::Read, path, || false)?;
+    let versions = state.meta.list_versions(account, path).await?;
+    if versions.is_empty() {
+        return Err(AppError::FileNotFound {
+            path: path.to_string(),
+        });
+    }
+    Ok(versions)
+}

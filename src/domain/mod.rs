@@ -1,0 +1,6 @@
+//! What stowage does, between the HTTP handlers and the stores.
+
+pub mod files;
+pub mod paths;
+pub mod sweeper;
+pub mod uploads;

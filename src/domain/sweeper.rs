@@ -1,0 +1,52 @@
+//! The background sweeper: deletes blobs whose GC entry is due (uploads that
+//! never committed, dropped versions, deleted files whose inline delete failed).
+
+use crate::meta::now_ms;
+use crate::state::AppState;
+use std::time::Duration;
+
+/// Deletes every due blob once; returns how many were removed.
+pub async fn sweep_once(state: &AppState) -> usize {
+    let mut removed = 0;
+    loop {
+        let due = match state.meta.gc_due(now_ms(), 500).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeper: cannot read due blobs");
+                return removed;
+            }
+        };
+        if due.is_empty() {
+            return removed;
+        }
+        let batch = due.len();
+        for key in due {
+            match state.blobs.delete(&key).await {
+                Ok(()) => {
+                    if state.meta.gc_remove(&key).await.is_ok() {
+                        removed += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(blob.key = %key, error = %e, "sweeper: delete failed");
+                    return removed;
+                }
+            }
+        }
+        if batch < 500 {
+            return removed;
+        }
+    }
+}
+
+/// Runs [`sweep_once`] every `interval` forever.
+pub async fn run(state: AppState, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let n = sweep_once(&state).await;
+        if n > 0 {
+            tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! One error type for the whole server, rendered as the JSON body of SPEC §8:
+//! `{"error": {"code", "message", "suggestion", "details"}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Everything that can go wrong, each with a stable `code` (API: clients branch on it).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+    #[error("{message}")]
+    InvalidRequest { message: String, suggestion: String },
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{message}")]
+    InvalidCredentials {
+        code: &'static str,
+        message: String,
+        suggestion: String,
+    },
+    #[error("{message}")]
+    Forbidden { message: String, suggestion: String },
+    #[error("account mismatch")]
+    AccountMismatch { url_account: String },
+    #[error("file not found: {path}")]
+    FileNotFound { path: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("no route {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("file already exists: {path}")]
+    FileAlreadyExists { path: String },
+    #[error("file too large")]
+    FileTooLarge { limit: u64, declared: Option<u64> },
+    #[error("mime type not allowed: {mime}")]
+    MimeTypeNotAllowed { mime: String, allowed: String },
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("upload incomplete: {message}")]
+    UploadIncomplete { message: String },
+    #[error("transformation not supported: {name}")]
+    TransformationNotSupported { name: String },
+    #[error("service unavailable: {cause}")]
+    Unavailable { cause: String },
+    #[error("internal error: {cause}")]
+    Internal { cause: String },
+}
+
+impl AppError {
+    pub fn invalid_request(message: impl Into<String>, suggestion: impl Into<String>) -> Self {
+        AppError::InvalidRequest {
+            message: message.into(),
+            suggestion: suggestion.into(),
+        }
+    }
+
+    pub fn invalid_path(path: &str, reason: impl Into<String>) -> Self {
+        AppError::InvalidPath {
+            path: path.chars().take(200).collect(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn bad_credentials(
+        code: &'static str,
+        message: impl Into<String>,
+        suggestion: impl Into<String>,
+    ) -> Self {
+        AppError::InvalidCredentials {
+            code,
+            message: message.into(),
+            suggestion: suggestion.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>, suggestion: impl Into<String>) -> Self {
+        AppError::Forbidden {
+            message: message.into(),
+            suggestion: suggestion.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        AppError::Internal {
+            cause: cause.to_string(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::InvalidPath { .. } | AppError::InvalidRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::UploadIncomplete { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::Forbidden { .. } | AppError::AccountMismatch { .. } => StatusCode::FORBIDDEN,
+            AppError::FileNotFound { .. }
+            | AppError::NotFound { .. }
+            | AppError::RouteNotFound { .. }
+            | AppError::TransformationNotSupported { .. } => StatusCode::NOT_FOUND,
+            AppError::FileAlreadyExists { .. } => StatusCode::CONFLICT,
+            AppError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MimeTypeNotAllowed { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidPath { .. } => "invalid_path",
+            AppError::InvalidRequest { .. } => "invalid_request",
+            AppError::UploadIncomplete { .. } => "upload_incomplete",
+            AppError::Unauthorized => "unauthorized",
+            AppError::InvalidCredentials { code, .. } => code,
+            AppError::Forbidden { .. } => "forbidden",
+            AppError::AccountMismatch { .. } => "account_mismatch",
+            AppError::FileNotFound { .. } => "file_not_found",
+            AppError::NotFound { .. } => "not_found",
+            AppError::RouteNotFound { .. } => "route_not_found",
+            AppError::TransformationNotSupported { .. } => "transformation_not_supported",
+            AppError::FileAlreadyExists { .. } => "file_already_exists",
+            AppError::FileTooLarge { .. } => "file_too_large",
+            AppError::MimeTypeNotAllowed { .. } => "mime_type_not_allowed",
+            AppError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            AppError::Unavailable { .. } => "service_unavailable",
+            AppError::Internal { .. } => "internal_error",
+        }
+    }
+
+    /// The message shown to the client: never a secret, never an internal cause.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::InvalidPath { path, reason } => format!("Invalid path {path:?}: {reason}."),
+            AppError::InvalidRequest { message, .. }
+            | AppError::InvalidCredentials { message, .. }
+            | AppError::Forbidden { message, .. } => message.clone(),
+            AppError::UploadIncomplete { message } => message.clone(),
+            AppError::Unauthorized => "This resource needs credentials.".into(),
+            AppError::AccountMismatch { url_account } => {
+                format!("The credential does not belong to account {url_account}.")
+            }
+            AppError::FileNotFound { path } => format!("File not found: {path}"),
+            AppError::NotFound { what } => format!("{what} not found."),
+            AppError::RouteNotFound { method, path } => format!("No route for {method} {path}."),
+            AppError::TransformationNotSupported { name } => {
+                format!("The transformation {name:?} is not supported by this server.")
+            }
+            AppError::FileAlreadyExists { path } => format!("A file already exists at {path}."),
+            AppError::FileTooLarge { limit, declared } => match declared {
+                Some(d) => format!("The file is {d} bytes; the limit is {limit} bytes."),
+                None => format!("The file is larger than the limit of {limit} bytes."),
+            },
+            AppError::MimeTypeNotAllowed { mime, allowed } => {
+                format!("Files of type {mime:?} are not allowed here (allowed: {allowed}).")
+            }
+            AppError::RangeNotSatisfiable { size } => {
+                format!("The requested range is outside the file ({size} bytes).")
+            }
+            AppError::Unavailable { .. } => {
+                "A backing service (database or object store) is unreachable.".into()
+            }
+            AppError::Internal { .. } => "The server failed to handle this request.".into(),
+        }
+    }
+
+    pub fn suggestion(&self) -> String {
+        match self {
+            AppError::InvalidPath { .. } => "Use an absolute path such as /photos/a.jpg: it must start with '/', \
+                 and may not contain empty, '.' or '..' segments, backslashes, control characters \
+                 or a trailing '/'; segments up to 255 bytes, paths up to 1024 bytes."
+                .into(),
+            AppError::InvalidRequest { suggestion, .. }
+            | AppError::InvalidCredentials { suggestion, .. }
+            | AppError::Forbidden { suggestion, .. } => suggestion.clone(),
+            AppError::UploadIncomplete { .. } => {
+                "Send the whole body; the upload was discarded and can be retried.".into()
+            }
+            AppError::Unauthorized => {
+                "Send an API key as 'Authorization: Bearer <key>', or make the folder public.".into()
+            }
+            AppError::AccountMismatch { .. } => {
+                "Use a key of the account named in the URL, or change the URL's account id.".into()
+            }
+            AppError::FileNotFound { .. } => {
+                "Check the path (it is case-sensitive) or list the folder to see what exists."
+                    .into()
+            }
+            AppError::NotFound { .. } => "Check the identifier in the URL.".into(),
+            AppError::RouteNotFound { .. } => {
+                "See the README for the routes stowage serves (e.g. /v2/accounts/{account}/uploads/binary, /{account}/raw/{path}).".into()
+            }
+            AppError::TransformationNotSupported { .. } => {
+                "Download the original with /{account}/raw/{path}.".into()
+            }
+            AppError::FileAlreadyExists { .. } => {
+                "Use a credential with the 'overwrite' permission, pick another path, \
+                 or pass fileNameFallback (e.g. 'a{UNIQUE_DIGITS_4}.jpg')."
+                    .into()
+            }
+            AppError::FileTooLarge { .. } => {
+                "Upload a smaller file, or raise the limit with STOWAGE_MAX_FILE_SIZE \
+                 (server default) or the account's max_file_size."
+                    .into()
+            }
+            AppError::MimeTypeNotAllowed { .. } => {
+                "Send a Content-Type the account allows, or change the account's allowed MIME types."
+                    .into()
+            }
+            AppError::RangeNotSatisfiable { .. } => {
+                "Request a range within the file, e.g. 'Range: bytes=0-' for all of it.".into()
+            }
+            AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
+            AppError::Internal { .. } => {
+                "Retry; if it keeps failing, report the x-request-id to the operator.".into()
+            }
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        match self {
+            AppError::InvalidPath { path, .. } => json!({ "path": path }),
+            AppError::FileNotFound { path } | AppError::FileAlreadyExists { path } => {
+                json!({ "filePath": path })
+            }
+            AppError::FileTooLarge { limit, declared } => {
+                json!({ "maxFileSize": limit, "size": declared, "setting": "STOWAGE_MAX_FILE_SIZE" })
+            }
+            AppError::MimeTypeNotAllowed { mime, allowed } => {
+                json!({ "mime": mime, "allowed": allowed })
+            }
+            AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
+            AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
+            _ => json!({}),
+        }
+    }
+
+    /// The SPEC §8 body.
+    pub fn body(&self) -> Value {
+        json!({ "error": {
+            "code": self.code(),
+            "message": self.message(),
+            "suggestion": self.suggestion(),
+            "details": self.details(),
+        }})
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            AppError::Internal { cause } => tracing::error!(error.cause = %cause, "internal error"),
+            AppError::Unavailable { cause } => {
+                tracing::warn!(error.cause = %cause, "backing service unavailable")
+            }
+            _ => {}
+        }
+        let mut resp = (status, axum::Json(self.body())).into_response();
+        let headers = resp.headers_mut();
+        if let AppError::Unavailable { .. } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        if let AppError::RangeNotSatisfiable { size } = self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => AppError::Unavailable {
+                cause: e.to_string(),
+            },
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08")) => {
+                AppError::Unavailable {
+                    cause: e.to_string(),
+                }
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<object_store::Error> for AppError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => AppError::NotFound {
+                what: "Stored object".into(),
+            },
+            other => AppError::Unavailable {
+                cause: other.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The CDN side (SPEC §6): `GET|HEAD /{account}/raw{filePath}` with the
+//! conditional and range behaviour nginx gives, and transformation URLs.
+
+use super::AppQuery;
+use crate::auth::{Access, Principal};
+use crate::domain::files;
+use crate::error::{AppError, AppResult};
+use crate::meta::FileRow;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use std::ops::Range;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
+const DEFAULT_TTL: u64 = 3600;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{account}/raw/{*path}", get(get_raw_file))
+        .route(
+            "/{account}/{transformation}/{*path}",
+            get(get_transformed_file),
+        )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawQuery {
+    download: Option<String>,
+    #[serde(alias = "cache-ttl")]
+    cache_ttl: Option<u64>,
+    #[serde(rename = "versionId")]
+    version_id: Option<String>,
+    // Accepted and ignored (SPEC §6): `version` busts caches, `auth=true` is legacy.
+    #[allow(dead_code)]
+    version: Option<String>,
+    #[allow(dead_code)]
+    auth: Option<String>,
+}
+
+async fn get_raw_file(
+    State(state): State<AppState>,
+    Path((account, path)): Path<(String, String)>,
+    AppQuery(q): AppQuery<RawQuery>,
+    method: Method,
+    headers: HeaderMap,
+    principal: Principal,
+) -> AppResult<Response> {
+    let path = format!("/{path}");
+    let (row, access) =
+        files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
+    let opts = ServeOptions {
+        head: method == Method::HEAD,
+        download: q.download.as_deref() == Some("true"),
+        ttl: q.cache_ttl.unwrap_or(DEFAULT_TTL),
+        access,
+    };
+    serve(&state, &row, &headers, opts).await
+}
+
+async fn get_transformed_file(
+    Path((_account, transformation, _path)): Path<(String, String, String)>,
+) -> AppError {
+    AppError::TransformationNotSupported {
+        name: transformation,
+    }
+}
+
+struct ServeOptions {
+    head: bool,
+    download: bool,
+    ttl: u64,
+    access: Access,
+}
+
+/// Builds the response for a file: 200, 206, 304 or 416, as nginx would.
+async fn serve(
+    state: &AppState,
+    row: &FileRow,
+    req: &HeaderMap,
+    opts: ServeOptions,
+) -> AppResult<Response> {
+    let size = row.size as u64;
+    let etag = format!("\"{}\"", row.etag);
+    let modified = UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64);
+    let last_modified = httpdate::fmt_http_date(modified);
+
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, header::ETAG, &etag);
+    insert(&mut headers, header::LAST_MODIFIED, &last_modified);
+    let scope = match opts.access {
+        Access::Public => "public",
+        Access::Credential => "private",
+    };
+    insert(
+        &mut headers,
+        header::CACHE_CONTROL,
+        &format!("{scope}, max-age={}", opts.ttl),
+    );
+    if opts.access == Access::Credential {
+        insert(&mut headers, header::VARY, "Authorization, Cookie");
+    }
+
+    if not_modified(req, &etag, modified) {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+
+    insert(&mut headers, header::CONTENT_TYPE, &row.mime);
+    insert(&mut headers, header::ACCEPT_RANGES, "bytes");
+    insert(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    insert(&mut headers, header::CONTENT_SECURITY_POLICY, CSP);
+    if opts.download {
+        let name = row
+            .original_file_name
+            .as_deref()
+            .unwrap_or_else(|| crate::domain::paths::file_name(&row.path));
+        insert(&mut headers, header::CONTENT_DISPOSITION, &attachment(name));
+    }
+
+    let (status, range) = match requested_range(req, &etag, modified, size)? {
+        Some(r) => {
+            insert(
+                &mut headers,
+                header::CONTENT_RANGE,
+                &format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            );
+            (StatusCode::PARTIAL_CONTENT, r)
+        }
+        None => (StatusCode::OK, 0..size),
+    };
+    insert(
+        &mut headers,
+        header::CONTENT_LENGTH,
+        &(range.end - range.start).to_string(),
+    );
+    if opts.head {
+        return Ok((status, headers).into_response());
+    }
+    let body = if size <= state.config.cache_max_file_size {
+        let bytes = state
+            .small_blob(&row.blob_key)
+            .await
+            .map_err(|e| missing(e, row))?;
+        Body::from(bytes.slice(range.start as usize..range.end as usize))
+    } else {
+        let stream = state
+            .blobs
+            .get_range(&row.blob_key, range)
+            .await
+            .map_err(|e| missing(e, row))?;
+        Body::from_stream(stream)
+    };
+    Ok((status, headers, body).into_response())
+}
+
+/// A row whose object vanished was deleted concurrently: answer as if the
+/// delete had landed first.
+fn missing(e: AppError, row: &FileRow) -> AppError {
+    match e {
+        AppError::NotFound { .. } => AppError::FileNotFound {
+            path: row.path.clone(),
+        },
+        other => other,
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Truncates to whole seconds, as HTTP dates carry.
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `If-None-Match` (weak comparison) wins over `If-Modified-Since` (RFC 9110 §13.2.2).
+fn not_modified(req: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
+    if let Some(inm) = header_str(req, header::IF_NONE_MATCH) {
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag);
+    }
+    if let Some(ims) = header_str(req, header::IF_MODIFIED_SINCE) {
+        if let Ok(since) = httpdate::parse_http_date(ims) {
+            return secs(modified) <= secs(since);
+        }
+    }
+    false
+}
+
+/// The single range to serve, if the request asks for one that applies. Several
+/// ranges, or a syntactically bad header, get the whole file (as the RFC allows);
+/// a range outside the file is 416.
+fn requested_range(
+    req: &HeaderMap,
+    etag: &str,
+    modified: SystemTime,
+    size: u64,
+) -> AppResult<Option<Range<u64>>> {
+    let Some(raw) = header_str(req, header::RANGE) else {
+        return Ok(None);
+    };
+    if let Some(if_range) = header_str(req, header::IF_RANGE) {
+        let fresh = if if_range.starts_with('"') {
+            if_range == etag
+        } else {
+            httpdate::parse_http_date(if_range).is_ok_and(|d| secs(d) == secs(modified))
+        };
+        if !fresh {
+            return Ok(None);
+        }
+    }
+    if size == 0 {
+        return Ok(None);
+    }
+    let parsed = match http_range_header::parse_range_header(raw) {
+        Ok(p) => p,
+        Err(_) => return Ok(None),
+    };
+    match parsed.validate(size) {
+        Ok(ranges) if ranges.len() == 1 => {
+            let r = &ranges[0];
+            Ok(Some(*r.start()..*r.end() + 1))
+        }
+        Ok(_) => Ok(None),
+        Err(_) => Err(AppError::RangeNotSatisfiable { size }),
+    }
+}
+
+const RFC5987: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `attachment; filename="<ascii>"; filename*=UTF-8''<pct>` (RFC 6266).
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c.is_ascii() && !c.is_ascii_control() => c,
+            _ => '_',
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, RFC5987)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_names_are_rfc6266() {
+        assert_eq!(
+            attachment("a b.txt"),
+            "attachment; filename=\"a b.txt\"; filename*=UTF-8''a%20b.txt"
+        );
+        assert_eq!(
+            attachment("résumé \"x\".pdf"),
+            "attachment; filename=\"r_sum_ _x_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Files (SPEC §7): details, delete, copy, versions.
+
+use super::{file_details, AppJson, AppQuery};
+use crate::auth::Principal;
+use crate::domain::files;
+use crate::error::AppResult;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v2/accounts/{account}/files",
+            axum::routing::delete(delete_file),
+        )
+        .route(
+            "/v2/accounts/{account}/files/details",
+            get(get_file_details),
+        )
+        .route("/v2/accounts/{account}/files/copy", post(copy_file))
+        .route(
+            "/v2/accounts/{account}/files/versions",
+            get(list_file_versions),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilePathQuery {
+    file_path: String,
+}
+
+async fn get_file_details(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    AppQuery(q): AppQuery<FilePathQuery>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let row = files::details(&state, &principal, &account, &q.file_path).await?;
+    Ok(Json(file_details(&state, &row)))
+}
+
+async fn delete_file(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    AppQuery(q): AppQuery<FilePathQuery>,
+    principal: Principal,
+) -> AppResult<StatusCode> {
+    files::delete(&state, &principal, &account, &q.file_path).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct CopyRequest {
+    source: String,
+    destination: String,
+}
+
+async fn copy_file(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    principal: Principal,
+    AppJson(body): AppJson<CopyRequest>,
+) -> AppResult<Json<Value>> {
+    files::copy(
+        &state,
+        &principal,
+        &account,
+        &body.source,
+        &body.destination,
+    )
+    .await?;
+    Ok(Json(json!({ "status": "Copied" })))
+}
+
+async fn list_file_versions(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    AppQuery(q): AppQuery<FilePathQuery>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let versions = files::versions(&state, &principal, &account, &q.file_path).await?;
+    let items: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "versionId": v.version_id,
+                "etag": v.etag,
+                "size": v.size,
+                "lastModified": v.created_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "versions": items })))
+}

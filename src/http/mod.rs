@@ -1,0 +1,87 @@
+//! HTTP: one module per resource, each exporting `router()`. Handlers stay thin:
+//! extract, call one domain function, shape the response.
+
+pub mod cdn;
+pub mod files;
+pub mod health;
+pub mod uploads;
+
+use crate::error::AppError;
+use crate::meta::FileRow;
+use crate::state::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+
+/// `axum::Json` whose rejection is an [`AppError`] (SPEC §8 body, not plain text).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct AppJson<T>(pub T);
+
+/// `axum::extract::Query` with an [`AppError`] rejection.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct AppQuery<T>(pub T);
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        AppError::invalid_request(
+            format!("The JSON body is not valid: {}", r.body_text()),
+            "Send 'Content-Type: application/json' and a body matching the documented fields.",
+        )
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        AppError::invalid_request(
+            format!("The query string is not valid: {}", r.body_text()),
+            "Check the query parameter names and values against the README.",
+        )
+    }
+}
+
+/// Like JavaScript's `encodeURIComponent`, except `/` stays (as Bytescale's CDN URLs).
+const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `<public>/<account>/raw<filePath>`, percent-encoded.
+pub fn file_url(state: &AppState, account: &str, path: &str) -> String {
+    format!(
+        "{}/{}/raw{}",
+        state.public_url,
+        account,
+        utf8_percent_encode(path, PATH_ENCODE)
+    )
+}
+
+/// The FileDetails object of SPEC §7.
+pub fn file_details(state: &AppState, f: &FileRow) -> Value {
+    json!({
+        "accountId": f.account_id,
+        "filePath": f.path,
+        "fileUrl": file_url(state, &f.account_id, &f.path),
+        "etag": f.etag,
+        "size": f.size,
+        "mime": f.mime,
+        "originalFileName": f.original_file_name,
+        "lastModified": f.created_at,
+        "metadata": serde_json::from_str::<Value>(&f.metadata).unwrap_or_else(|_| json!({})),
+        "tags": serde_json::from_str::<Value>(&f.tags).unwrap_or_else(|_| json!([])),
+    })
+}
+
+/// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`.
+pub fn upload_response(state: &AppState, f: &FileRow) -> Value {
+    json!({
+        "accountId": f.account_id,
+        "etag": f.etag,
+        "filePath": f.path,
+        "fileUrl": file_url(state, &f.account_id, &f.path),
+    })
+}

@@ -1,0 +1,74 @@
+//! stowage: a self-hosted upload and CDN server speaking the Bytescale HTTP API.
+//!
+//! `build_app` assembles the router; `server` opens the stores and runs it.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod meta;
+pub mod server;
+pub mod state;
+
+use axum::http::{header, HeaderName, Method, Uri};
+use axum::Router;
+use error::AppError;
+use state::AppState;
+use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route, behind the request-id, tracing and CORS layers.
+pub fn build_app(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers([
+            header::AUTHORIZATION,
+            HeaderName::from_static("authorization-token"),
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-upload-metadata"),
+            HeaderName::from_static("x-upload-tags"),
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+        ])
+        .expose_headers([header::ETAG, header::CONTENT_RANGE, REQUEST_ID])
+        .max_age(Duration::from_secs(86_400));
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("http", request_id = %id, method = %req.method(), uri = %req.uri().path())
+    });
+    Router::new()
+        .merge(http::health::router())
+        .merge(http::uploads::router())
+        .merge(http::files::router())
+        .merge(http::cdn::router())
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(route_not_found)
+        .with_state(state)
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn route_not_found(method: Method, uri: Uri) -> AppError {
+    AppError::RouteNotFound {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}

@@ -1,0 +1,201 @@
+//! The `stowage` command line (SPEC §9).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use stowage::admin;
+use stowage::auth::keys::KeyType;
+use stowage::auth::rules::RuleSpec;
+use stowage::config::Config;
+
+#[derive(Parser)]
+#[command(name = "stowage", version, about = "Self-hosted upload and CDN server")]
+struct Cli {
+    /// Configuration file (default: config/stowage.toml when present).
+    #[arg(long, global = true, env = "STOWAGE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create an account and print its id.
+    Create {
+        /// Files of a sandbox account are deleted after STOWAGE_SANDBOX_TTL seconds.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// List accounts: id and live/sandbox.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (shown once).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long = "type", value_parser = ["secret", "public"])]
+        key_type: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// A path rule, e.g. '/photos/*:read,create' (repeatable).
+        #[arg(long = "rule", value_parser = RuleSpec::parse_cli)]
+        rules: Vec<RuleSpec>,
+    },
+    /// List an account's live keys (masked).
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        key_id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stowage: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on {}: {e} (set STOWAGE_LISTEN)",
+                        config.listen
+                    )
+                })?;
+            stowage::server::run(config, listener, stowage::server::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            println!("migrated {} database", meta.backend());
+            Ok(())
+        }
+        Command::Accounts(cmd) => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            match cmd {
+                AccountsCommand::Create { sandbox } => {
+                    let a = admin::create_account(meta.as_ref(), sandbox)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("{}", a.id);
+                }
+                AccountsCommand::List => {
+                    for a in meta.list_accounts().await.map_err(|e| e.to_string())? {
+                        println!("{}\t{}", a.id, if a.sandbox { "sandbox" } else { "live" });
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Keys(cmd) => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            match cmd {
+                KeysCommand::Create {
+                    account,
+                    key_type,
+                    name,
+                    rules,
+                } => {
+                    if meta
+                        .get_account(&account)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .is_none()
+                    {
+                        return Err(format!(
+                            "no account {account} (see `stowage accounts list`)"
+                        ));
+                    }
+                    let kind = KeyType::parse(&key_type).expect("clap checked the type");
+                    let (row, key) = admin::create_key(meta.as_ref(), &account, kind, &name, rules)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("{key}");
+                    eprintln!(
+                        "key id {} ({}); the key is shown only now",
+                        row.id, row.display
+                    );
+                }
+                KeysCommand::List { account } => {
+                    for k in meta
+                        .list_api_keys(&account)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            k.id, k.key_type, k.display, k.name, k.rules
+                        );
+                    }
+                }
+                KeysCommand::Revoke { account, key_id } => {
+                    let done = meta
+                        .revoke_api_key(&account, &key_id, stowage::meta::now_ms())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !done {
+                        return Err(format!("account {account} has no live key {key_id}"));
+                    }
+                    println!("revoked {key_id}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,131 @@
+//! The metadata store: one trait of domain operations, each one transaction,
+//! with a PostgreSQL and a SQLite implementation sharing the same SQL.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgMeta;
+pub use sqlite::SqliteMeta;
+
+use crate::error::AppResult;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub type Meta = Arc<dyn MetaStore>;
+
+/// How many versions of a file are kept, the current one included (SPEC §5: the
+/// current plus up to 100 previous).
+pub const MAX_VERSIONS: i64 = 101;
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct Account {
+    pub id: String,
+    pub sandbox: bool,
+    pub max_file_size: Option<i64>,
+    pub allowed_mime: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub account_id: String,
+    pub key_hash: String,
+    pub key_type: String,
+    pub name: String,
+    pub display: String,
+    /// JSON array of `{path, ops}`.
+    pub rules: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// One stored version of a file; the current one when read through `get_file`.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct FileRow {
+    pub account_id: String,
+    pub path: String,
+    pub version_id: String,
+    pub blob_key: String,
+    pub size: i64,
+    pub mime: String,
+    pub etag: String,
+    pub original_file_name: Option<String>,
+    /// JSON object.
+    pub metadata: String,
+    /// JSON array of strings.
+    pub tags: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum CommitOutcome {
+    /// The file is visible. `dropped_blobs` were pruned from its history and are
+    /// queued for deletion (due now).
+    Committed { dropped_blobs: Vec<String> },
+    /// A file exists at the path and overwriting was not allowed; nothing changed.
+    Exists,
+}
+
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> AppResult<()>;
+
+    async fn create_account(&self, account: &Account) -> AppResult<()>;
+    async fn get_account(&self, id: &str) -> AppResult<Option<Account>>;
+    async fn list_accounts(&self) -> AppResult<Vec<Account>>;
+
+    async fn insert_api_key(&self, key: &ApiKeyRow) -> AppResult<()>;
+    /// The key with this SHA-256 hash, revoked or not.
+    async fn find_api_key(&self, key_hash: &str) -> AppResult<Option<ApiKeyRow>>;
+    async fn list_api_keys(&self, account_id: &str) -> AppResult<Vec<ApiKeyRow>>;
+    /// Marks the key revoked; false when the account has no such live key.
+    async fn revoke_api_key(&self, account_id: &str, key_id: &str, now: i64) -> AppResult<bool>;
+
+    async fn get_file(&self, account_id: &str, path: &str) -> AppResult<Option<FileRow>>;
+    async fn get_version(
+        &self,
+        account_id: &str,
+        path: &str,
+        version_id: &str,
+    ) -> AppResult<Option<FileRow>>;
+    /// Every kept version of the file, newest first (the current one first).
+    async fn list_versions(&self, account_id: &str, path: &str) -> AppResult<Vec<FileRow>>;
+    /// Makes `file` the current version at its path, in one transaction: records the
+    /// version, points the path at it (only if absent unless `overwrite`), clears
+    /// the blob's pending-GC entry, and prunes history beyond [`MAX_VERSIONS`].
+    async fn commit_file(&self, file: &FileRow, overwrite: bool) -> AppResult<CommitOutcome>;
+    /// Removes the file and its history; their blobs are queued for deletion.
+    /// Returns the queued blob keys (empty when there was no file).
+    async fn delete_file(&self, account_id: &str, path: &str, now: i64) -> AppResult<Vec<String>>;
+
+    /// Queues a blob for deletion at `due_at` unless a commit claims it first.
+    async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;
+    /// Blob keys whose deletion is due.
+    async fn gc_due(&self, now: i64, limit: i64) -> AppResult<Vec<String>>;
+    /// Forgets a queued blob (after it was deleted).
+    async fn gc_remove(&self, blob_key: &str) -> AppResult<()>;
+}
+
+/// Opens the store named by a `sqlite://` or `postgres://` URL and applies migrations.
+pub async fn connect(url: &str) -> Result<Meta, String> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteMeta::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgMeta::connect(url, None).await?))
+    } else {
+        Err(format!(
+            "DATABASE_URL must start with sqlite:// or postgres://, got {:?}",
+            url.split(':').next().unwrap_or("")
+        ))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

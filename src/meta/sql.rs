@@ -1,0 +1,331 @@
+//! The SQL both backends share. PostgreSQL and SQLite (≥ 3.35) both accept `$N`
+//! parameters, `ON CONFLICT … DO UPDATE/NOTHING` and `RETURNING`, and the schema
+//! uses only types both decode alike (TEXT, BIGINT, BOOLEAN), so one body of
+//! queries serves both; `impl_meta_store!` instantiates it for each pool type.
+
+pub(super) const FILE_COLUMNS: &str = "v.account_id, v.path, v.version_id, v.blob_key, v.size, \
+     v.mime, v.etag, v.original_file_name, v.metadata, v.tags, v.created_at";
+
+macro_rules! impl_meta_store {
+    ($ty:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::meta::MetaStore for $ty {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::error::AppResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_account(
+                &self,
+                a: &$crate::meta::Account,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO accounts (id, sandbox, max_file_size, allowed_mime, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&a.id)
+                .bind(a.sandbox)
+                .bind(a.max_file_size)
+                .bind(&a.allowed_mime)
+                .bind(a.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_account(
+                &self,
+                id: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::Account>> {
+                Ok(sqlx::query_as("SELECT * FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_accounts(
+                &self,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::Account>> {
+                Ok(sqlx::query_as("SELECT * FROM accounts ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_api_key(
+                &self,
+                k: &$crate::meta::ApiKeyRow,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, account_id, key_hash, key_type, name, display, \
+                     rules, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&k.id)
+                .bind(&k.account_id)
+                .bind(&k.key_hash)
+                .bind(&k.key_type)
+                .bind(&k.name)
+                .bind(&k.display)
+                .bind(&k.rules)
+                .bind(k.created_at)
+                .bind(k.revoked_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn find_api_key(
+                &self,
+                key_hash: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::ApiKeyRow>> {
+                Ok(sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1")
+                    .bind(key_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_api_keys(
+                &self,
+                account_id: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::ApiKeyRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL \
+                     ORDER BY created_at, id",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_api_key(
+                &self,
+                account_id: &str,
+                key_id: &str,
+                now: i64,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 \
+                     WHERE account_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(account_id)
+                .bind(key_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn get_file(
+                &self,
+                account_id: &str,
+                path: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::FileRow>> {
+                let q = format!(
+                    "SELECT {} FROM files f JOIN file_versions v ON v.version_id = f.version_id \
+                     WHERE f.account_id = $1 AND f.path = $2",
+                    $crate::meta::sql::FILE_COLUMNS
+                );
+                Ok(sqlx::query_as(&q)
+                    .bind(account_id)
+                    .bind(path)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn get_version(
+                &self,
+                account_id: &str,
+                path: &str,
+                version_id: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::FileRow>> {
+                let q = format!(
+                    "SELECT {} FROM file_versions v \
+                     WHERE v.account_id = $1 AND v.path = $2 AND v.version_id = $3",
+                    $crate::meta::sql::FILE_COLUMNS
+                );
+                Ok(sqlx::query_as(&q)
+                    .bind(account_id)
+                    .bind(path)
+                    .bind(version_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_versions(
+                &self,
+                account_id: &str,
+                path: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::FileRow>> {
+                let q = format!(
+                    "SELECT {} FROM file_versions v WHERE v.account_id = $1 AND v.path = $2 \
+                     AND EXISTS (SELECT 1 FROM files f WHERE f.account_id = $1 AND f.path = $2) \
+                     ORDER BY v.created_at DESC, v.version_id DESC",
+                    $crate::meta::sql::FILE_COLUMNS
+                );
+                Ok(sqlx::query_as(&q)
+                    .bind(account_id)
+                    .bind(path)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn commit_file(
+                &self,
+                f: &$crate::meta::FileRow,
+                overwrite: bool,
+            ) -> $crate::error::AppResult<$crate::meta::CommitOutcome> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO file_versions (version_id, account_id, path, blob_key, size, \
+                     mime, etag, original_file_name, metadata, tags, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&f.version_id)
+                .bind(&f.account_id)
+                .bind(&f.path)
+                .bind(&f.blob_key)
+                .bind(f.size)
+                .bind(&f.mime)
+                .bind(&f.etag)
+                .bind(&f.original_file_name)
+                .bind(&f.metadata)
+                .bind(&f.tags)
+                .bind(f.created_at)
+                .execute(&mut *tx)
+                .await?;
+                let pointer = if overwrite {
+                    "INSERT INTO files (account_id, path, version_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (account_id, path) DO UPDATE SET version_id = excluded.version_id"
+                } else {
+                    "INSERT INTO files (account_id, path, version_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (account_id, path) DO NOTHING"
+                };
+                let done = sqlx::query(pointer)
+                    .bind(&f.account_id)
+                    .bind(&f.path)
+                    .bind(&f.version_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok($crate::meta::CommitOutcome::Exists);
+                }
+                sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
+                    .bind(&f.blob_key)
+                    .execute(&mut *tx)
+                    .await?;
+                let dropped: Vec<(String,)> = sqlx::query_as(
+                    "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
+                     AND version_id <> $3 AND version_id NOT IN ( \
+                       SELECT version_id FROM file_versions WHERE account_id = $1 AND path = $2 \
+                       ORDER BY created_at DESC, version_id DESC LIMIT $4) \
+                     RETURNING blob_key",
+                )
+                .bind(&f.account_id)
+                .bind(&f.path)
+                .bind(&f.version_id)
+                .bind($crate::meta::MAX_VERSIONS)
+                .fetch_all(&mut *tx)
+                .await?;
+                let dropped: Vec<String> = dropped.into_iter().map(|(k,)| k).collect();
+                for key in &dropped {
+                    sqlx::query(
+                        "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
+                         ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
+                    )
+                    .bind(key)
+                    .bind(f.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok($crate::meta::CommitOutcome::Committed {
+                    dropped_blobs: dropped,
+                })
+            }
+
+            async fn delete_file(
+                &self,
+                account_id: &str,
+                path: &str,
+                now: i64,
+            ) -> $crate::error::AppResult<Vec<String>> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
+                    .bind(account_id)
+                    .bind(path)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<(String,)> = sqlx::query_as(
+                    "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
+                     RETURNING blob_key",
+                )
+                .bind(account_id)
+                .bind(path)
+                .fetch_all(&mut *tx)
+                .await?;
+                let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
+                for key in &keys {
+                    sqlx::query(
+                        "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
+                         ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
+                    )
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(keys)
+            }
+
+            async fn gc_register(
+                &self,
+                blob_key: &str,
+                due_at: i64,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
+                     ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
+                )
+                .bind(blob_key)
+                .bind(due_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn gc_due(
+                &self,
+                now: i64,
+                limit: i64,
+            ) -> $crate::error::AppResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT blob_key FROM blob_gc WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(k,)| k).collect())
+            }
+
+            async fn gc_remove(&self, blob_key: &str) -> $crate::error::AppResult<()> {
+                sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
+                    .bind(blob_key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_meta_store;

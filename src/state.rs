@@ -1,0 +1,137 @@
+//! Shared state handed to every handler: configuration, stores and caches.
+
+use crate::auth::ResolvedKey;
+use crate::blobs::Blobs;
+use crate::config::Config;
+use crate::error::AppResult;
+use crate::meta::{FileRow, Meta};
+use bytes::Bytes;
+use moka::future::Cache;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a cached key or file row may be served without asking the database.
+/// It bounds how late another node's revocation, overwrite or delete is seen here.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub meta: Meta,
+    pub blobs: Blobs,
+    /// Base of returned URLs, without a trailing slash.
+    pub public_url: String,
+    /// key hash → key (None: no such key), for ≤ [`CACHE_TTL`].
+    keys: Cache<String, Option<Arc<ResolvedKey>>>,
+    /// (account, path) → current version (None: no file), for ≤ [`CACHE_TTL`].
+    files: Cache<(String, String), Option<Arc<FileRow>>>,
+    /// blob key → bytes of small files. Blobs never change once written, so
+    /// entries need no invalidation.
+    bytes: Cache<String, Bytes>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, meta: Meta, blobs: Blobs, public_url: String) -> AppState {
+        let bytes = Cache::builder()
+            .max_capacity(config.cache_capacity)
+            .weigher(|_k: &String, v: &Bytes| v.len().try_into().unwrap_or(u32::MAX))
+            .build();
+        AppState(Arc::new(Inner {
+            keys: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            files: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            bytes,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            config,
+            meta,
+            blobs,
+        }))
+    }
+
+    /// The key with this hash, from the cache or the database.
+    pub async fn resolve_key(&self, hash: &str) -> AppResult<Option<Arc<ResolvedKey>>> {
+        let meta = self.meta.clone();
+        let h = hash.to_string();
+        self.keys
+            .try_get_with(hash.to_string(), async move {
+                match meta.find_api_key(&h).await? {
+                    Some(row) => Ok(Some(Arc::new(ResolvedKey::from_row(row)?))),
+                    None => Ok(None),
+                }
+            })
+            .await
+            .map_err(unwrap_shared)
+    }
+
+    /// Forgets a cached key on this node (others follow within [`CACHE_TTL`]).
+    pub async fn forget_key(&self, hash: &str) {
+        self.keys.invalidate(hash).await;
+    }
+
+    /// Forgets every cached key on this node.
+    pub fn forget_all_keys(&self) {
+        self.keys.invalidate_all();
+    }
+
+    /// The current version at a path, from the cache or the database.
+    pub async fn current_file(&self, account: &str, path: &str) -> AppResult<Option<Arc<FileRow>>> {
+        let meta = self.meta.clone();
+        let (a, p) = (account.to_string(), path.to_string());
+        self.files
+            .try_get_with((account.to_string(), path.to_string()), async move {
+                Ok(meta.get_file(&a, &p).await?.map(Arc::new))
+            })
+            .await
+            .map_err(unwrap_shared)
+    }
+
+    /// Forgets a cached path on this node after a write to it.
+    pub async fn forget_file(&self, account: &str, path: &str) {
+        self.files
+            .invalidate(&(account.to_string(), path.to_string()))
+            .await;
+    }
+
+    /// The whole blob from the small-file cache, reading it on a miss.
+    pub async fn small_blob(&self, blob_key: &str) -> AppResult<Bytes> {
+        let blobs = self.blobs.clone();
+        let k = blob_key.to_string();
+        self.bytes
+            .try_get_with(
+                blob_key.to_string(),
+                async move { blobs.get_bytes(&k).await },
+            )
+            .await
+            .map_err(unwrap_shared)
+    }
+}
+
+fn unwrap_shared(e: Arc<crate::error::AppError>) -> crate::error::AppError {
+    Arc::try_unwrap(e).unwrap_or_else(|shared| clone_error(&shared))
+}
+
+/// Rebuilds an error shared by several waiters of one cache load.
+fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
+    use crate::error::AppError;
+    match e {
+        AppError::Unavailable { cause } => AppError::Unavailable {
+            cause: cause.clone(),
+        },
+        AppError::NotFound { what } => AppError::NotFound { what: what.clone() },
+        other => AppError::internal(other),
+    }
+}
