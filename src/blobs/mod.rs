@@ -198,6 +198,13 @@ impl Blobs {
         }
     }
 
+    /// Every object key under `prefix` (for the sweeper's audits and tests).
+    pub async fn list(&self, prefix: &str) -> AppResult<Vec<String>> {
+        let prefix = ObjectPath::from(prefix);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
+    }
+
     /// Checks the store answers (for `/readyz`).
     pub async fn ping(&self) -> AppResult<()> {
         self.exists(".stowage-ready").await.map(|_| ())

@@ -103,7 +103,7 @@ impl PathSpec {
     /// A full path given as one string (`filePath`): folder and name split at the last `/`.
     pub fn from_file_path(file_path: &str) -> PathSpec {
         let (folder, name) = match file_path.rfind('/') {
-            Some(i) => (&file_path[..i.max(1)], &file_path[i + 1..]),
+            Some(i) => (&file_path[..=i], &file_path[i + 1..]),
             None => ("", file_path),
         };
         PathSpec {
@@ -161,7 +161,12 @@ pub fn resolve(spec: &PathSpec, ctx: &PathContext) -> AppResult<Resolved> {
                 "Give fileName, or leave it out to get a generated name.",
             ));
         }
-        Ok(format!("{}/{}", folder.trim_end_matches('/'), name))
+        // Exactly one trailing '/' is the separator; more would be an empty segment.
+        Ok(format!(
+            "{}/{}",
+            folder.strip_suffix('/').unwrap_or(&folder),
+            name
+        ))
     };
     let name_template = spec.file_name.as_deref().unwrap_or(DEFAULT_FILE_NAME);
     Ok(Resolved {
@@ -329,6 +334,14 @@ mod tests {
         assert_eq!(r.path, "/docs/a.txt");
         assert!(r.fallback.unwrap().starts_with("/docs/a-"));
         assert_eq!(PathSpec::from_file_path("/x.txt").folder_path.unwrap(), "/");
+        let keep = |p: &str| {
+            resolve(&PathSpec::from_file_path(p), &ctx(None))
+                .unwrap()
+                .path
+        };
+        assert_eq!(keep("/x.txt"), "/x.txt");
+        assert_eq!(keep("/a//b.txt"), "/a//b.txt");
+        assert_eq!(keep("/a/b/c.txt"), "/a/b/c.txt");
         assert_eq!(parent("/a/b.png"), "/a");
         assert_eq!(parent("/b.png"), "/");
     }

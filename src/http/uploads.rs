@@ -3,7 +3,7 @@
 
 use super::{upload_response, AppQuery};
 use crate::auth::Principal;
-use crate::domain::paths::PathSpec;
+use crate::domain::paths::{validate_file_path, PathSpec};
 use crate::domain::uploads::{self, UploadRequest};
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
@@ -41,11 +41,15 @@ struct UploadQuery {
 }
 
 impl UploadQuery {
-    fn path_spec(&self) -> PathSpec {
-        match &self.file_path {
+    fn path_spec(&self) -> AppResult<PathSpec> {
+        Ok(match &self.file_path {
+            // A full path obeys SPEC §1 as written; only folderPath may be relative.
             Some(fp) => PathSpec {
                 file_name_fallback: self.file_name_fallback.clone(),
-                ..PathSpec::from_file_path(fp)
+                ..PathSpec::from_file_path({
+                    validate_file_path(fp)?;
+                    fp
+                })
             },
             None => PathSpec {
                 folder_path: self.folder_path.clone(),
@@ -53,7 +57,7 @@ impl UploadQuery {
                 file_name_fallback: self.file_name_fallback.clone(),
                 ..PathSpec::default()
             },
-        }
+        })
     }
 }
 
@@ -67,7 +71,7 @@ async fn post_binary_upload(
 ) -> AppResult<Json<Value>> {
     let req = UploadRequest {
         account,
-        path: q.path_spec(),
+        path: q.path_spec()?,
         original_file_name: q.original_file_name.clone(),
         mime: header_str(&headers, header::CONTENT_TYPE.as_str()).map(str::to_string),
         declared_size: content_length(&headers)?,
@@ -96,7 +100,7 @@ async fn post_form_data_upload(
         })?;
     let metadata = upload_metadata(&headers)?;
     let tags = upload_tags(&headers);
-    let spec = q.path_spec();
+    let spec = q.path_spec()?;
     let st = state.clone();
     // One task reads every part, so a client that goes away mid-part still lets
     // the partial blob be cleaned up.

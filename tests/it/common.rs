@@ -1,0 +1,268 @@
+//! The test harness: a real stowage server on 127.0.0.1:0 over a fresh metadata
+//! store (SQLite in a temp dir, or a fresh PostgreSQL schema when
+//! STOWAGE_TEST_DATABASE_URL is set) and a fresh object store (a temp dir, or the
+//! S3-compatible server named by STOWAGE_TEST_STORAGE_URL).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stowage::auth::keys::KeyType;
+use stowage::auth::rules::RuleSpec;
+use stowage::blobs::Blobs;
+use stowage::config::Config;
+use stowage::meta::{Meta, PgMeta, SqliteMeta};
+use stowage::state::AppState;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both!(name)` makes
+/// `name::sqlite` and `name::postgres` tests from `async fn name(Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_some() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        }
+    };
+}
+
+static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
+
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("STOWAGE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    if url.is_none() && !SKIP_NOTICE.swap(true, Ordering::SeqCst) {
+        eprintln!("notice: STOWAGE_TEST_DATABASE_URL is unset; PostgreSQL variants are skipped");
+    }
+    url
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub state: AppState,
+    pub account: String,
+    pub secret: String,
+    pub public: String,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    pg_schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub max_file_size: u64,
+    pub cache_max_file_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_file_size: Config::default().max_file_size,
+            cache_max_file_size: Config::default().cache_max_file_size,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, pg_schema): (Meta, _) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}/stowage.db", dir.path().display());
+                (Arc::new(SqliteMeta::connect(&url).await.unwrap()), None)
+            }
+            Backend::Postgres => {
+                let url = postgres_url().expect("postgres url");
+                let schema = format!("stowage_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&url).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let meta = PgMeta::connect(&url, Some(&schema)).await.unwrap();
+                (Arc::new(meta) as Meta, Some((url, schema)))
+            }
+        };
+        let storage_url = std::env::var("STOWAGE_TEST_STORAGE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("file://{}/blobs", dir.path().display()));
+        let blobs = Blobs::from_url(&storage_url).unwrap();
+        let config = Config {
+            max_file_size: opts.max_file_size,
+            cache_max_file_size: opts.cache_max_file_size,
+            data_dir: dir.path().display().to_string(),
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}");
+        let state = AppState::new(config, meta, blobs, url.clone());
+        let account = stowage::admin::create_account(state.meta.as_ref(), false)
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(stowage::server::serve(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        let mut app = TestApp {
+            url,
+            state,
+            account: account.id,
+            secret: String::new(),
+            public: String::new(),
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+            pg_schema,
+            _dir: dir,
+        };
+        app.secret = app.key(KeyType::Secret, &[]).await;
+        app.public = app.key(KeyType::Public, &[]).await;
+        app
+    }
+
+    /// A new key of this app's account with the given rules (`/x/*:read,create`).
+    pub async fn key(&self, kind: KeyType, rules: &[&str]) -> String {
+        self.key_for(&self.account, kind, rules).await
+    }
+
+    pub async fn key_for(&self, account: &str, kind: KeyType, rules: &[&str]) -> String {
+        let rules = rules
+            .iter()
+            .map(|r| RuleSpec::parse_cli(r).unwrap())
+            .collect();
+        stowage::admin::create_key(self.state.meta.as_ref(), account, kind, "test", rules)
+            .await
+            .unwrap()
+            .1
+    }
+
+    pub fn api(&self, rest: &str) -> String {
+        format!("{}/v2/accounts/{}{}", self.url, self.account, rest)
+    }
+
+    pub fn raw(&self, path: &str) -> String {
+        format!("{}/{}/raw{}", self.url, self.account, path)
+    }
+
+    /// Uploads `bytes` to `path` with `key` through `/uploads/binary`.
+    pub async fn upload(
+        &self,
+        key: &str,
+        path: &str,
+        bytes: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.api("/uploads/binary"))
+            .query(&[("filePath", path)])
+            .bearer_auth(key)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads and asserts success; returns the response JSON.
+    pub async fn put(&self, path: &str, bytes: &[u8]) -> serde_json::Value {
+        let resp = self.upload(&self.secret, path, bytes.to_vec()).await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "upload {path}: {}",
+            resp.text().await.unwrap()
+        );
+        resp.json().await.unwrap()
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
+        let resp = self.client.get(self.raw(path)).send().await.unwrap();
+        (resp.status(), resp.bytes().await.unwrap().to_vec())
+    }
+
+    /// Every object key stored for this account.
+    pub async fn blob_keys(&self) -> Vec<String> {
+        self.state.blobs.list(&self.account).await.unwrap()
+    }
+
+    /// Polls `check` until it holds (or fails after `limit`).
+    pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !check().await {
+            assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends raw bytes over a fresh TCP connection and returns what the server
+    /// answered before closing (for requests a normal client will not send).
+    pub async fn raw_http(&self, request: &[u8]) -> String {
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some((url, schema)) = self.pg_schema.take() {
+            // Drop the schema on a separate runtime: Drop cannot await.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .execute(&pool)
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
