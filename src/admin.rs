@@ -1,9 +1,10 @@
 //! Accounts and API keys: the operations behind the CLI (and the key routes).
 
+use crate::auth::jwt;
 use crate::auth::keys::{self, KeyType};
 use crate::auth::rules::{Rule, RuleSpec};
 use crate::error::AppResult;
-use crate::meta::{now_ms, Account, ApiKeyRow, MetaStore};
+use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, MetaStore};
 
 pub async fn create_account(meta: &dyn MetaStore, sandbox: bool) -> AppResult<Account> {
     let account = Account {
@@ -42,4 +43,24 @@ pub async fn create_key(
     };
     meta.insert_api_key(&row).await?;
     Ok((row, plaintext))
+}
+
+/// Registers a JWT verification key (RS256 or ES256 public key, PEM).
+pub async fn add_jwt_key(
+    meta: &dyn MetaStore,
+    account: &str,
+    pem: &str,
+    name: &str,
+) -> AppResult<JwtKeyRow> {
+    let (alg, _) = jwt::parse_public_pem(pem)?;
+    let row = JwtKeyRow {
+        kid: keys::random_base58(16),
+        account_id: account.to_string(),
+        alg: format!("{alg:?}"),
+        name: name.to_string(),
+        pem: pem.trim().to_string(),
+        created_at: now_ms(),
+    };
+    meta.insert_jwt_key(&row).await?;
+    Ok(row)
 }

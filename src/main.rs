@@ -30,6 +30,33 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the public keys that verify an account's JWTs.
+    #[command(subcommand, name = "jwt-keys")]
+    JwtKeys(JwtKeysCommand),
+}
+
+#[derive(Subcommand)]
+enum JwtKeysCommand {
+    /// Register an RS256 or ES256 public key (PEM) and print its kid.
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        pem: PathBuf,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List an account's JWT keys.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Delete a JWT key by its kid.
+    Delete {
+        #[arg(long)]
+        account: String,
+        kid: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +161,44 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::JwtKeys(cmd) => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            match cmd {
+                JwtKeysCommand::Add { account, pem, name } => {
+                    require_account(meta.as_ref(), &account).await?;
+                    let text = std::fs::read_to_string(&pem)
+                        .map_err(|e| format!("cannot read {}: {e}", pem.display()))?;
+                    let row = admin::add_jwt_key(meta.as_ref(), &account, &text, &name)
+                        .await
+                        .map_err(|e| e.message())?;
+                    println!("{}", row.kid);
+                    eprintln!(
+                        "{} key registered; sign JWTs with header kid {:?}",
+                        row.alg, row.kid
+                    );
+                }
+                JwtKeysCommand::List { account } => {
+                    for k in meta
+                        .list_jwt_keys(&account)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        println!("{}\t{}\t{}", k.kid, k.alg, k.name);
+                    }
+                }
+                JwtKeysCommand::Delete { account, kid } => {
+                    if !meta
+                        .delete_jwt_key(&account, &kid)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        return Err(format!("account {account} has no JWT key {kid}"));
+                    }
+                    println!("deleted {kid}");
+                }
+            }
+            Ok(())
+        }
         Command::Keys(cmd) => {
             let meta = stowage::meta::connect(&config.database_url).await?;
             match cmd {
@@ -188,6 +253,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+async fn require_account(meta: &dyn stowage::meta::MetaStore, account: &str) -> Result<(), String> {
+    match meta.get_account(account).await.map_err(|e| e.to_string())? {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "no account {account} (see `stowage accounts list`)"
+        )),
     }
 }
 

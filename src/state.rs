@@ -1,5 +1,6 @@
 //! Shared state handed to every handler: configuration, stores and caches.
 
+use crate::auth::jwt::{self, JwtKey, VerifiedJwt};
 use crate::auth::ResolvedKey;
 use crate::blobs::Blobs;
 use crate::config::Config;
@@ -25,6 +26,10 @@ pub struct Inner {
     pub public_url: String,
     /// key hash → key (None: no such key), for ≤ [`CACHE_TTL`].
     keys: Cache<String, Option<Arc<ResolvedKey>>>,
+    /// account → its JWT verification keys, for ≤ [`CACHE_TTL`].
+    jwt_keys: Cache<String, Arc<Vec<JwtKey>>>,
+    /// (account, SHA-256 of token) → verified claims, for ≤ [`CACHE_TTL`].
+    jwts: Cache<(String, String), Arc<VerifiedJwt>>,
     /// (account, path) → current version (None: no file), for ≤ [`CACHE_TTL`].
     files: Cache<(String, String), Option<Arc<FileRow>>>,
     /// blob key → bytes of small files. Blobs never change once written, so
@@ -47,6 +52,14 @@ impl AppState {
             .build();
         AppState(Arc::new(Inner {
             keys: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            jwt_keys: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            jwts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
@@ -75,6 +88,54 @@ impl AppState {
             })
             .await
             .map_err(unwrap_shared)
+    }
+
+    /// Verifies a JWT with `account`'s keys; the outcome is cached for a second.
+    pub async fn verify_jwt(&self, token: &str, account: &str) -> AppResult<Arc<VerifiedJwt>> {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        let cache_key = (account.to_string(), digest);
+        if let Some(hit) = self.jwts.get(&cache_key).await {
+            return Ok(hit);
+        }
+        let keys = self.jwt_keys_of(account).await?;
+        let verified = Arc::new(jwt::verify(
+            token,
+            account,
+            &keys,
+            chrono::Utc::now().timestamp(),
+        )?);
+        self.jwts.insert(cache_key, verified.clone()).await;
+        Ok(verified)
+    }
+
+    async fn jwt_keys_of(&self, account: &str) -> AppResult<Arc<Vec<JwtKey>>> {
+        let meta = self.meta.clone();
+        let a = account.to_string();
+        self.jwt_keys
+            .try_get_with(account.to_string(), async move {
+                let rows = meta.list_jwt_keys(&a).await?;
+                let keys = rows
+                    .iter()
+                    .filter_map(|r| match JwtKey::from_row(r) {
+                        Ok(k) => Some(k),
+                        Err(e) => {
+                            tracing::warn!(jwt.kid = %r.kid, error = %e, "unusable JWT key skipped");
+                            None
+                        }
+                    })
+                    .collect();
+                Ok(Arc::new(keys))
+            })
+            .await
+            .map_err(unwrap_shared)
+    }
+
+    /// Forgets an account's cached JWT keys and verified tokens on this node.
+    pub async fn forget_jwt_keys(&self, account: &str) {
+        self.jwt_keys.invalidate(account).await;
+        // Tokens are keyed by account too, but dropping them all is simpler and rare.
+        self.jwts.invalidate_all();
     }
 
     /// Forgets a cached key on this node (others follow within [`CACHE_TTL`]).

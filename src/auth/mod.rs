@@ -3,6 +3,7 @@
 //! Carriers (SPEC §2) become one [`Principal`]; [`authorize`] decides an
 //! operation on a path (SPEC §3) with no existence leak.
 
+pub mod jwt;
 pub mod keys;
 pub mod rules;
 
@@ -22,21 +23,31 @@ use std::sync::Arc;
 pub struct Principal {
     /// The credential's account; None for anonymous requests.
     pub account: Option<String>,
-    pub grants: Grants,
+    pub grants: Arc<Grants>,
     pub via: Via,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Via {
     Anonymous,
-    ApiKey { key_id: String, key_type: KeyType },
+    ApiKey {
+        key_id: String,
+        key_type: KeyType,
+    },
+    /// A JWT alone (`Authorization: Bearer eyJ…`).
+    Jwt,
+    /// An API key plus an `Authorization-Token` JWT.
+    ApiKeyAndJwt {
+        key_id: String,
+        key_type: KeyType,
+    },
 }
 
 impl Principal {
     pub fn anonymous() -> Principal {
         Principal {
             account: None,
-            grants: Grants::None,
+            grants: Arc::new(Grants::None),
             via: Via::Anonymous,
         }
     }
@@ -95,7 +106,7 @@ pub fn authorize(
 pub struct ResolvedKey {
     pub row: ApiKeyRow,
     pub key_type: KeyType,
-    pub grants: Grants,
+    pub grants: Arc<Grants>,
 }
 
 impl ResolvedKey {
@@ -119,7 +130,7 @@ impl ResolvedKey {
         Ok(ResolvedKey {
             row,
             key_type,
-            grants,
+            grants: Arc::new(grants),
         })
     }
 }
@@ -128,15 +139,85 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Principal> {
-        match credential(&parts.headers)? {
-            None => Ok(Principal::anonymous()),
-            Some(Credential::ApiKey(key)) => principal_for_key(state, &key).await,
+        principal(state, &parts.headers).await
+    }
+}
+
+/// Turns the request's credential carriers into a principal.
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> AppResult<Principal> {
+    match credential(headers)? {
+        None => Ok(Principal::anonymous()),
+        Some(Credential::ApiKey(key)) => {
+            let key = resolve_key(state, &key).await?;
+            match header_token(headers)? {
+                None => Ok(Principal {
+                    account: Some(key.row.account_id.clone()),
+                    grants: key.grants.clone(),
+                    via: Via::ApiKey {
+                        key_id: key.row.id.clone(),
+                        key_type: key.key_type,
+                    },
+                }),
+                Some(token) => {
+                    let jwt = verified_jwt(state, &token, &key.row.account_id, headers).await?;
+                    Ok(Principal {
+                        account: Some(key.row.account_id.clone()),
+                        grants: Arc::new(merge(&key.grants, &jwt.rules)),
+                        via: Via::ApiKeyAndJwt {
+                            key_id: key.row.id.clone(),
+                            key_type: key.key_type,
+                        },
+                    })
+                }
+            }
+        }
+        Some(Credential::Jwt(token)) => {
+            let account = jwt::unverified_account(&token).ok_or_else(|| {
+                jwt::invalid("A JWT sent as 'Authorization: Bearer' must carry an accountId claim.")
+            })?;
+            let jwt = verified_jwt(state, &token, &account, headers).await?;
+            Ok(Principal {
+                account: Some(jwt.account.clone()),
+                grants: Arc::new(Grants::Rules(jwt.rules.clone())),
+                via: Via::Jwt,
+            })
         }
     }
 }
 
+/// A JWT checked against `account`'s keys (cached for a second), plus the
+/// per-use checks (expiry, origin).
+pub async fn verified_jwt(
+    state: &AppState,
+    token: &str,
+    account: &str,
+    headers: &HeaderMap,
+) -> AppResult<Arc<jwt::VerifiedJwt>> {
+    let verified = state.verify_jwt(token, account).await?;
+    verified.check_use(chrono::Utc::now().timestamp(), headers)?;
+    Ok(verified)
+}
+
+/// A key's grants with a JWT's rules added; a JWT rule replaces a key rule with
+/// the same glob (SPEC §3).
+fn merge(key: &Grants, jwt_rules: &[Rule]) -> Grants {
+    let mut rules: Vec<Rule> = match key {
+        Grants::None => Vec::new(),
+        Grants::Everywhere(ops) => vec![Rule::compile(RuleSpec {
+            path: "/**".into(),
+            ops: ops.list(),
+        })
+        .expect("static glob")],
+        Grants::Rules(r) => r.clone(),
+    };
+    rules.retain(|r| !jwt_rules.iter().any(|j| j.spec.path == r.spec.path));
+    rules.extend(jwt_rules.iter().cloned());
+    Grants::Rules(rules)
+}
+
 enum Credential {
     ApiKey(String),
+    Jwt(String),
 }
 
 /// Reads the credential carriers of SPEC §2 from the headers.
@@ -169,7 +250,30 @@ fn credential(headers: &HeaderMap) -> AppResult<Option<Credential>> {
         }
         return Ok(Some(Credential::ApiKey(value.to_string())));
     }
+    if headers.contains_key("authorization-token") {
+        return Err(AppError::bad_credentials(
+            "invalid_authorization",
+            "Authorization-Token was sent without an API key.",
+            "Send it with 'Authorization: Bearer public_…', or send the JWT alone as \
+             'Authorization: Bearer <JWT>'.",
+        ));
+    }
     Ok(None)
+}
+
+/// The `Authorization-Token` JWT that accompanies a key, if any.
+fn header_token(headers: &HeaderMap) -> AppResult<Option<String>> {
+    match headers.get("authorization-token") {
+        None => Ok(None),
+        Some(v) => {
+            let t = v
+                .to_str()
+                .map_err(|_| jwt::invalid("Authorization-Token is not text."))?;
+            let t = t.trim();
+            let t = t.strip_prefix("Bearer ").unwrap_or(t);
+            Ok(Some(t.to_string()))
+        }
+    }
 }
 
 fn bearer(token: &str) -> AppResult<Credential> {
@@ -177,11 +281,7 @@ fn bearer(token: &str) -> AppResult<Credential> {
         return Ok(Credential::ApiKey(token.to_string()));
     }
     if token.starts_with("eyJ") {
-        return Err(AppError::bad_credentials(
-            "invalid_token",
-            "JWT bearer tokens are not accepted by this server yet.",
-            "Authenticate with an API key: 'Authorization: Bearer secret_…'.",
-        ));
+        return Ok(Credential::Jwt(token.to_string()));
     }
     Err(AppError::bad_credentials(
         "invalid_api_key",
@@ -218,7 +318,7 @@ fn invalid_key() -> AppError {
     )
 }
 
-async fn principal_for_key(state: &AppState, key: &str) -> AppResult<Principal> {
+async fn resolve_key(state: &AppState, key: &str) -> AppResult<Arc<ResolvedKey>> {
     if keys::parse(key).is_none() {
         return Err(invalid_key());
     }
@@ -231,12 +331,5 @@ async fn principal_for_key(state: &AppState, key: &str) -> AppResult<Principal> 
             "Create a new key with `stowage keys create` or POST /v2/accounts/{account}/api_keys.",
         ));
     }
-    Ok(Principal {
-        account: Some(resolved.row.account_id.clone()),
-        grants: resolved.grants.clone(),
-        via: Via::ApiKey {
-            key_id: resolved.row.id.clone(),
-            key_type: resolved.key_type,
-        },
-    })
+    Ok(resolved)
 }

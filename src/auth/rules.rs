@@ -63,6 +63,9 @@ impl Ops {
     pub fn contains(self, op: Op) -> bool {
         self.0 & op.bit() != 0
     }
+    pub fn without(self, op: Op) -> Ops {
+        Ops(self.0 & !op.bit())
+    }
     pub fn list(self) -> Vec<Op> {
         Op::ALL
             .into_iter()

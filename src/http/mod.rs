@@ -4,6 +4,7 @@
 pub mod cdn;
 pub mod files;
 pub mod health;
+pub mod keys;
 pub mod uploads;
 
 use crate::error::AppError;

@@ -41,6 +41,17 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
 }
 
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct JwtKeyRow {
+    pub kid: String,
+    pub account_id: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    pub name: String,
+    pub pem: String,
+    pub created_at: i64,
+}
+
 /// One stored version of a file; the current one when read through `get_file`.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct FileRow {
@@ -85,6 +96,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn list_api_keys(&self, account_id: &str) -> AppResult<Vec<ApiKeyRow>>;
     /// Marks the key revoked; false when the account has no such live key.
     async fn revoke_api_key(&self, account_id: &str, key_id: &str, now: i64) -> AppResult<bool>;
+
+    async fn insert_jwt_key(&self, key: &JwtKeyRow) -> AppResult<()>;
+    async fn list_jwt_keys(&self, account_id: &str) -> AppResult<Vec<JwtKeyRow>>;
+    /// False when the account has no such key.
+    async fn delete_jwt_key(&self, account_id: &str, kid: &str) -> AppResult<bool>;
 
     async fn get_file(&self, account_id: &str, path: &str) -> AppResult<Option<FileRow>>;
     async fn get_version(

@@ -118,6 +118,50 @@ macro_rules! impl_meta_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn insert_jwt_key(
+                &self,
+                k: &$crate::meta::JwtKeyRow,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO jwt_keys (kid, account_id, alg, name, pem, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.kid)
+                .bind(&k.account_id)
+                .bind(&k.alg)
+                .bind(&k.name)
+                .bind(&k.pem)
+                .bind(k.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_jwt_keys(
+                &self,
+                account_id: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::JwtKeyRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM jwt_keys WHERE account_id = $1 ORDER BY created_at, kid",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn delete_jwt_key(
+                &self,
+                account_id: &str,
+                kid: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query("DELETE FROM jwt_keys WHERE account_id = $1 AND kid = $2")
+                    .bind(account_id)
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn get_file(
                 &self,
                 account_id: &str,

@@ -62,7 +62,9 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), String>>>,
     pg_schema: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    db_url: String,
+    storage_url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub struct Options {
@@ -86,11 +88,11 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let (meta, pg_schema): (Meta, _) = match backend {
-            Backend::Sqlite => {
-                let url = format!("sqlite://{}/stowage.db", dir.path().display());
-                (Arc::new(SqliteMeta::connect(&url).await.unwrap()), None)
-            }
+        let (db_url, pg_schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/stowage.db", dir.path().display()),
+                None,
+            ),
             Backend::Postgres => {
                 let url = postgres_url().expect("postgres url");
                 let schema = format!("stowage_test_{}", uuid::Uuid::new_v4().simple());
@@ -100,47 +102,86 @@ impl TestApp {
                     .await
                     .unwrap();
                 admin.close().await;
-                let meta = PgMeta::connect(&url, Some(&schema)).await.unwrap();
-                (Arc::new(meta) as Meta, Some((url, schema)))
+                (url.clone(), Some((url, schema)))
             }
         };
         let storage_url = std::env::var("STOWAGE_TEST_STORAGE_URL")
             .ok()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("file://{}/blobs", dir.path().display()));
-        let blobs = Blobs::from_url(&storage_url).unwrap();
+        let schema = pg_schema.as_ref().map(|(_, s)| s.clone());
+        let mut app =
+            TestApp::start(&db_url, schema.as_deref(), &storage_url, &opts, dir.path()).await;
+        app.pg_schema = pg_schema;
+        app._dir = Some(dir);
+        app.account = stowage::admin::create_account(app.state.meta.as_ref(), false)
+            .await
+            .unwrap()
+            .id;
+        app.secret = app.key(KeyType::Secret, &[]).await;
+        app.public = app.key(KeyType::Public, &[]).await;
+        app
+    }
+
+    /// A second server (own caches, own connections) on the same database and
+    /// object store: another node of the same deployment.
+    pub async fn spawn_peer(&self) -> TestApp {
+        let schema = self.pg_schema.as_ref().map(|(_, s)| s.clone());
+        let dir = self._dir.as_ref().unwrap().path().to_path_buf();
+        let mut peer = TestApp::start(
+            &self.db_url,
+            schema.as_deref(),
+            &self.storage_url,
+            &Options::default(),
+            &dir,
+        )
+        .await;
+        peer.account = self.account.clone();
+        peer.secret = self.secret.clone();
+        peer.public = self.public.clone();
+        peer
+    }
+
+    async fn start(
+        db_url: &str,
+        schema: Option<&str>,
+        storage_url: &str,
+        opts: &Options,
+        dir: &std::path::Path,
+    ) -> TestApp {
+        let meta: Meta = match schema {
+            None => Arc::new(SqliteMeta::connect(db_url).await.unwrap()),
+            Some(schema) => Arc::new(PgMeta::connect(db_url, Some(schema)).await.unwrap()),
+        };
+        let blobs = Blobs::from_url(storage_url).unwrap();
         let config = Config {
             max_file_size: opts.max_file_size,
             cache_max_file_size: opts.cache_max_file_size,
-            data_dir: dir.path().display().to_string(),
+            data_dir: dir.display().to_string(),
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let state = AppState::new(config, meta, blobs, url.clone());
-        let account = stowage::admin::create_account(state.meta.as_ref(), false)
-            .await
-            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(stowage::server::serve(state.clone(), listener, async {
             let _ = rx.await;
         }));
-        let mut app = TestApp {
+        TestApp {
             url,
             state,
-            account: account.id,
+            account: String::new(),
             secret: String::new(),
             public: String::new(),
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             server: Some(server),
-            pg_schema,
-            _dir: dir,
-        };
-        app.secret = app.key(KeyType::Secret, &[]).await;
-        app.public = app.key(KeyType::Public, &[]).await;
-        app
+            pg_schema: None,
+            db_url: db_url.to_string(),
+            storage_url: storage_url.to_string(),
+            _dir: None,
+        }
     }
 
     /// A new key of this app's account with the given rules (`/x/*:read,create`).

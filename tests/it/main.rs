@@ -5,5 +5,6 @@ mod common;
 mod auth;
 mod downloads;
 mod files;
+mod jwt;
 mod meta;
 mod uploads;
