@@ -56,6 +56,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::health::router())
         .merge(http::uploads::router())
         .merge(http::files::router())
+        .merge(http::folders::router())
         .merge(http::keys::router())
         .merge(http::cdn::router())
         .fallback(route_not_found)

@@ -1,6 +1,7 @@
 //! Shared state handed to every handler: configuration, stores and caches.
 
 use crate::auth::jwt::{self, JwtKey, VerifiedJwt};
+use crate::auth::visibility::{self, FolderPermissions};
 use crate::auth::ResolvedKey;
 use crate::blobs::Blobs;
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct Inner {
     jwt_keys: Cache<String, Arc<Vec<JwtKey>>>,
     /// (account, SHA-256 of token) → verified claims, for ≤ [`CACHE_TTL`].
     jwts: Cache<(String, String), Arc<VerifiedJwt>>,
+    /// account → folders' publicPermissions, for ≤ [`CACHE_TTL`].
+    visibility: Cache<String, Arc<FolderPermissions>>,
     /// (account, path) → current version (None: no file), for ≤ [`CACHE_TTL`].
     files: Cache<(String, String), Option<Arc<FileRow>>>,
     /// blob key → bytes of small files. Blobs never change once written, so
@@ -53,6 +56,10 @@ impl AppState {
         AppState(Arc::new(Inner {
             keys: Cache::builder()
                 .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            visibility: Cache::builder()
+                .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
             jwt_keys: Cache::builder()
@@ -136,6 +143,23 @@ impl AppState {
         self.jwt_keys.invalidate(account).await;
         // Tokens are keyed by account too, but dropping them all is simpler and rare.
         self.jwts.invalidate_all();
+    }
+
+    /// Every folder's `publicPermissions` in the account (one query a second at most).
+    pub async fn folder_permissions(&self, account: &str) -> AppResult<Arc<FolderPermissions>> {
+        let meta = self.meta.clone();
+        let a = account.to_string();
+        self.visibility
+            .try_get_with(account.to_string(), async move {
+                Ok(Arc::new(visibility::load(meta.as_ref(), &a).await?))
+            })
+            .await
+            .map_err(unwrap_shared)
+    }
+
+    /// Forgets an account's cached visibility on this node after a folder change.
+    pub async fn forget_folders(&self, account: &str) {
+        self.visibility.invalidate(account).await;
     }
 
     /// Forgets a cached key on this node (others follow within [`CACHE_TTL`]).

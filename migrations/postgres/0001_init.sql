@@ -1,5 +1,7 @@
 -- stowage schema v1 (PostgreSQL). Keep in step with migrations/sqlite/0001_init.sql.
 -- Times are Unix epoch milliseconds (BIGINT) so both backends decode them the same way.
+-- Paths compare bytewise (PostgreSQL: COLLATE "C"; SQLite's default), so ORDER BY
+-- path and prefix ranges mean the same on both.
 
 CREATE TABLE accounts (
     id            TEXT PRIMARY KEY,
@@ -26,7 +28,7 @@ CREATE INDEX api_keys_account ON api_keys(account_id);
 CREATE TABLE file_versions (
     version_id         TEXT PRIMARY KEY,
     account_id         TEXT NOT NULL,
-    path               TEXT NOT NULL,
+    path               TEXT COLLATE "C" NOT NULL,
     blob_key           TEXT NOT NULL,
     size               BIGINT NOT NULL,
     mime               TEXT NOT NULL,
@@ -41,18 +43,26 @@ CREATE INDEX file_versions_path ON file_versions(account_id, path, created_at);
 -- The visible file at each path: a pointer to its current version.
 CREATE TABLE files (
     account_id TEXT NOT NULL,
-    path       TEXT NOT NULL,
+    path       TEXT COLLATE "C" NOT NULL,
+    parent     TEXT COLLATE "C" NOT NULL,
     version_id TEXT NOT NULL,
     PRIMARY KEY (account_id, path)
 );
+CREATE INDEX files_parent ON files(account_id, parent, path);
 
+-- Folders: implicit ones (parents of files, explicit = FALSE, removed when
+-- empty) and explicit ones (PutFolder). settings is a JSON object of the
+-- folder's own settings ('{}' when none).
 CREATE TABLE folders (
     account_id TEXT NOT NULL,
-    path       TEXT NOT NULL,
+    path       TEXT COLLATE "C" NOT NULL,
+    parent     TEXT COLLATE "C" NOT NULL,
+    explicit   BOOLEAN NOT NULL,
     settings   TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, path)
 );
+CREATE INDEX folders_parent ON folders(account_id, parent, path);
 
 CREATE TABLE upload_sessions (
     id         TEXT PRIMARY KEY,

@@ -1,5 +1,7 @@
 -- stowage schema v1 (SQLite). Keep in step with migrations/postgres/0001_init.sql.
 -- Times are Unix epoch milliseconds (BIGINT) so both backends decode them the same way.
+-- Paths compare bytewise (PostgreSQL: COLLATE "C"; SQLite's default), so ORDER BY
+-- path and prefix ranges mean the same on both.
 
 CREATE TABLE accounts (
     id            TEXT PRIMARY KEY,
@@ -42,17 +44,25 @@ CREATE INDEX file_versions_path ON file_versions(account_id, path, created_at);
 CREATE TABLE files (
     account_id TEXT NOT NULL,
     path       TEXT NOT NULL,
+    parent     TEXT NOT NULL,
     version_id TEXT NOT NULL,
     PRIMARY KEY (account_id, path)
 );
+CREATE INDEX files_parent ON files(account_id, parent, path);
 
+-- Folders: implicit ones (parents of files, explicit = FALSE, removed when
+-- empty) and explicit ones (PutFolder). settings is a JSON object of the
+-- folder's own settings ('{}' when none).
 CREATE TABLE folders (
     account_id TEXT NOT NULL,
     path       TEXT NOT NULL,
+    parent     TEXT NOT NULL,
+    explicit   BOOLEAN NOT NULL,
     settings   TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, path)
 );
+CREATE INDEX folders_parent ON folders(account_id, parent, path);
 
 CREATE TABLE upload_sessions (
     id         TEXT PRIMARY KEY,

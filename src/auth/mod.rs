@@ -6,6 +6,7 @@
 pub mod jwt;
 pub mod keys;
 pub mod rules;
+pub mod visibility;
 
 use crate::error::{AppError, AppResult};
 use crate::meta::ApiKeyRow;
@@ -99,6 +100,25 @@ pub fn authorize(
             ),
         ))
     }
+}
+
+/// The read decision for downloads: the principal's own grants first, and only
+/// when they do not allow it, the (cached) folder visibility.
+pub async fn authorize_read(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+) -> AppResult<Access> {
+    let foreign = principal.account.as_deref().is_some_and(|a| a != account);
+    let granted = !foreign && principal.grants.allows(Op::Read, path);
+    let public = if granted || foreign {
+        false
+    } else {
+        let perms = state.folder_permissions(account).await?;
+        visibility::raw_is_public(&perms, path)
+    };
+    authorize(principal, account, Op::Read, path, || public)
 }
 
 /// A key as the auth layer caches it: the row plus its compiled grants.

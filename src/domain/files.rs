@@ -3,19 +3,13 @@
 //! caller who may not read a path learns nothing about it.
 
 use crate::auth::rules::Op;
-use crate::auth::{authorize, Access, Principal};
+use crate::auth::{authorize, authorize_read, Access, Principal};
 use crate::domain::paths;
 use crate::domain::uploads::{self, discard};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow};
 use crate::state::AppState;
 use std::sync::Arc;
-
-/// Whether folder visibility lets anyone read `path` (SPEC §4). No folder
-/// settings can be set yet, so every path has the default: public.
-pub fn public_read(_state: &AppState, _account: &str, _path: &str) -> bool {
-    true
-}
 
 /// The file (or one of its versions) a download serves, and how access was granted.
 pub async fn for_download(
@@ -26,9 +20,7 @@ pub async fn for_download(
     version_id: Option<&str>,
 ) -> AppResult<(Arc<FileRow>, Access)> {
     paths::validate_file_path(path)?;
-    let access = authorize(principal, account, Op::Read, path, || {
-        public_read(state, account, path)
-    })?;
+    let access = authorize_read(state, principal, account, path).await?;
     let row = match version_id {
         None => state.current_file(account, path).await?,
         Some(v) => state

@@ -1,6 +1,7 @@
 //! What stowage does, between the HTTP handlers and the stores.
 
 pub mod files;
+pub mod folders;
 pub mod paths;
 pub mod sweeper;
 pub mod uploads;

@@ -3,6 +3,7 @@
 
 pub mod cdn;
 pub mod files;
+pub mod folders;
 pub mod health;
 pub mod keys;
 pub mod uploads;

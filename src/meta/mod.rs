@@ -71,6 +71,37 @@ pub struct FileRow {
     pub created_at: i64,
 }
 
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct FolderRow {
+    pub account_id: String,
+    pub path: String,
+    pub parent: String,
+    /// Created by PutFolder (vs. existing only as the parent of files).
+    pub explicit: bool,
+    /// JSON object of the folder's own settings.
+    pub settings: String,
+    pub created_at: i64,
+}
+
+/// Where a listing page starts: after this item (folders sort before files at
+/// the same path).
+#[derive(Clone, Debug, PartialEq)]
+pub enum After {
+    Start,
+    Folder(String),
+    File(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    pub account_id: String,
+    pub folder: String,
+    pub recursive: bool,
+    pub include_files: bool,
+    pub after: After,
+    pub limit: i64,
+}
+
 #[derive(Debug, PartialEq)]
 pub enum CommitOutcome {
     /// The file is visible. `dropped_blobs` were pruned from its history and are
@@ -119,6 +150,28 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Returns the queued blob keys (empty when there was no file).
     async fn delete_file(&self, account_id: &str, path: &str, now: i64) -> AppResult<Vec<String>>;
 
+    async fn get_folder(&self, account_id: &str, path: &str) -> AppResult<Option<FolderRow>>;
+    /// Creates or updates an explicit folder with these settings (and its
+    /// ancestors as implicit folders).
+    async fn put_folder(
+        &self,
+        account_id: &str,
+        path: &str,
+        settings: &str,
+        now: i64,
+    ) -> AppResult<FolderRow>;
+    /// Every folder of the account that has settings: (path, settings JSON).
+    async fn folder_settings(&self, account_id: &str) -> AppResult<Vec<(String, String)>>;
+    /// Whether any file or folder lies below `path`.
+    async fn folder_has_content(&self, account_id: &str, path: &str) -> AppResult<bool>;
+    /// One page of a folder's children (or whole subtree), each kind in path order.
+    async fn list_folder(&self, q: &ListQuery) -> AppResult<(Vec<FolderRow>, Vec<FileRow>)>;
+    /// Clears the folder's own settings (and, if `recursive`, every subfolder's)
+    /// and removes the folders left with nothing below them. Returns how many
+    /// folder rows were removed.
+    async fn delete_folders(&self, account_id: &str, path: &str, recursive: bool)
+        -> AppResult<u64>;
+
     /// Queues a blob for deletion at `due_at` unless a commit claims it first.
     async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;
     /// Blob keys whose deletion is due.
@@ -141,7 +194,57 @@ pub async fn connect(url: &str) -> Result<Meta, String> {
     }
 }
 
+/// The folders above a path, outermost first, as (folder, its parent); the root
+/// is not included. `/a/b/c.txt` → `[("/a", "/"), ("/a/b", "/a")]`.
+pub fn ancestors(path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut end = 0;
+    while let Some(i) = path[end + 1..].find('/') {
+        let folder = &path[..end + 1 + i];
+        out.push((folder.to_string(), parent_of(folder).to_string()));
+        end += 1 + i;
+    }
+    out
+}
+
+/// `/a/b` → `/a`; `/a` → `/`; `/` → ``.
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        _ if path == "/" => "",
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
+/// The bytewise range `[lo, hi)` of paths strictly below `folder`.
+pub fn subtree_range(folder: &str) -> (String, String) {
+    if folder == "/" {
+        ("/".into(), "0".into())
+    } else {
+        (format!("{folder}/"), format!("{folder}0"))
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_and_parents() {
+        assert_eq!(
+            ancestors("/a/b/c.txt"),
+            vec![("/a".into(), "/".into()), ("/a/b".into(), "/a".into())]
+        );
+        assert!(ancestors("/c.txt").is_empty());
+        assert_eq!(parent_of("/a/b"), "/a");
+        assert_eq!(parent_of("/a"), "/");
+        assert_eq!(parent_of("/"), "");
+        assert_eq!(subtree_range("/a"), ("/a/".into(), "/a0".into()));
+    }
 }

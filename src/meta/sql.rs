@@ -6,6 +6,15 @@
 pub(super) const FILE_COLUMNS: &str = "v.account_id, v.path, v.version_id, v.blob_key, v.size, \
      v.mime, v.etag, v.original_file_name, v.metadata, v.tags, v.created_at";
 
+/// Deletes folder `$2` if it is implicit, has no settings and nothing lies below
+/// it. `$2 || '/'` and `$2 || '0'` bound its subtree bytewise.
+pub(super) const PRUNE_FOLDER: &str = "DELETE FROM folders WHERE account_id = $1 AND path = $2 \
+     AND explicit = FALSE AND settings = '{}' \
+     AND NOT EXISTS (SELECT 1 FROM files x WHERE x.account_id = $1 \
+       AND x.path >= $2 || '/' AND x.path < $2 || '0') \
+     AND NOT EXISTS (SELECT 1 FROM folders g WHERE g.account_id = $1 \
+       AND g.path >= $2 || '/' AND g.path < $2 || '0')";
+
 macro_rules! impl_meta_store {
     ($ty:ty, $backend:literal) => {
         #[async_trait::async_trait]
@@ -241,21 +250,34 @@ macro_rules! impl_meta_store {
                 .execute(&mut *tx)
                 .await?;
                 let pointer = if overwrite {
-                    "INSERT INTO files (account_id, path, version_id) VALUES ($1, $2, $3) \
+                    "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (account_id, path) DO UPDATE SET version_id = excluded.version_id"
                 } else {
-                    "INSERT INTO files (account_id, path, version_id) VALUES ($1, $2, $3) \
+                    "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (account_id, path) DO NOTHING"
                 };
                 let done = sqlx::query(pointer)
                     .bind(&f.account_id)
                     .bind(&f.path)
+                    .bind($crate::meta::parent_of(&f.path))
                     .bind(&f.version_id)
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     tx.rollback().await?;
                     return Ok($crate::meta::CommitOutcome::Exists);
+                }
+                for (folder, parent) in $crate::meta::ancestors(&f.path) {
+                    sqlx::query(
+                        "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
+                         VALUES ($1, $2, $3, FALSE, '{}', $4) ON CONFLICT (account_id, path) DO NOTHING",
+                    )
+                    .bind(&f.account_id)
+                    .bind(&folder)
+                    .bind(&parent)
+                    .bind(f.created_at)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
                     .bind(&f.blob_key)
@@ -326,8 +348,206 @@ macro_rules! impl_meta_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
+                    sqlx::query($crate::meta::sql::PRUNE_FOLDER)
+                        .bind(account_id)
+                        .bind(folder)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(keys)
+            }
+
+            async fn get_folder(
+                &self,
+                account_id: &str,
+                path: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::FolderRow>> {
+                Ok(sqlx::query_as("SELECT * FROM folders WHERE account_id = $1 AND path = $2")
+                    .bind(account_id)
+                    .bind(path)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn put_folder(
+                &self,
+                account_id: &str,
+                path: &str,
+                settings: &str,
+                now: i64,
+            ) -> $crate::error::AppResult<$crate::meta::FolderRow> {
+                let mut tx = self.pool.begin().await?;
+                let mut chain = $crate::meta::ancestors(path);
+                chain.push((path.to_string(), $crate::meta::parent_of(path).to_string()));
+                for (folder, parent) in &chain {
+                    if folder == "/" {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
+                         VALUES ($1, $2, $3, FALSE, '{}', $4) ON CONFLICT (account_id, path) DO NOTHING",
+                    )
+                    .bind(account_id)
+                    .bind(folder)
+                    .bind(parent)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let row: $crate::meta::FolderRow = sqlx::query_as(
+                    "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
+                     VALUES ($1, $2, $3, TRUE, $4, $5) ON CONFLICT (account_id, path) \
+                     DO UPDATE SET explicit = TRUE, settings = excluded.settings RETURNING *",
+                )
+                .bind(account_id)
+                .bind(path)
+                .bind($crate::meta::parent_of(path))
+                .bind(settings)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn folder_settings(
+                &self,
+                account_id: &str,
+            ) -> $crate::error::AppResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT path, settings FROM folders WHERE account_id = $1 AND settings <> '{}'",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn folder_has_content(
+                &self,
+                account_id: &str,
+                path: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let (lo, hi) = $crate::meta::subtree_range(path);
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT 1 FROM files WHERE account_id = $1 AND path >= $2 AND path < $3 \
+                     UNION ALL SELECT 1 FROM folders WHERE account_id = $1 AND path >= $2 \
+                     AND path < $3 AND path <> '/' LIMIT 1",
+                )
+                .bind(account_id)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn list_folder(
+                &self,
+                q: &$crate::meta::ListQuery,
+            ) -> $crate::error::AppResult<(Vec<$crate::meta::FolderRow>, Vec<$crate::meta::FileRow>)> {
+                use $crate::meta::After;
+                let (lo, hi) = $crate::meta::subtree_range(&q.folder);
+                let (after, files_inclusive) = match &q.after {
+                    After::Start => (String::new(), false),
+                    After::Folder(p) => (p.clone(), true),
+                    After::File(p) => (p.clone(), false),
+                };
+                let scope = if q.recursive {
+                    "path >= $2 AND path < $3 AND path <> '/'"
+                } else {
+                    "parent = $4 AND ($2 <> $3 OR TRUE)"
+                };
+                let folders_sql = format!(
+                    "SELECT * FROM folders WHERE account_id = $1 AND {scope} AND path > $5 \
+                     ORDER BY path LIMIT $6"
+                );
+                let folders: Vec<$crate::meta::FolderRow> = sqlx::query_as(&folders_sql)
+                    .bind(&q.account_id)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(&q.folder)
+                    .bind(&after)
+                    .bind(q.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                if !q.include_files {
+                    return Ok((folders, Vec::new()));
+                }
+                let cmp = if files_inclusive { ">=" } else { ">" };
+                let fscope = if q.recursive {
+                    "f.path >= $2 AND f.path < $3"
+                } else {
+                    "f.parent = $4 AND ($2 <> $3 OR TRUE)"
+                };
+                let files_sql = format!(
+                    "SELECT {} FROM files f JOIN file_versions v ON v.version_id = f.version_id \
+                     WHERE f.account_id = $1 AND {fscope} AND f.path {cmp} $5 \
+                     ORDER BY f.path LIMIT $6",
+                    $crate::meta::sql::FILE_COLUMNS
+                );
+                let files: Vec<$crate::meta::FileRow> = sqlx::query_as(&files_sql)
+                    .bind(&q.account_id)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(&q.folder)
+                    .bind(&after)
+                    .bind(q.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok((folders, files))
+            }
+
+            async fn delete_folders(
+                &self,
+                account_id: &str,
+                path: &str,
+                recursive: bool,
+            ) -> $crate::error::AppResult<u64> {
+                let (lo, hi) = $crate::meta::subtree_range(path);
+                let mut tx = self.pool.begin().await?;
+                let reset = if recursive {
+                    "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
+                     AND (path = $2 OR (path >= $3 AND path < $4))"
+                } else {
+                    "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
+                     AND path = $2 AND ($3 <> $4 OR TRUE)"
+                };
+                sqlx::query(reset)
+                    .bind(account_id)
+                    .bind(path)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .execute(&mut *tx)
+                    .await?;
+                // Deepest first, so a folder's emptiness is judged after its children's.
+                let mut candidates: Vec<(String,)> = sqlx::query_as(
+                    "SELECT path FROM folders WHERE account_id = $1 AND path >= $2 AND path < $3 \
+                     AND path <> '/'",
+                )
+                .bind(account_id)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_all(&mut *tx)
+                .await?;
+                candidates.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(b.0.cmp(&a.0)));
+                let mut chain: Vec<String> = candidates.into_iter().map(|(p,)| p).collect();
+                if path != "/" {
+                    chain.push(path.to_string());
+                    chain.extend($crate::meta::ancestors(path).into_iter().rev().map(|(p, _)| p));
+                }
+                let mut removed = 0;
+                for folder in chain {
+                    removed += sqlx::query($crate::meta::sql::PRUNE_FOLDER)
+                        .bind(account_id)
+                        .bind(&folder)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(removed)
             }
 
             async fn gc_register(

@@ -3,8 +3,10 @@
 mod common;
 
 mod auth;
+mod cli;
 mod downloads;
 mod files;
+mod folders;
 mod jwt;
 mod meta;
 mod uploads;

@@ -1,0 +1,335 @@
+//! Folders (SPEC §4, §7): settings with PATCH semantics, details with inherited
+//! visibility, cursor listing and deletion.
+
+use crate::auth::rules::Op;
+use crate::auth::visibility::{self, FolderPermissions, PublicPermission};
+use crate::auth::{authorize, Principal};
+use crate::domain::paths;
+use crate::domain::uploads::discard;
+use crate::error::{AppError, AppResult};
+use crate::meta::{now_ms, After, FileRow, FolderRow, ListQuery, MetaStore};
+use crate::state::AppState;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// One setting in Bytescale's PATCH form: `{set: false}` or `{set: true, value?}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub set: bool,
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsChange {
+    pub description: Option<Change>,
+    pub public_permissions: Option<Change>,
+    /// Accepted for compatibility; only the built-in storage exists.
+    pub storage_layer: Option<Change>,
+}
+
+/// Strips a trailing `/` and validates a folder path.
+pub fn normalize(path: &str) -> AppResult<String> {
+    paths::validate_folder_path(path)?;
+    Ok(if path.len() > 1 {
+        path.trim_end_matches('/').to_string()
+    } else {
+        path.to_string()
+    })
+}
+
+/// Applies a settings change to a folder and makes it explicit.
+pub async fn apply(
+    meta: &dyn MetaStore,
+    account: &str,
+    path: &str,
+    change: &SettingsChange,
+) -> AppResult<FolderRow> {
+    let mut settings: Map<String, Value> = match meta.get_folder(account, path).await? {
+        Some(row) => serde_json::from_str(&row.settings).map_err(AppError::internal)?,
+        None => Map::new(),
+    };
+    if let Some(c) = change.description.as_ref().filter(|c| c.set) {
+        match &c.value {
+            Some(Value::String(s)) => {
+                settings.insert("description".into(), json!(s));
+            }
+            None | Some(Value::Null) => {
+                settings.remove("description");
+            }
+            Some(_) => {
+                return Err(AppError::invalid_request(
+                    "folderSettings.description.value must be a string.",
+                    "Send {\"set\": true, \"value\": \"text\"}, or {\"set\": true} to remove it.",
+                ))
+            }
+        }
+    }
+    if let Some(c) = change.public_permissions.as_ref().filter(|c| c.set) {
+        match &c.value {
+            None | Some(Value::Null) => {
+                settings.remove("publicPermissions");
+            }
+            Some(v) => {
+                let parsed: Vec<PublicPermission> =
+                    serde_json::from_value(v.clone()).map_err(|e| {
+                        AppError::invalid_request(
+                            format!("folderSettings.publicPermissions.value is not valid: {e}."),
+                            "Send an array like [{\"scope\": \"Children\", \"permissions\": \
+                             {\"file\": {\"downloadFile\": [\"*\"]}}}] (scopes: This, Children, \
+                             Grandchildren+).",
+                        )
+                    })?;
+                settings.insert(
+                    "publicPermissions".into(),
+                    serde_json::to_value(parsed).map_err(AppError::internal)?,
+                );
+            }
+        }
+    }
+    if let Some(c) = change.storage_layer.as_ref().filter(|c| c.set) {
+        let builtin = c
+            .value
+            .as_ref()
+            .is_none_or(|v| v.get("type").and_then(Value::as_str) == Some("InternalStorageV2"));
+        if !builtin {
+            return Err(AppError::invalid_request(
+                "External storage layers are not supported.",
+                "Leave storageLayer out; stowage stores every file in STOWAGE_STORAGE_URL.",
+            ));
+        }
+    }
+    let text = Value::Object(settings).to_string();
+    meta.put_folder(account, path, &text, now_ms()).await
+}
+
+/// FolderDetails: own settings plus where the effective visibility comes from.
+pub fn details(path: &str, row: Option<&FolderRow>, perms: &FolderPermissions) -> Value {
+    let settings: Value = row
+        .and_then(|r| serde_json::from_str(&r.settings).ok())
+        .unwrap_or_else(|| json!({}));
+    let inherited = match visibility::effective(perms, path) {
+        Some((from, value)) => json!({ "folderPath": from, "value": value }),
+        None => json!({ "folderPath": "/", "value": visibility::preset("public", &[]) }),
+    };
+    json!({
+        "folderPath": path,
+        "type": "Folder",
+        "virtual": row.is_some_and(|r| r.explicit),
+        "settings": settings,
+        "settingsInherited": { "publicPermissions": inherited },
+    })
+}
+
+fn summary(row: &FolderRow) -> Value {
+    json!({
+        "type": "Folder",
+        "folderPath": row.path,
+        "settings": serde_json::from_str::<Value>(&row.settings).unwrap_or_else(|_| json!({})),
+        "virtual": row.explicit,
+    })
+}
+
+pub async fn put(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    change: &SettingsChange,
+) -> AppResult<Value> {
+    let path = normalize(path)?;
+    authorize(principal, account, Op::Folders, &path, || false)?;
+    let row = apply(state.meta.as_ref(), account, &path, change).await?;
+    state.forget_folders(account).await;
+    let perms = state.folder_permissions(account).await?;
+    Ok(details(&path, Some(&row), &perms))
+}
+
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+) -> AppResult<Value> {
+    let path = normalize(path)?;
+    authorize(principal, account, Op::List, &path, || false)?;
+    let row = state.meta.get_folder(account, &path).await?;
+    if row.is_none() && path != "/" && !state.meta.folder_has_content(account, &path).await? {
+        return Err(AppError::NotFound {
+            what: format!("Folder {path}"),
+        });
+    }
+    let perms = state.folder_permissions(account).await?;
+    Ok(details(&path, row.as_ref(), &perms))
+}
+
+pub struct ListParams {
+    pub folder: String,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+    pub recursive: bool,
+    pub include_files: bool,
+}
+
+fn encode_cursor(after: &After) -> String {
+    let raw = match after {
+        After::Start => String::new(),
+        After::Folder(p) => format!("d{p}"),
+        After::File(p) => format!("f{p}"),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(cursor: &str) -> AppResult<After> {
+    let bad = || {
+        AppError::invalid_request(
+            "The cursor is not one this server issued.",
+            "Pass back the cursor from the previous page unchanged, or leave it out to start over.",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
+    match raw.split_at_checked(1) {
+        Some(("d", p)) if p.starts_with('/') => Ok(After::Folder(p.to_string())),
+        Some(("f", p)) if p.starts_with('/') => Ok(After::File(p.to_string())),
+        _ if raw.is_empty() => Ok(After::Start),
+        _ => Err(bad()),
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    params: ListParams,
+) -> AppResult<Value> {
+    let folder = normalize(&params.folder)?;
+    authorize(principal, account, Op::List, &folder, || false)?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::invalid_request(
+            format!("limit {limit} is out of range."),
+            "Use a limit from 1 to 1000.",
+        ));
+    }
+    let after = match &params.cursor {
+        Some(c) if !c.is_empty() => decode_cursor(c)?,
+        _ => After::Start,
+    };
+    let (folders, files) = state
+        .meta
+        .list_folder(&ListQuery {
+            account_id: account.to_string(),
+            folder: folder.clone(),
+            recursive: params.recursive,
+            include_files: params.include_files,
+            after: after.clone(),
+            limit: limit + 1,
+        })
+        .await?;
+    // Merge by (path, folders first), keep one page.
+    enum Item<'a> {
+        Folder(&'a FolderRow),
+        File(&'a FileRow),
+    }
+    let mut items: Vec<(&str, u8, Item)> = folders
+        .iter()
+        .map(|f| (f.path.as_str(), 0, Item::Folder(f)))
+        .chain(files.iter().map(|f| (f.path.as_str(), 1, Item::File(f))))
+        .collect();
+    items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let complete = items.len() as i64 <= limit;
+    items.truncate(limit as usize);
+    let next = match items.last() {
+        Some((p, 0, _)) => After::Folder(p.to_string()),
+        Some((p, _, _)) => After::File(p.to_string()),
+        None => after,
+    };
+    let out: Vec<Value> = items
+        .iter()
+        .map(|(_, _, item)| match item {
+            Item::Folder(f) => summary(f),
+            Item::File(f) => json!({
+                "type": "File",
+                "filePath": f.path,
+                "fileUrl": crate::http::file_url(state, account, &f.path),
+                "lastModified": f.created_at,
+                "size": f.size,
+            }),
+        })
+        .collect();
+    let own = state.meta.get_folder(account, &folder).await?;
+    let folder_summary = match &own {
+        Some(r) => summary(r),
+        None => json!({ "type": "Folder", "folderPath": folder, "settings": {}, "virtual": false }),
+    };
+    Ok(json!({
+        "folder": folder_summary,
+        "items": out,
+        "cursor": encode_cursor(&next),
+        "isPaginationComplete": complete,
+    }))
+}
+
+/// Deletes a folder's settings (and subfolders' when `recursive`), and with
+/// `delete_files` the files in it (direct children, or the subtree when
+/// `recursive`). Every file is authorized before any is deleted.
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    recursive: bool,
+    delete_files: bool,
+) -> AppResult<Value> {
+    let path = normalize(path)?;
+    authorize(principal, account, Op::Folders, &path, || false)?;
+    let mut doomed = Vec::new();
+    if delete_files {
+        let mut after = After::Start;
+        loop {
+            let (_, files) = state
+                .meta
+                .list_folder(&ListQuery {
+                    account_id: account.to_string(),
+                    folder: path.clone(),
+                    recursive,
+                    include_files: true,
+                    after: after.clone(),
+                    limit: 1000,
+                })
+                .await?;
+            let Some(last) = files.last() else { break };
+            after = After::File(last.path.clone());
+            for f in &files {
+                authorize(principal, account, Op::Delete, &f.path, || false)?;
+                doomed.push(f.path.clone());
+            }
+        }
+    }
+    let mut deleted_files = 0;
+    for file in &doomed {
+        let dropped = state.meta.delete_file(account, file, now_ms()).await?;
+        state.forget_file(account, file).await;
+        if !dropped.is_empty() {
+            deleted_files += 1;
+        }
+        for key in dropped {
+            discard(state, &key).await;
+        }
+    }
+    let deleted_folders = state.meta.delete_folders(account, &path, recursive).await?;
+    state.forget_folders(account).await;
+    Ok(json!({
+        "folderPath": path,
+        "status": "Deleted",
+        "deletedFiles": deleted_files,
+        "deletedFolders": deleted_folders,
+    }))
+}
