@@ -38,6 +38,8 @@ pub struct Config {
     pub cache_max_file_size: u64,
     /// Total bytes of the in-memory download cache (`STOWAGE_CACHE_CAPACITY`).
     pub cache_capacity: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM (`STOWAGE_DRAIN_TIMEOUT`).
+    pub drain_timeout: u64,
     /// Print the first account's keys when the database has no account (`STOWAGE_BOOTSTRAP`).
     pub bootstrap: bool,
 }
@@ -58,6 +60,7 @@ impl Default for Config {
             abandoned_upload_ttl: 86_400,
             cache_max_file_size: 256 * 1024,
             cache_capacity: 256 * 1024 * 1024,
+            drain_timeout: 30,
             bootstrap: true,
         }
     }
@@ -78,6 +81,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_ABANDONED_UPLOAD_TTL", "abandoned_upload_ttl"),
     ("STOWAGE_CACHE_MAX_FILE_SIZE", "cache_max_file_size"),
     ("STOWAGE_CACHE_CAPACITY", "cache_capacity"),
+    ("STOWAGE_DRAIN_TIMEOUT", "drain_timeout"),
     ("STOWAGE_BOOTSTRAP", "bootstrap"),
 ];
 
@@ -128,6 +132,7 @@ impl Config {
                 }
                 "cache_capacity" => self.cache_capacity = value.parse().map_err(|e| bad(&e))?,
                 "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
+                "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,
                 other => unreachable!("ENV_VARS names unknown field {other}"),
             }
         }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod meta;
+pub mod metrics;
 pub mod server;
 pub mod state;
 
@@ -61,6 +62,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::cdn::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -98,6 +98,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    crate::metrics::handle();
+    let drain = Duration::from_secs(state.config.drain_timeout);
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
     let app = crate::build_app(state);
@@ -105,10 +107,26 @@ pub async fn serve(
         // Head and body go out in separate writes; Nagle would hold the body ~40 ms.
         let _ = tcp.set_nodelay(true);
     });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string());
+    // Shutdown stops accepting and lets in-flight requests finish, for at most
+    // `drain` after the signal.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = signalled_tx.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let deadline = async move {
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(drain).await;
+            tracing::warn!(?drain, "drain timeout: closing remaining connections");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r.map_err(|e| e.to_string()),
+        _ = deadline => Ok(()),
+    };
     sweeper.abort();
     result
 }

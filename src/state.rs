@@ -84,6 +84,11 @@ impl AppState {
 
     /// The key with this hash, from the cache or the database.
     pub async fn resolve_key(&self, hash: &str) -> AppResult<Option<Arc<ResolvedKey>>> {
+        if let Some(hit) = self.keys.get(hash).await {
+            crate::metrics::cache_lookup("keys", true);
+            return Ok(hit);
+        }
+        crate::metrics::cache_lookup("keys", false);
         let meta = self.meta.clone();
         let h = hash.to_string();
         self.keys
@@ -174,10 +179,16 @@ impl AppState {
 
     /// The current version at a path, from the cache or the database.
     pub async fn current_file(&self, account: &str, path: &str) -> AppResult<Option<Arc<FileRow>>> {
+        let key = (account.to_string(), path.to_string());
+        if let Some(hit) = self.files.get(&key).await {
+            crate::metrics::cache_lookup("files", true);
+            return Ok(hit);
+        }
+        crate::metrics::cache_lookup("files", false);
         let meta = self.meta.clone();
         let (a, p) = (account.to_string(), path.to_string());
         self.files
-            .try_get_with((account.to_string(), path.to_string()), async move {
+            .try_get_with(key, async move {
                 Ok(meta.get_file(&a, &p).await?.map(Arc::new))
             })
             .await
@@ -193,6 +204,11 @@ impl AppState {
 
     /// The whole blob from the small-file cache, reading it on a miss.
     pub async fn small_blob(&self, blob_key: &str) -> AppResult<Bytes> {
+        if let Some(hit) = self.bytes.get(blob_key).await {
+            crate::metrics::cache_lookup("bytes", true);
+            return Ok(hit);
+        }
+        crate::metrics::cache_lookup("bytes", false);
         let blobs = self.blobs.clone();
         let k = blob_key.to_string();
         self.bytes

@@ -152,6 +152,7 @@ where
         target = fallback_or_conflict(&principal, &req.account, &target, &resolved.fallback)?;
     }
 
+    let _in_flight = crate::metrics::InFlight::start();
     let blob_key = format!("{}/{}", req.account, uuid::Uuid::now_v7().simple());
     let abandon_at = now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000;
     state.meta.gc_register(&blob_key, abandon_at).await?;
@@ -177,6 +178,7 @@ where
             });
         }
     };
+    metrics::counter!(crate::metrics::BYTES_IN).increment(stored.size);
     if let Some(declared) = req.declared_size {
         if declared != stored.size {
             discard(&state, &blob_key).await;

@@ -1,4 +1,5 @@
-//! `GET /healthz` (alive) and `GET /readyz` (database and object store reachable).
+//! `GET /healthz` (alive), `GET /readyz` (database and object store reachable)
+//! and `GET /metrics` (Prometheus text).
 
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -11,6 +12,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(get_health))
         .route("/readyz", get(get_ready))
+        .route("/metrics", get(get_metrics))
 }
 
 async fn get_health() -> Json<Value> {
@@ -25,4 +27,14 @@ async fn get_ready(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "database": state.meta.backend(),
         "storage": state.blobs.describe(),
     })))
+}
+
+async fn get_metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::handle().render(),
+    )
 }

@@ -70,6 +70,9 @@ pub struct TestApp {
 pub struct Options {
     pub max_file_size: u64,
     pub cache_max_file_size: u64,
+    /// PostgreSQL only: reach the database through this address (a proxy the
+    /// test controls) instead of the configured one.
+    pub postgres_via: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
         Options {
             max_file_size: Config::default().max_file_size,
             cache_max_file_size: Config::default().cache_max_file_size,
+            postgres_via: None,
         }
     }
 }
@@ -151,7 +155,14 @@ impl TestApp {
     ) -> TestApp {
         let meta: Meta = match schema {
             None => Arc::new(SqliteMeta::connect(db_url).await.unwrap()),
-            Some(schema) => Arc::new(PgMeta::connect(db_url, Some(schema)).await.unwrap()),
+            Some(schema) => {
+                let mut url = url::Url::parse(db_url).unwrap();
+                if let Some(via) = opts.postgres_via {
+                    url.set_host(Some(&via.ip().to_string())).unwrap();
+                    url.set_port(Some(via.port())).unwrap();
+                }
+                Arc::new(PgMeta::connect(url.as_str(), Some(schema)).await.unwrap())
+            }
         };
         let blobs = Blobs::from_url(storage_url).unwrap();
         let config = Config {
@@ -206,6 +217,18 @@ impl TestApp {
 
     pub fn raw(&self, path: &str) -> String {
         format!("{}/{}/raw{}", self.url, self.account, path)
+    }
+
+    /// Starts the graceful shutdown (what SIGTERM does in the binary).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits for the server task to finish after [`TestApp::begin_shutdown`].
+    pub async fn stopped(&mut self) -> Result<(), String> {
+        self.server.take().unwrap().await.unwrap()
     }
 
     /// Uploads `bytes` to `path` with `key` through `/uploads/binary`.

@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod cli;
 mod downloads;
+mod faults;
 mod files;
 mod folders;
 mod jwt;

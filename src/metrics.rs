@@ -1,0 +1,102 @@
+//! Prometheus metrics (SPEC §9): requests by route and status, latency
+//! histograms, bytes in and out, uploads in flight, cache hit ratio.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+pub const REQUESTS: &str = "stowage_http_requests_total";
+pub const LATENCY: &str = "stowage_http_request_duration_seconds";
+pub const BYTES_IN: &str = "stowage_bytes_in_total";
+pub const BYTES_OUT: &str = "stowage_bytes_out_total";
+pub const UPLOADS_IN_FLIGHT: &str = "stowage_uploads_in_flight";
+pub const CACHE_LOOKUPS: &str = "stowage_cache_lookups_total";
+
+/// The process-wide recorder (installed once; every server in the process
+/// shares it, which only matters to tests).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(LATENCY.to_string()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    10.0, 60.0,
+                ],
+            )
+            .expect("static buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_counter!(REQUESTS, "HTTP requests by route, method and status");
+    metrics::describe_histogram!(LATENCY, "HTTP request latency until the response head");
+    metrics::describe_counter!(BYTES_IN, "Bytes of uploaded files stored");
+    metrics::describe_counter!(
+        BYTES_OUT,
+        "Bytes of response bodies announced by Content-Length"
+    );
+    metrics::describe_gauge!(UPLOADS_IN_FLIGHT, "Uploads currently streaming");
+    metrics::describe_counter!(
+        CACHE_LOOKUPS,
+        "Cache lookups by cache and result (hit|miss)"
+    );
+}
+
+/// Middleware: counts and times every request by its route template.
+pub async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!(REQUESTS, &labels).increment(1);
+    metrics::histogram!(LATENCY, &labels[..2]).record(start.elapsed().as_secs_f64());
+    if let Some(len) = resp
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        metrics::counter!(BYTES_OUT).increment(len);
+    }
+    resp
+}
+
+/// Counts one lookup in a named cache.
+pub fn cache_lookup(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+}
+
+/// Keeps `stowage_uploads_in_flight` up while alive.
+pub struct InFlight;
+
+impl InFlight {
+    pub fn start() -> InFlight {
+        metrics::gauge!(UPLOADS_IN_FLIGHT).increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(UPLOADS_IN_FLIGHT).decrement(1.0);
+    }
+}
