@@ -16,12 +16,11 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 
-use axum::http::{header, HeaderName, Method, Uri};
+use axum::http::{HeaderName, Method, Uri};
 use axum::Router;
 use error::AppError;
 use state::AppState;
-use std::time::Duration;
-use tower_http::cors::{Any, CorsLayer};
+use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -29,22 +28,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route, behind the request-id, tracing and CORS layers.
 pub fn build_app(state: AppState) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods(Any)
-        .allow_headers([
-            header::AUTHORIZATION,
-            HeaderName::from_static("authorization-token"),
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static("x-upload-metadata"),
-            HeaderName::from_static("x-upload-tags"),
-            header::RANGE,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-        ])
-        .expose_headers([header::ETAG, header::CONTENT_RANGE, REQUEST_ID])
-        .max_age(Duration::from_secs(86_400));
     let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
         let id = req
             .headers()
@@ -53,18 +36,24 @@ pub fn build_app(state: AppState) -> Router {
             .unwrap_or("");
         tracing::info_span!("http", request_id = %id, method = %req.method(), uri = %req.uri().path())
     });
+    let allowed = Arc::new(state.config.allowed_origins());
     Router::new()
         .merge(http::health::router())
         .merge(http::uploads::router())
+        .merge(http::multipart::router())
         .merge(http::files::router())
         .merge(http::folders::router())
         .merge(http::keys::router())
+        .merge(http::session::router())
         .merge(http::cdn::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
-        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            http::cors::cors,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -75,14 +75,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    config.master_key()?;
+    let master_key = config.master_key()?;
     let (meta, blobs) = open_stores(&config).await?;
     if config.bootstrap {
         if let Some(msg) = bootstrap(&meta).await? {
             println!("{msg}");
         }
     }
-    let state = AppState::new(config.clone(), meta, blobs, public_url(&config, bound));
+    let state = AppState::new(
+        config.clone(),
+        meta,
+        blobs,
+        master_key,
+        public_url(&config, bound),
+    );
     tracing::info!(
         listen = %bound,
         database = state.meta.backend(),

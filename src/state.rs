@@ -23,6 +23,8 @@ pub struct Inner {
     pub config: Config,
     pub meta: Meta,
     pub blobs: Blobs,
+    /// Signs URLs (multipart parts, download links) and encrypts signing keys.
+    pub master_key: [u8; 32],
     /// Base of returned URLs, without a trailing slash.
     pub public_url: String,
     /// key hash → key (None: no such key), for ≤ [`CACHE_TTL`].
@@ -48,7 +50,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, meta: Meta, blobs: Blobs, public_url: String) -> AppState {
+    pub fn new(
+        config: Config,
+        meta: Meta,
+        blobs: Blobs,
+        master_key: [u8; 32],
+        public_url: String,
+    ) -> AppState {
         let bytes = Cache::builder()
             .max_capacity(config.cache_capacity)
             .weigher(|_k: &String, v: &Bytes| v.len().try_into().unwrap_or(u32::MAX))
@@ -79,6 +87,7 @@ impl AppState {
             config,
             meta,
             blobs,
+            master_key,
         }))
     }
 

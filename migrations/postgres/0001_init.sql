@@ -64,12 +64,28 @@ CREATE TABLE folders (
 );
 CREATE INDEX folders_parent ON folders(account_id, parent, path);
 
+-- Multipart (resumable) uploads: the session, and each part as it arrives.
+-- status: open → completing → done (or failed).
 CREATE TABLE upload_sessions (
     id         TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
-    state      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    size       BIGINT NOT NULL,
+    part_size  BIGINT NOT NULL,
+    part_count BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
+);
+CREATE INDEX upload_sessions_expiry ON upload_sessions(expires_at);
+
+CREATE TABLE upload_parts (
+    upload_id TEXT NOT NULL,
+    idx       BIGINT NOT NULL,
+    etag      TEXT NOT NULL,
+    size      BIGINT NOT NULL,
+    confirmed BOOLEAN NOT NULL,
+    PRIMARY KEY (upload_id, idx)
 );
 
 -- Blobs that may need deleting: written before an upload streams (due in 24 h,

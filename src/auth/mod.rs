@@ -6,6 +6,7 @@
 pub mod jwt;
 pub mod keys;
 pub mod rules;
+pub mod signed;
 pub mod visibility;
 
 use crate::error::{AppError, AppResult};
@@ -42,6 +43,8 @@ pub enum Via {
         key_id: String,
         key_type: KeyType,
     },
+    /// The session cookie set by the access-token endpoint (CDN reads only).
+    Cookie,
 }
 
 impl Principal {
@@ -201,6 +204,49 @@ pub async fn principal(state: &AppState, headers: &HeaderMap) -> AppResult<Princ
                 grants: Arc::new(Grants::Rules(jwt.rules.clone())),
                 via: Via::Jwt,
             })
+        }
+    }
+}
+
+/// The name of the session cookie for an account (as Bytescale names it).
+pub fn cookie_name(account: &str) -> String {
+    format!("access-token-{account}")
+}
+
+/// The principal for a CDN GET/HEAD: the usual carriers, else the account's
+/// session cookie. A bad or expired cookie is ignored (the browser sends it
+/// unasked), so the request goes on as anonymous.
+pub async fn cdn_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: &str,
+) -> AppResult<Principal> {
+    let principal = principal(state, headers).await?;
+    if !principal.is_anonymous() {
+        return Ok(principal);
+    }
+    let name = cookie_name(account);
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string());
+    let Some(token) = token else {
+        return Ok(principal);
+    };
+    match verified_jwt(state, &token, account, headers).await {
+        Ok(jwt) => Ok(Principal {
+            account: Some(jwt.account.clone()),
+            grants: Arc::new(Grants::Rules(jwt.rules.clone())),
+            via: Via::Cookie,
+        }),
+        Err(AppError::Unavailable { cause }) => Err(AppError::Unavailable { cause }),
+        Err(e) => {
+            tracing::debug!(error = %e, "session cookie ignored");
+            Ok(principal)
         }
     }
 }

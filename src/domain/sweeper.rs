@@ -48,5 +48,13 @@ pub async fn run(state: AppState, interval: Duration) {
         if n > 0 {
             tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
         }
+        match crate::domain::multipart::sweep_expired(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                uploads.expired = n,
+                "sweeper removed expired multipart uploads"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sweeper: expired multipart uploads not removed"),
+        }
     }
 }

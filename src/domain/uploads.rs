@@ -140,17 +140,7 @@ where
     let mime = effective_mime(req.mime.as_deref(), name_for_mime);
     check_mime(&limits, &mime)?;
 
-    // Fail fast on an existing file the caller may not overwrite (the commit
-    // checks again atomically).
-    let may_overwrite =
-        |path: &str| authorize(&principal, &req.account, Op::Overwrite, path, || false).is_ok();
-    let mut target = resolved.path.clone();
-    if !target.contains(paths::HASH_VARIABLE)
-        && !may_overwrite(&target)
-        && state.meta.get_file(&req.account, &target).await?.is_some()
-    {
-        target = fallback_or_conflict(&principal, &req.account, &target, &resolved.fallback)?;
-    }
+    let target = target_path(&state, &principal, &req.account, &resolved).await?;
 
     let _in_flight = crate::metrics::InFlight::start();
     let blob_key = format!("{}/{}", req.account, uuid::Uuid::now_v7().simple());
@@ -216,6 +206,26 @@ where
     Ok(row)
 }
 
+/// The path an upload will take: the resolved one, or its fallback when a file
+/// exists there that the principal may not overwrite (409 without a fallback).
+/// This fails fast; the commit checks again atomically.
+pub async fn target_path(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    resolved: &paths::Resolved,
+) -> AppResult<String> {
+    let path = &resolved.path;
+    let may_overwrite = authorize(principal, account, Op::Overwrite, path, || false).is_ok();
+    if path.contains(paths::HASH_VARIABLE)
+        || may_overwrite
+        || state.meta.get_file(account, path).await?.is_none()
+    {
+        return Ok(path.clone());
+    }
+    fallback_or_conflict(path, &resolved.fallback)
+}
+
 /// Commits `row`, moving to the fallback path once if the target exists and may
 /// not be overwritten.
 pub async fn commit_with_fallback(
@@ -238,7 +248,7 @@ pub async fn commit_with_fallback(
                 return Ok(());
             }
             CommitOutcome::Exists if attempt == 0 => {
-                let next = fallback_or_conflict(principal, &account, &row.path, fallback)?;
+                let next = fallback_or_conflict(&row.path, fallback)?;
                 if next == row.path {
                     break;
                 }
@@ -252,12 +262,7 @@ pub async fn commit_with_fallback(
     })
 }
 
-fn fallback_or_conflict(
-    _principal: &Principal,
-    _account: &str,
-    path: &str,
-    fallback: &Option<String>,
-) -> AppResult<String> {
+fn fallback_or_conflict(path: &str, fallback: &Option<String>) -> AppResult<String> {
     match fallback {
         Some(f) if f != path => Ok(f.clone()),
         _ => Err(AppError::FileAlreadyExists {

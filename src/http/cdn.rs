@@ -2,7 +2,7 @@
 //! conditional and range behaviour nginx gives, and transformation URLs.
 
 use super::AppQuery;
-use crate::auth::{Access, Principal};
+use crate::auth::{self, Access};
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
@@ -50,8 +50,8 @@ async fn get_raw_file(
     AppQuery(q): AppQuery<RawQuery>,
     method: Method,
     headers: HeaderMap,
-    principal: Principal,
 ) -> AppResult<Response> {
+    let principal = auth::cdn_principal(&state, &headers, &account).await?;
     let path = format!("/{path}");
     let (row, access) =
         files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;

@@ -2,10 +2,13 @@
 //! extract, call one domain function, shape the response.
 
 pub mod cdn;
+pub mod cors;
 pub mod files;
 pub mod folders;
 pub mod health;
 pub mod keys;
+pub mod multipart;
+pub mod session;
 pub mod uploads;
 
 use crate::error::AppError;

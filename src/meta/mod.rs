@@ -102,6 +102,31 @@ pub struct ListQuery {
     pub limit: i64,
 }
 
+/// A multipart upload session.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct UploadSession {
+    pub id: String,
+    pub account_id: String,
+    /// `open`, `completing`, `done` or `failed`.
+    pub status: String,
+    /// JSON: the resolved path, fallback, mime, names, metadata, tags.
+    pub spec: String,
+    pub size: i64,
+    pub part_size: i64,
+    pub part_count: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct UploadPart {
+    pub upload_id: String,
+    pub idx: i64,
+    pub etag: String,
+    pub size: i64,
+    pub confirmed: bool,
+}
+
 #[derive(Debug, PartialEq)]
 pub enum CommitOutcome {
     /// The file is visible. `dropped_blobs` were pruned from its history and are
@@ -171,6 +196,23 @@ pub trait MetaStore: Send + Sync + 'static {
     /// folder rows were removed.
     async fn delete_folders(&self, account_id: &str, path: &str, recursive: bool)
         -> AppResult<u64>;
+
+    async fn create_upload(&self, u: &UploadSession) -> AppResult<()>;
+    async fn get_upload(&self, account_id: &str, id: &str) -> AppResult<Option<UploadSession>>;
+    /// Records that a part's bytes are stored (a retry replaces the record and
+    /// un-confirms it if the bytes changed).
+    async fn record_part(&self, upload_id: &str, idx: i64, etag: &str, size: i64) -> AppResult<()>;
+    /// Confirms a stored part whose etag matches; false otherwise.
+    async fn confirm_part(&self, upload_id: &str, idx: i64, etag: &str) -> AppResult<bool>;
+    async fn list_parts(&self, upload_id: &str) -> AppResult<Vec<UploadPart>>;
+    /// Moves an open session whose every part is confirmed to `completing`;
+    /// true for exactly one caller.
+    async fn claim_upload(&self, upload_id: &str) -> AppResult<bool>;
+    async fn set_upload_status(&self, upload_id: &str, status: &str) -> AppResult<()>;
+    /// Sessions past their expiry (any status but `done`), as (id, account).
+    async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<(String, String)>>;
+    /// Forgets a session and its parts.
+    async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
 
     /// Queues a blob for deletion at `due_at` unless a commit claims it first.
     async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;

@@ -550,6 +550,146 @@ macro_rules! impl_meta_store {
                 Ok(removed)
             }
 
+            async fn create_upload(
+                &self,
+                u: &$crate::meta::UploadSession,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO upload_sessions (id, account_id, status, spec, size, part_size, \
+                     part_count, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&u.id)
+                .bind(&u.account_id)
+                .bind(&u.status)
+                .bind(&u.spec)
+                .bind(u.size)
+                .bind(u.part_size)
+                .bind(u.part_count)
+                .bind(u.created_at)
+                .bind(u.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_upload(
+                &self,
+                account_id: &str,
+                id: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::UploadSession>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM upload_sessions WHERE account_id = $1 AND id = $2",
+                )
+                .bind(account_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn record_part(
+                &self,
+                upload_id: &str,
+                idx: i64,
+                etag: &str,
+                size: i64,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed) \
+                     VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (upload_id, idx) DO UPDATE \
+                     SET confirmed = (upload_parts.confirmed AND upload_parts.etag = excluded.etag), \
+                     etag = excluded.etag, size = excluded.size",
+                )
+                .bind(upload_id)
+                .bind(idx)
+                .bind(etag)
+                .bind(size)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn confirm_part(
+                &self,
+                upload_id: &str,
+                idx: i64,
+                etag: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE upload_parts SET confirmed = TRUE \
+                     WHERE upload_id = $1 AND idx = $2 AND etag = $3",
+                )
+                .bind(upload_id)
+                .bind(idx)
+                .bind(etag)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_parts(
+                &self,
+                upload_id: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::UploadPart>> {
+                Ok(sqlx::query_as("SELECT * FROM upload_parts WHERE upload_id = $1 ORDER BY idx")
+                    .bind(upload_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_upload(&self, upload_id: &str) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE upload_sessions SET status = 'completing' WHERE id = $1 \
+                     AND status = 'open' AND part_count = (SELECT COUNT(*) FROM upload_parts \
+                     WHERE upload_id = $1 AND confirmed = TRUE)",
+                )
+                .bind(upload_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_upload_status(
+                &self,
+                upload_id: &str,
+                status: &str,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query("UPDATE upload_sessions SET status = $2 WHERE id = $1")
+                    .bind(upload_id)
+                    .bind(status)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn expired_uploads(
+                &self,
+                now: i64,
+                limit: i64,
+            ) -> $crate::error::AppResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, account_id FROM upload_sessions WHERE expires_at <= $1 \
+                     ORDER BY expires_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn delete_upload(&self, upload_id: &str) -> $crate::error::AppResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+                    .bind(upload_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
+                    .bind(upload_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn gc_register(
                 &self,
                 blob_key: &str,

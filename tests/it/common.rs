@@ -73,6 +73,8 @@ pub struct Options {
     /// PostgreSQL only: reach the database through this address (a proxy the
     /// test controls) instead of the configured one.
     pub postgres_via: Option<std::net::SocketAddr>,
+    pub abandoned_upload_ttl: u64,
+    pub allowed_origins: String,
 }
 
 impl Default for Options {
@@ -81,6 +83,8 @@ impl Default for Options {
             max_file_size: Config::default().max_file_size,
             cache_max_file_size: Config::default().cache_max_file_size,
             postgres_via: None,
+            abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
+            allowed_origins: String::new(),
         }
     }
 }
@@ -114,8 +118,16 @@ impl TestApp {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("file://{}/blobs", dir.path().display()));
         let schema = pg_schema.as_ref().map(|(_, s)| s.clone());
-        let mut app =
-            TestApp::start(&db_url, schema.as_deref(), &storage_url, &opts, dir.path()).await;
+        let master: [u8; 32] = rand::random();
+        let mut app = TestApp::start(
+            &db_url,
+            schema.as_deref(),
+            &storage_url,
+            &opts,
+            dir.path(),
+            master,
+        )
+        .await;
         app.pg_schema = pg_schema;
         app._dir = Some(dir);
         app.account = stowage::admin::create_account(app.state.meta.as_ref(), false)
@@ -138,6 +150,7 @@ impl TestApp {
             &self.storage_url,
             &Options::default(),
             &dir,
+            self.state.master_key,
         )
         .await;
         peer.account = self.account.clone();
@@ -152,6 +165,7 @@ impl TestApp {
         storage_url: &str,
         opts: &Options,
         dir: &std::path::Path,
+        master: [u8; 32],
     ) -> TestApp {
         let meta: Meta = match schema {
             None => Arc::new(SqliteMeta::connect(db_url).await.unwrap()),
@@ -168,13 +182,15 @@ impl TestApp {
         let config = Config {
             max_file_size: opts.max_file_size,
             cache_max_file_size: opts.cache_max_file_size,
+            abandoned_upload_ttl: opts.abandoned_upload_ttl,
+            allowed_origins: opts.allowed_origins.clone(),
             data_dir: dir.display().to_string(),
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
-        let state = AppState::new(config, meta, blobs, url.clone());
+        let state = AppState::new(config, meta, blobs, master, url.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(stowage::server::serve(state.clone(), listener, async {
             let _ = rx.await;

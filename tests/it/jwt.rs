@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use stowage::auth::keys::KeyType;
 
 /// A real key pair made by openssl: (private PKCS#8 PEM, public SPKI PEM).
-struct Pair {
-    private: String,
-    public: String,
+pub struct Pair {
+    pub private: String,
+    pub public: String,
 }
 
 fn openssl_pair(args: &[&str]) -> Pair {
@@ -40,7 +40,7 @@ fn openssl_pair(args: &[&str]) -> Pair {
     }
 }
 
-fn rsa() -> &'static Pair {
+pub fn rsa() -> &'static Pair {
     static P: OnceLock<Pair> = OnceLock::new();
     P.get_or_init(|| openssl_pair(&["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]))
 }
@@ -53,11 +53,11 @@ fn ec() -> &'static Pair {
     P.get_or_init(|| openssl_pair(&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]))
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn sign(alg: Algorithm, pair: &Pair, kid: Option<&str>, claims: &Value) -> String {
+pub fn sign(alg: Algorithm, pair: &Pair, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_string);
     let key = match alg {
@@ -73,7 +73,7 @@ fn b64url(v: &Value) -> String {
 }
 
 /// Claims granting create + raw read on the children of /u/1.
-fn claims(app: &TestApp) -> Value {
+pub fn claims(app: &TestApp) -> Value {
     json!({
         "sub": "user-1", "iat": now(), "exp": now() + 600, "accountId": app.account,
         "access": {"pathPermissions": [{
@@ -84,7 +84,7 @@ fn claims(app: &TestApp) -> Value {
     })
 }
 
-async fn register(app: &TestApp, pem: &str) -> Value {
+pub async fn register(app: &TestApp, pem: &str) -> Value {
     let resp = app
         .client
         .post(app.api("/jwt_keys"))

@@ -10,4 +10,6 @@ mod files;
 mod folders;
 mod jwt;
 mod meta;
+mod multipart;
+mod session;
 mod uploads;

@@ -1,0 +1,447 @@
+//! Multipart (resumable) uploads, the protocol the Bytescale SDK speaks (SPEC §5.3):
+//! begin → part URLs → part PUTs (any order, retried, any node) → confirmations;
+//! the confirmation that completes the set assembles and commits the file.
+
+use crate::auth::rules::Op;
+use crate::auth::{authorize, signed, Principal};
+use crate::blobs::PutError;
+use crate::domain::paths::{self, PathContext, PathSpec};
+use crate::domain::uploads::{self, discard, effective_mime};
+use crate::error::{AppError, AppResult};
+use crate::meta::{now_ms, FileRow, UploadSession};
+use crate::state::AppState;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Every part but the last is this big.
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Scope string bound into part URL signatures.
+const PART_SCOPE: &str = "upload-part";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BeginRequest {
+    pub size: u64,
+    pub protocol: Option<String>,
+    pub mime: Option<String>,
+    pub original_file_name: Option<String>,
+    pub path: Option<Value>,
+    pub metadata: Option<Value>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// What the session remembers about the file it will become.
+#[derive(Debug, Serialize, Deserialize)]
+struct Spec {
+    path: String,
+    fallback: Option<String>,
+    mime: String,
+    original_file_name: Option<String>,
+    metadata: Value,
+    tags: Vec<String>,
+}
+
+fn parse_path(v: Option<&Value>) -> AppResult<PathSpec> {
+    match v {
+        None | Some(Value::Null) => Ok(PathSpec::default()),
+        Some(Value::String(s)) => {
+            paths::validate_file_path(s)?;
+            Ok(PathSpec::from_file_path(s))
+        }
+        Some(obj) => serde_json::from_value(obj.clone()).map_err(|e| {
+            AppError::invalid_request(
+                format!("path is not valid: {e}."),
+                "Send path as \"/folder/file.ext\" or {\"folderPath\": \"/folder\", \"fileName\": \"file.ext\"}.",
+            )
+        }),
+    }
+}
+
+fn part_range(size: u64, idx: u64) -> (u64, i64) {
+    let start = idx * PART_SIZE;
+    let end = (start + PART_SIZE).min(size) as i64 - 1;
+    (start, end)
+}
+
+fn part_count(size: u64) -> u64 {
+    size.div_ceil(PART_SIZE).max(1)
+}
+
+fn part_path(account: &str, id: &str, idx: u64) -> String {
+    format!("/v2/accounts/{account}/uploads/{id}/parts/{idx}/bytes")
+}
+
+fn part_key(account: &str, id: &str, idx: u64) -> String {
+    format!("{account}/uploads/{id}/{idx}")
+}
+
+fn part_json(state: &AppState, s: &UploadSession, idx: u64) -> Value {
+    let (start, end) = part_range(s.size as u64, idx);
+    let path = part_path(&s.account_id, &s.id, idx);
+    let q = signed::query(&state.master_key, PART_SCOPE, &path, s.expires_at / 1000);
+    json!({
+        "uploadId": s.id,
+        "uploadPartIndex": idx,
+        "range": { "inclusiveStart": start, "inclusiveEnd": end },
+        "uploadUrl": format!("{}{path}?{q}", state.public_url),
+    })
+}
+
+pub async fn begin(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    req: BeginRequest,
+) -> AppResult<Value> {
+    if let Some(p) = &req.protocol {
+        if p != "1.1" {
+            return Err(AppError::invalid_request(
+                format!("Upload protocol {p:?} is not supported."),
+                "Send \"protocol\": \"1.1\".",
+            ));
+        }
+    }
+    let spec = parse_path(req.path.as_ref())?;
+    let ctx = PathContext {
+        now: chrono::Utc::now(),
+        original_file_name: req.original_file_name.as_deref(),
+    };
+    let resolved = paths::resolve(&spec, &ctx)?;
+    if resolved.path.contains(paths::HASH_VARIABLE) {
+        return Err(AppError::invalid_request(
+            "{FILE_HASH_SHA256} cannot be used with multipart uploads: the path is fixed before the bytes arrive.",
+            "Use /uploads/binary or /uploads/form_data for hash-named files.",
+        ));
+    }
+    paths::validate_file_path(&resolved.path)?;
+    authorize(principal, account, Op::Create, &resolved.path, || false)?;
+    let acc = uploads::account(state, account).await?;
+    let limits = uploads::limits(state, &acc);
+    if req.size > limits.max_file_size {
+        return Err(AppError::FileTooLarge {
+            limit: limits.max_file_size,
+            declared: Some(req.size),
+        });
+    }
+    let name = req
+        .original_file_name
+        .as_deref()
+        .or(Some(paths::file_name(&resolved.path)));
+    let mime = effective_mime(req.mime.as_deref(), name);
+    uploads::check_mime(&limits, &mime)?;
+    let path = uploads::target_path(state, principal, account, &resolved).await?;
+
+    let now = now_ms();
+    let session = UploadSession {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        account_id: account.to_string(),
+        status: "open".into(),
+        spec: serde_json::to_string(&Spec {
+            path: path.clone(),
+            fallback: resolved.fallback.clone(),
+            mime: mime.clone(),
+            original_file_name: req
+                .original_file_name
+                .as_deref()
+                .map(paths::clean_original_name),
+            metadata: match req.metadata {
+                Some(v @ Value::Object(_)) => v,
+                _ => json!({}),
+            },
+            tags: req.tags.unwrap_or_default(),
+        })
+        .map_err(AppError::internal)?,
+        size: req.size as i64,
+        part_size: PART_SIZE as i64,
+        part_count: part_count(req.size) as i64,
+        created_at: now,
+        expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
+    };
+    state.meta.create_upload(&session).await?;
+    let spec: Spec = serde_json::from_str(&session.spec).map_err(AppError::internal)?;
+    let file = json!({
+        "accountId": account,
+        "filePath": path,
+        "fileUrl": crate::http::file_url(state, account, &path),
+        "etag": Value::Null,
+        "size": req.size,
+        "mime": spec.mime,
+        "originalFileName": spec.original_file_name,
+        "lastModified": now,
+        "metadata": spec.metadata,
+        "tags": spec.tags,
+    });
+    Ok(json!({
+        "uploadId": session.id,
+        "uploadParts": { "count": session.part_count, "first": part_json(state, &session, 0) },
+        "file": file,
+    }))
+}
+
+/// Loads a session the principal may continue (create on its path).
+async fn session(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> AppResult<(UploadSession, Spec)> {
+    let s = state
+        .meta
+        .get_upload(account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("Upload {id}"),
+        })?;
+    let spec: Spec = serde_json::from_str(&s.spec).map_err(AppError::internal)?;
+    authorize(principal, account, Op::Create, &spec.path, || false)?;
+    Ok((s, spec))
+}
+
+fn check_index(s: &UploadSession, idx: u64) -> AppResult<()> {
+    if idx >= s.part_count as u64 {
+        return Err(AppError::invalid_request(
+            format!(
+                "Part {idx} does not exist; this upload has {} parts.",
+                s.part_count
+            ),
+            "Use part indexes from 0 to count − 1.",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn get_part(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+    idx: u64,
+) -> AppResult<Value> {
+    let (s, _) = session(state, principal, account, id).await?;
+    check_index(&s, idx)?;
+    Ok(part_json(state, &s, idx))
+}
+
+/// Stores one part's bytes (the signed URL is the credential). Returns its ETag.
+pub async fn put_part<S, E>(
+    state: &AppState,
+    account: &str,
+    id: &str,
+    idx: u64,
+    signature: signed::UrlSignature<'_>,
+    declared: Option<u64>,
+    body: S,
+) -> AppResult<String>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
+    let path = part_path(account, id, idx);
+    let now = chrono::Utc::now().timestamp();
+    signed::verify(&state.master_key, PART_SCOPE, &path, signature, now)?;
+    let s = state
+        .meta
+        .get_upload(account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("Upload {id}"),
+        })?;
+    check_index(&s, idx)?;
+    if s.status != "open" {
+        return Err(AppError::invalid_request(
+            "This upload is already complete.",
+            "Begin a new upload to send the file again.",
+        ));
+    }
+    let (start, end) = part_range(s.size as u64, idx);
+    let expected = (end + 1) as u64 - start;
+    if declared.is_some_and(|d| d != expected) {
+        return Err(AppError::invalid_request(
+            format!(
+                "Part {idx} must be {expected} bytes; the request declares {}.",
+                declared.unwrap_or(0)
+            ),
+            "Send exactly the bytes of the part's range.",
+        ));
+    }
+    let key = part_key(account, id, idx);
+    let stored = match state.blobs.put_stream(&key, body, expected).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            let _ = state.blobs.delete(&key).await;
+            return Err(match e {
+                PutError::TooLarge { .. } => AppError::invalid_request(
+                    format!("Part {idx} is larger than its range ({expected} bytes)."),
+                    "Send exactly the bytes of the part's range.",
+                ),
+                PutError::Body(m) => AppError::UploadIncomplete {
+                    message: format!("The part's body ended early or failed: {m}."),
+                },
+                PutError::Store(e) => AppError::Unavailable {
+                    cause: e.to_string(),
+                },
+            });
+        }
+    };
+    if stored.size != expected {
+        let _ = state.blobs.delete(&key).await;
+        return Err(AppError::UploadIncomplete {
+            message: format!(
+                "Part {idx} had {} bytes; its range is {expected} bytes.",
+                stored.size
+            ),
+        });
+    }
+    state
+        .meta
+        .record_part(id, idx as i64, &stored.sha256, stored.size as i64)
+        .await?;
+    Ok(stored.sha256)
+}
+
+/// Confirms a part; the confirmation that completes the set commits the file.
+pub async fn complete_part(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+    idx: u64,
+    etag: &str,
+) -> AppResult<Value> {
+    let (s, spec) = session(state, principal, account, id).await?;
+    check_index(&s, idx)?;
+    let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
+    if !state.meta.confirm_part(id, idx as i64, etag).await? {
+        return Err(AppError::invalid_request(
+            format!("Part {idx} has not been uploaded with ETag {etag:?}."),
+            "PUT the part's bytes to its uploadUrl first, then send the ETag header it returned.",
+        ));
+    }
+    if !state.meta.claim_upload(id).await? {
+        return Ok(json!({ "status": "Pending" }));
+    }
+    match assemble(state, principal, &s, &spec).await {
+        Ok(row) => {
+            for i in 0..s.part_count as u64 {
+                let _ = state.blobs.delete(&part_key(account, id, i)).await;
+            }
+            state.meta.delete_upload(id).await?;
+            Ok(json!({ "status": "Completed", "etag": row.etag }))
+        }
+        Err(e) => {
+            // Let a retried confirmation try again.
+            state.meta.set_upload_status(id, "open").await?;
+            Err(e)
+        }
+    }
+}
+
+/// Streams the parts, in order, into one new blob and commits it.
+async fn assemble(
+    state: &AppState,
+    principal: &Principal,
+    s: &UploadSession,
+    spec: &Spec,
+) -> AppResult<FileRow> {
+    let account = s.account_id.clone();
+    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
+    state
+        .meta
+        .gc_register(
+            &blob_key,
+            now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000,
+        )
+        .await?;
+    // A reader task feeds the parts, in order, through a small channel.
+    let parts: Vec<(String, u64)> = (0..s.part_count as u64)
+        .map(|i| {
+            let (start, end) = part_range(s.size as u64, i);
+            (part_key(&account, &s.id, i), (end + 1) as u64 - start)
+        })
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
+    let blobs = state.blobs.clone();
+    let reader = tokio::spawn(async move {
+        for (key, len) in parts {
+            match blobs.get_range(&key, 0..len).await {
+                Ok(mut chunks) => {
+                    while let Some(c) = chunks.next().await {
+                        if tx.send(c.map_err(|e| e.to_string())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string())).await;
+                    return;
+                }
+            }
+        }
+    });
+    let body =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let put = state.blobs.put_stream(&blob_key, body, s.size as u64).await;
+    reader.abort();
+    let stored = match put {
+        Ok(st) if st.size == s.size as u64 => st,
+        Ok(_) | Err(_) => {
+            discard(state, &blob_key).await;
+            return Err(AppError::Unavailable {
+                cause: "a stored part could not be read back".into(),
+            });
+        }
+    };
+    let mut row = FileRow {
+        account_id: s.account_id.clone(),
+        path: spec.path.clone(),
+        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        blob_key: blob_key.clone(),
+        size: stored.size as i64,
+        mime: spec.mime.clone(),
+        etag: stored.sha256,
+        original_file_name: spec.original_file_name.clone(),
+        metadata: spec.metadata.to_string(),
+        tags: serde_json::to_string(&spec.tags).map_err(AppError::internal)?,
+        created_at: now_ms(),
+    };
+    let result = uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback).await;
+    if result.is_err() {
+        discard(state, &blob_key).await;
+    }
+    result.map(|_| row)
+}
+
+pub async fn remaining_parts(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> AppResult<Value> {
+    let (s, _) = session(state, principal, account, id).await?;
+    let confirmed: std::collections::HashSet<i64> = state
+        .meta
+        .list_parts(id)
+        .await?
+        .into_iter()
+        .filter(|p| p.confirmed)
+        .map(|p| p.idx)
+        .collect();
+    let remaining: Vec<i64> = (0..s.part_count)
+        .filter(|i| !confirmed.contains(i))
+        .collect();
+    Ok(json!({ "remainingUploadParts": remaining }))
+}
+
+/// Removes expired sessions and their parts' bytes (run by the sweeper).
+pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
+    let expired = state.meta.expired_uploads(now_ms(), 200).await?;
+    for (id, account) in &expired {
+        for key in state.blobs.list(&format!("{account}/uploads/{id}")).await? {
+            state.blobs.delete(&key).await?;
+        }
+        state.meta.delete_upload(id).await?;
+    }
+    Ok(expired.len())
+}

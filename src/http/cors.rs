@@ -1,0 +1,95 @@
+//! CORS (SPEC §9), one policy per kind of route:
+//! - API routes (`/v2/…`, the ImageKit routes): any origin, no credentials.
+//! - Routes a browser calls with cookies (the access-token endpoint, CDN
+//!   downloads): an `Origin` on the configured list is echoed with
+//!   `Access-Control-Allow-Credentials: true`; any other origin gets `*` without
+//!   credentials, so public files stay fetchable but cookies do not travel.
+//!
+//! Preflights are answered here, before routing, for every route.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+const EXPOSE: &str = "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id";
+const ALLOW_HEADERS: &str = "authorization, authorization-token, content-type, x-api-key, \
+     x-upload-metadata, x-upload-tags, range, if-none-match, if-modified-since, if-range";
+const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/// Whether a path belongs to the credentialed group.
+fn credentialed(path: &str) -> bool {
+    if path.starts_with("/api/v1/access_tokens/") {
+        return true;
+    }
+    !(path.starts_with("/v2/") || path.starts_with("/api/") || path == "/")
+}
+
+pub async fn cors(State(allowed): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let trusted = credentialed(req.uri().path())
+        && origin
+            .as_ref()
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|o| allowed.iter().any(|a| a == o));
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        r
+    } else {
+        next.run(req).await
+    };
+    if origin.is_none() {
+        return resp;
+    }
+    let h = resp.headers_mut();
+    match origin {
+        Some(o) if trusted => {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            h.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        _ => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+    }
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_groups() {
+        assert!(super::credentialed("/api/v1/access_tokens/abc"));
+        assert!(super::credentialed("/A623uY2/raw/x.png"));
+        assert!(!super::credentialed("/v2/accounts/A623uY2/uploads"));
+        assert!(!super::credentialed("/api/v1/files/upload"));
+    }
+}

@@ -1,0 +1,84 @@
+//! The access-token session for `<img>` tags (SPEC §6):
+//! `PUT|DELETE /api/v1/access_tokens/{account}?set-cookie=true|false`.
+
+use super::{AppJson, AppQuery};
+use crate::auth::{self, cookie_name};
+use crate::error::AppResult;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use axum::{Json, Router};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/access_tokens/{account}",
+        put(put_access_token).delete(delete_access_token),
+    )
+}
+
+#[derive(Deserialize)]
+struct CookieQuery {
+    #[serde(rename = "set-cookie")]
+    set_cookie: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessTokenBody {
+    access_token: String,
+}
+
+/// `SameSite=Lax` on http; `SameSite=None; Secure` when the public URL is https
+/// (a page on another site can then use the cookie for `<img>` tags).
+fn session_cookie(state: &AppState, account: &str, value: String, max_age: i64) -> String {
+    let secure = state.public_url.starts_with("https://");
+    Cookie::build((cookie_name(account), value))
+        .path(format!("/{account}/"))
+        .http_only(true)
+        .secure(secure)
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
+}
+
+async fn put_access_token(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    AppQuery(q): AppQuery<CookieQuery>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<AccessTokenBody>,
+) -> AppResult<Response> {
+    let jwt = auth::verified_jwt(&state, &body.access_token, &account, &headers).await?;
+    let ttl = (jwt.exp - chrono::Utc::now().timestamp()).max(1);
+    let mut resp =
+        Json(json!({ "accessToken": body.access_token, "ttlSeconds": ttl })).into_response();
+    if q.set_cookie.unwrap_or(false) {
+        let c = session_cookie(&state, &account, body.access_token, ttl);
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn delete_access_token(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let c = session_cookie(&state, &account, String::new(), 0);
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
