@@ -162,13 +162,17 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Principal> {
-        principal(state, &parts.headers).await
+        principal(state, &parts.headers, parts.uri.query()).await
     }
 }
 
 /// Turns the request's credential carriers into a principal.
-pub async fn principal(state: &AppState, headers: &HeaderMap) -> AppResult<Principal> {
-    match credential(headers)? {
+pub async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> AppResult<Principal> {
+    match credential(headers, query)? {
         None => Ok(Principal::anonymous()),
         Some(Credential::ApiKey(key)) => {
             let key = resolve_key(state, &key).await?;
@@ -221,7 +225,7 @@ pub async fn cdn_principal(
     headers: &HeaderMap,
     account: &str,
 ) -> AppResult<Principal> {
-    let principal = principal(state, headers).await?;
+    let principal = principal(state, headers, None).await?;
     if !principal.is_anonymous() {
         return Ok(principal);
     }
@@ -286,8 +290,10 @@ enum Credential {
     Jwt(String),
 }
 
-/// Reads the credential carriers of SPEC §2 from the headers.
-fn credential(headers: &HeaderMap) -> AppResult<Option<Credential>> {
+/// Reads the credential carriers of SPEC §2 from the headers, then the
+/// `apiKey` query parameter (public keys only: a plain HTML form cannot send
+/// headers, and a secret key must never sit in a URL).
+fn credential(headers: &HeaderMap, query: Option<&str>) -> AppResult<Option<Credential>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value
             .to_str()
@@ -315,6 +321,21 @@ fn credential(headers: &HeaderMap) -> AppResult<Option<Credential>> {
             ));
         }
         return Ok(Some(Credential::ApiKey(value.to_string())));
+    }
+    let from_query = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "apiKey")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(key) = from_query {
+        if !key.starts_with("public_") {
+            return Err(AppError::bad_credentials(
+                "invalid_api_key",
+                "Only public keys may be sent as the apiKey query parameter.",
+                "Send secret keys in the Authorization header; never put them in URLs or pages.",
+            ));
+        }
+        return Ok(Some(Credential::ApiKey(key)));
     }
     if headers.contains_key("authorization-token") {
         return Err(AppError::bad_credentials(
