@@ -45,6 +45,8 @@ pub enum Via {
     },
     /// The session cookie set by the access-token endpoint (CDN reads only).
     Cookie,
+    /// A signed download link for one file.
+    SignedUrl,
 }
 
 impl Principal {
@@ -224,7 +226,12 @@ pub async fn cdn_principal(
     state: &AppState,
     headers: &HeaderMap,
     account: &str,
+    path: &str,
+    signature: signed::UrlSignature<'_>,
 ) -> AppResult<Principal> {
+    if signature.exp.is_some() || signature.sig.is_some() {
+        return signed_link_principal(state, account, path, signature);
+    }
     let principal = principal(state, headers, None).await?;
     if !principal.is_anonymous() {
         return Ok(principal);
@@ -253,6 +260,35 @@ pub async fn cdn_principal(
             Ok(principal)
         }
     }
+}
+
+/// Scope bound into signed download links.
+pub const DOWNLOAD_SCOPE: &str = "download";
+
+/// The CDN path a download link signs.
+pub fn download_link_path(account: &str, path: &str) -> String {
+    format!("/{account}/raw{path}")
+}
+
+/// A signed download link: read on exactly that file until `exp`.
+fn signed_link_principal(
+    state: &AppState,
+    account: &str,
+    path: &str,
+    signature: signed::UrlSignature<'_>,
+) -> AppResult<Principal> {
+    let now = chrono::Utc::now().timestamp();
+    let link = download_link_path(account, path);
+    signed::verify(&state.master_key, DOWNLOAD_SCOPE, &link, signature, now)?;
+    let rule = Rule::compile(RuleSpec {
+        path: globset::escape(path),
+        ops: vec![Op::Read],
+    })?;
+    Ok(Principal {
+        account: Some(account.to_string()),
+        grants: Arc::new(Grants::Rules(vec![rule])),
+        via: Via::SignedUrl,
+    })
 }
 
 /// A JWT checked against `account`'s keys (cached for a second), plus the

@@ -140,3 +140,37 @@ pub async fn versions(
     }
     Ok(versions)
 }
+
+/// Longest lifetime of a signed download link.
+pub const MAX_LINK_SECS: i64 = 7 * 24 * 3600;
+
+/// A link that lets anyone download `path` until it expires (SPEC §6).
+pub async fn signed_url(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    expires_in: Option<i64>,
+) -> AppResult<String> {
+    paths::validate_file_path(path)?;
+    authorize(principal, account, Op::Read, path, || false)?;
+    let secs = expires_in.unwrap_or(3600);
+    if !(1..=MAX_LINK_SECS).contains(&secs) {
+        return Err(AppError::invalid_request(
+            format!("expires_in {secs} is out of range."),
+            "Use 1 to 604800 seconds (7 days).",
+        ));
+    }
+    if state.meta.get_file(account, path).await?.is_none() {
+        return Err(AppError::FileNotFound {
+            path: path.to_string(),
+        });
+    }
+    let exp = chrono::Utc::now().timestamp() + secs;
+    let link = crate::auth::download_link_path(account, path);
+    let q = crate::auth::signed::query(&state.master_key, crate::auth::DOWNLOAD_SCOPE, &link, exp);
+    Ok(format!(
+        "{}?{q}",
+        crate::http::file_url(state, account, path)
+    ))
+}

@@ -2,6 +2,7 @@
 //! conditional and range behaviour nginx gives, and transformation URLs.
 
 use super::AppQuery;
+use crate::auth::signed::UrlSignature;
 use crate::auth::{self, Access};
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
@@ -42,6 +43,9 @@ struct RawQuery {
     version: Option<String>,
     #[allow(dead_code)]
     auth: Option<String>,
+    /// Signed download links.
+    exp: Option<i64>,
+    sig: Option<String>,
 }
 
 async fn get_raw_file(
@@ -51,8 +55,12 @@ async fn get_raw_file(
     method: Method,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let principal = auth::cdn_principal(&state, &headers, &account).await?;
     let path = format!("/{path}");
+    let signature = UrlSignature {
+        exp: q.exp,
+        sig: q.sig.as_deref(),
+    };
+    let principal = auth::cdn_principal(&state, &headers, &account, &path, signature).await?;
     let (row, access) =
         files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
     let opts = ServeOptions {

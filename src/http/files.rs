@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
             "/v2/accounts/{account}/files/versions",
             get(list_file_versions),
         )
+        .route(
+            "/v2/accounts/{account}/files/signed_url",
+            post(create_signed_url),
+        )
 }
 
 #[derive(Deserialize)]
@@ -97,4 +101,29 @@ async fn list_file_versions(
         })
         .collect();
     Ok(Json(json!({ "versions": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedUrlRequest {
+    file_path: String,
+    #[serde(alias = "expires_in")]
+    expires_in: Option<i64>,
+}
+
+async fn create_signed_url(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    principal: Principal,
+    AppJson(body): AppJson<SignedUrlRequest>,
+) -> AppResult<Json<Value>> {
+    let url = files::signed_url(
+        &state,
+        &principal,
+        &account,
+        &body.file_path,
+        body.expires_in,
+    )
+    .await?;
+    Ok(Json(json!({ "url": url })))
 }

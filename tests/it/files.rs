@@ -178,3 +178,84 @@ async fn details_need_read(b: Backend) {
     }
 }
 both!(details_need_read);
+
+async fn signed_download_links(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.put("/s/a.txt", b"secret a").await;
+    app.put("/s/b.txt", b"secret b").await;
+    let resp = app
+        .client
+        .put(app.api("/folders"))
+        .bearer_auth(&app.secret)
+        .json(&json!({"folderPath": "/s", "folderSettings": {"publicPermissions": {"set": true, "value": []}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let link = |path: &'static str, secs: i64| {
+        let app = &app;
+        async move {
+            let resp = app
+                .client
+                .post(app.api("/files/signed_url"))
+                .bearer_auth(&app.secret)
+                .json(&json!({ "filePath": path, "expires_in": secs }))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, body) = link("/s/a.txt", 60).await;
+    assert_eq!(s, 200);
+    let url = body["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&app.raw("/s/a.txt?exp=")), "{url}");
+    // Anyone with the link reads that file, privately cached.
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=3600");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"secret a");
+    assert_eq!(
+        app.get_bytes("/s/a.txt").await.0,
+        401,
+        "still private without it"
+    );
+    // The signature is for that path only, and for that expiry.
+    let other = url.replace("/s/a.txt", "/s/b.txt");
+    let resp = app.client.get(&other).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_signature"
+    );
+    let (head, q) = url.split_once("exp=").unwrap();
+    let (exp, rest) = q.split_once('&').unwrap();
+    let later = format!("{head}exp={}&{rest}", exp.parse::<i64>().unwrap() + 3600);
+    assert_eq!(app.client.get(&later).send().await.unwrap().status(), 401);
+    // Expired.
+    let (_, body) = link("/s/a.txt", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let resp = app
+        .client
+        .get(body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "url_expired"
+    );
+    // Bad requests.
+    assert_eq!(link("/s/none.txt", 60).await.0, 404);
+    assert_eq!(link("/s/a.txt", 0).await.0, 400);
+    let resp = app
+        .client
+        .post(app.api("/files/signed_url"))
+        .json(&json!({ "filePath": "/s/a.txt" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+both!(signed_download_links);
