@@ -24,6 +24,8 @@ pub enum AppError {
     },
     #[error("{message}")]
     Forbidden { message: String, suggestion: String },
+    #[error("path mismatch")]
+    PathMismatch { expected: String, got: String },
     #[error("account mismatch")]
     AccountMismatch { url_account: String },
     #[error("file not found: {path}")]
@@ -99,7 +101,9 @@ impl AppError {
             AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
                 StatusCode::UNAUTHORIZED
             }
-            AppError::Forbidden { .. } | AppError::AccountMismatch { .. } => StatusCode::FORBIDDEN,
+            AppError::Forbidden { .. }
+            | AppError::AccountMismatch { .. }
+            | AppError::PathMismatch { .. } => StatusCode::FORBIDDEN,
             AppError::FileNotFound { .. }
             | AppError::NotFound { .. }
             | AppError::RouteNotFound { .. }
@@ -122,6 +126,7 @@ impl AppError {
             AppError::InvalidCredentials { code, .. } => code,
             AppError::Forbidden { .. } => "forbidden",
             AppError::AccountMismatch { .. } => "account_mismatch",
+            AppError::PathMismatch { .. } => "path_mismatch",
             AppError::FileNotFound { .. } => "file_not_found",
             AppError::NotFound { .. } => "not_found",
             AppError::RouteNotFound { .. } => "route_not_found",
@@ -146,6 +151,9 @@ impl AppError {
             AppError::Unauthorized => "This resource needs credentials.".into(),
             AppError::AccountMismatch { url_account } => {
                 format!("The credential does not belong to account {url_account}.")
+            }
+            AppError::PathMismatch { expected, got } => {
+                format!("This token is for {expected}, not {got}.")
             }
             AppError::FileNotFound { path } => format!("File not found: {path}"),
             AppError::NotFound { what } => format!("{what} not found."),
@@ -188,6 +196,10 @@ impl AppError {
             }
             AppError::AccountMismatch { .. } => {
                 "Use a key of the account named in the URL, or change the URL's account id.".into()
+            }
+            AppError::PathMismatch { .. } => {
+                "Upload to exactly the path the token was issued for, or ask for a new token."
+                    .into()
             }
             AppError::FileNotFound { .. } => {
                 "Check the path (it is case-sensitive) or list the folder to see what exists."
@@ -238,6 +250,9 @@ impl AppError {
             }
             AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
             AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
+            AppError::PathMismatch { expected, got } => {
+                json!({ "expected": expected, "path": got })
+            }
             _ => json!({}),
         }
     }

@@ -47,6 +47,11 @@ pub enum Via {
     Cookie,
     /// A signed download link for one file.
     SignedUrl,
+    /// A single-use upload token (`Bearer token_…`), not yet spent: the upload
+    /// route spends it.
+    UploadToken {
+        token_hash: String,
+    },
 }
 
 impl Principal {
@@ -200,6 +205,13 @@ pub async fn principal(
                 }
             }
         }
+        Some(Credential::UploadToken(token)) => Ok(Principal {
+            account: None,
+            grants: Arc::new(Grants::None),
+            via: Via::UploadToken {
+                token_hash: keys::hash(&token),
+            },
+        }),
         Some(Credential::Jwt(token)) => {
             let account = jwt::unverified_account(&token).ok_or_else(|| {
                 jwt::invalid("A JWT sent as 'Authorization: Bearer' must carry an accountId claim.")
@@ -324,6 +336,7 @@ fn merge(key: &Grants, jwt_rules: &[Rule]) -> Grants {
 enum Credential {
     ApiKey(String),
     Jwt(String),
+    UploadToken(String),
 }
 
 /// Reads the credential carriers of SPEC §2 from the headers, then the
@@ -405,6 +418,9 @@ fn bearer(token: &str) -> AppResult<Credential> {
     }
     if token.starts_with("eyJ") {
         return Ok(Credential::Jwt(token.to_string()));
+    }
+    if token.starts_with("token_") {
+        return Ok(Credential::UploadToken(token.to_string()));
     }
     Err(AppError::bad_credentials(
         "invalid_api_key",

@@ -5,4 +5,5 @@ pub mod folders;
 pub mod multipart;
 pub mod paths;
 pub mod sweeper;
+pub mod tokens;
 pub mod uploads;

@@ -48,6 +48,10 @@ pub async fn run(state: AppState, interval: Duration) {
         if n > 0 {
             tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
         }
+        // Expired upload tokens answer token_expired for a day, then are forgotten.
+        if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {
+            tracing::warn!(error = %e, "sweeper: expired upload tokens not pruned");
+        }
         match crate::domain::multipart::sweep_expired(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(

@@ -24,6 +24,9 @@ pub struct UploadRequest {
     pub declared_size: Option<u64>,
     pub metadata: Value,
     pub tags: Vec<String>,
+    /// Tighter limits than the account's (an upload token's `max_size`/`mime`).
+    pub max_size: Option<u64>,
+    pub allowed_mime: Option<String>,
 }
 
 /// The effective limits of an account.
@@ -124,7 +127,10 @@ where
     })?;
 
     let account = account(&state, &req.account).await?;
-    let limits = limits(&state, &account);
+    let mut limits = limits(&state, &account);
+    if let Some(max) = req.max_size {
+        limits.max_file_size = limits.max_file_size.min(max);
+    }
     if let Some(declared) = req.declared_size {
         if declared > limits.max_file_size {
             return Err(AppError::FileTooLarge {
@@ -139,6 +145,13 @@ where
         .or(Some(paths::file_name(&resolved.path)));
     let mime = effective_mime(req.mime.as_deref(), name_for_mime);
     check_mime(&limits, &mime)?;
+    if let Some(pattern) = &req.allowed_mime {
+        let only = Limits {
+            max_file_size: limits.max_file_size,
+            allowed_mime: Some(pattern.clone()),
+        };
+        check_mime(&only, &mime)?;
+    }
 
     let target = target_path(&state, &principal, &req.account, &resolved).await?;
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod keys;
 pub mod multipart;
 pub mod session;
+pub mod tokens;
 pub mod uploads;
 
 use crate::error::AppError;

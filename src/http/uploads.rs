@@ -77,6 +77,7 @@ async fn post_binary_upload(
         declared_size: content_length(&headers)?,
         metadata: upload_metadata(&headers)?,
         tags: upload_tags(&headers),
+        ..UploadRequest::default()
     };
     let row = spawn_ingest(state.clone(), principal, req, body).await?;
     Ok(Json(upload_response(&state, &row)))
@@ -131,6 +132,7 @@ async fn post_form_data_upload(
                 declared_size: None,
                 metadata: metadata.clone(),
                 tags: tags.clone(),
+                ..UploadRequest::default()
             };
             let stream = field.map_err(|e| multipart_error(e).to_string());
             match uploads::ingest(st.clone(), principal.clone(), req, stream).await {
@@ -171,7 +173,7 @@ async fn post_form_data_upload(
 
 /// Runs the ingest in its own task so it completes (and cleans up) even when the
 /// client disconnects and this handler is dropped.
-async fn spawn_ingest(
+pub(crate) async fn spawn_ingest(
     state: AppState,
     principal: Principal,
     req: UploadRequest,
@@ -187,7 +189,7 @@ async fn spawn_ingest(
     .map_err(AppError::internal)?
 }
 
-fn multipart_error(e: multer::Error) -> AppError {
+pub(crate) fn multipart_error(e: multer::Error) -> AppError {
     match e {
         multer::Error::StreamReadFailed(inner) => AppError::UploadIncomplete {
             message: format!("The request body ended early or failed: {inner}."),
@@ -199,7 +201,7 @@ fn multipart_error(e: multer::Error) -> AppError {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

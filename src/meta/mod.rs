@@ -127,6 +127,27 @@ pub struct UploadPart {
     pub confirmed: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct UploadTokenRow {
+    pub token_hash: String,
+    pub account_id: String,
+    pub path: String,
+    pub max_size: Option<i64>,
+    pub mime: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What spending an upload token found.
+#[derive(Debug, PartialEq)]
+pub enum Spend {
+    Spent(UploadTokenRow),
+    AlreadyUsed,
+    Expired,
+    Unknown,
+}
+
 #[derive(Debug, PartialEq)]
 pub enum CommitOutcome {
     /// The file is visible. `dropped_blobs` were pruned from its history and are
@@ -213,6 +234,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<(String, String)>>;
     /// Forgets a session and its parts.
     async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
+
+    async fn insert_upload_token(&self, t: &UploadTokenRow) -> AppResult<()>;
+    /// Marks the token used, atomically: exactly one caller gets `Spent`.
+    async fn spend_upload_token(&self, token_hash: &str, now: i64) -> AppResult<Spend>;
+    /// Forgets tokens that expired before `before`.
+    async fn prune_upload_tokens(&self, before: i64) -> AppResult<u64>;
 
     /// Queues a blob for deletion at `due_at` unless a commit claims it first.
     async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;

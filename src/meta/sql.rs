@@ -690,6 +690,63 @@ macro_rules! impl_meta_store {
                 Ok(())
             }
 
+            async fn insert_upload_token(
+                &self,
+                t: &$crate::meta::UploadTokenRow,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO upload_tokens (token_hash, account_id, path, max_size, mime, \
+                     created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&t.token_hash)
+                .bind(&t.account_id)
+                .bind(&t.path)
+                .bind(t.max_size)
+                .bind(&t.mime)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.used_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn spend_upload_token(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> $crate::error::AppResult<$crate::meta::Spend> {
+                let spent: Option<$crate::meta::UploadTokenRow> = sqlx::query_as(
+                    "UPDATE upload_tokens SET used_at = $2 WHERE token_hash = $1 \
+                     AND used_at IS NULL AND expires_at > $2 RETURNING *",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = spent {
+                    return Ok($crate::meta::Spend::Spent(row));
+                }
+                let row: Option<$crate::meta::UploadTokenRow> =
+                    sqlx::query_as("SELECT * FROM upload_tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(match row {
+                    None => $crate::meta::Spend::Unknown,
+                    Some(r) if r.used_at.is_some() => $crate::meta::Spend::AlreadyUsed,
+                    Some(_) => $crate::meta::Spend::Expired,
+                })
+            }
+
+            async fn prune_upload_tokens(&self, before: i64) -> $crate::error::AppResult<u64> {
+                let done = sqlx::query("DELETE FROM upload_tokens WHERE expires_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn gc_register(
                 &self,
                 blob_key: &str,

@@ -12,4 +12,5 @@ mod jwt;
 mod meta;
 mod multipart;
 mod session;
+mod tokens;
 mod uploads;
