@@ -93,6 +93,17 @@ enum AccountsCommand {
     },
     /// List accounts: id and live/sandbox.
     List,
+    /// Set an account's upload limits (omit a flag to restore the server default).
+    Limits {
+        #[arg(long)]
+        account: String,
+        /// Maximum file size in bytes (default: STOWAGE_MAX_FILE_SIZE).
+        #[arg(long)]
+        max_file_size: Option<u64>,
+        /// Allowed MIME patterns, e.g. 'image/*,application/pdf' (default: any).
+        #[arg(long)]
+        allowed_mime: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +191,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("{}", a.id);
+                }
+                AccountsCommand::Limits {
+                    account,
+                    max_file_size,
+                    allowed_mime,
+                } => {
+                    let size = max_file_size.map(|s| s.min(i64::MAX as u64) as i64);
+                    let done = meta
+                        .set_account_limits(&account, size, allowed_mime.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !done {
+                        return Err(format!(
+                            "no account {account} (see `stowage accounts list`)"
+                        ));
+                    }
+                    println!(
+                        "{account}: max file size {}, allowed types {}",
+                        max_file_size.map_or("server default".into(), |s| format!("{s} bytes")),
+                        allowed_mime.as_deref().unwrap_or("any")
+                    );
                 }
                 AccountsCommand::List => {
                     for a in meta.list_accounts().await.map_err(|e| e.to_string())? {

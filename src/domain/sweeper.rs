@@ -39,6 +39,27 @@ pub async fn sweep_once(state: &AppState) -> usize {
     }
 }
 
+/// Deletes sandbox accounts' files older than `STOWAGE_SANDBOX_TTL`, bytes
+/// included; returns how many files went.
+pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize> {
+    let cutoff = now_ms() - (state.config.sandbox_ttl as i64) * 1000;
+    let mut removed = 0;
+    loop {
+        let batch = state.meta.expired_sandbox_files(cutoff, 200).await?;
+        if batch.is_empty() {
+            return Ok(removed);
+        }
+        for (account, path) in batch {
+            let dropped = state.meta.delete_file(&account, &path, now_ms()).await?;
+            state.forget_file(&account, &path).await;
+            for key in dropped {
+                crate::domain::uploads::discard(state, &key).await;
+            }
+            removed += 1;
+        }
+    }
+}
+
 /// Runs [`sweep_once`] every `interval` forever.
 pub async fn run(state: AppState, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
@@ -47,6 +68,11 @@ pub async fn run(state: AppState, interval: Duration) {
         let n = sweep_once(&state).await;
         if n > 0 {
             tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
+        }
+        match sweep_sandboxes(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files.removed = n, "sweeper removed expired sandbox files"),
+            Err(e) => tracing::warn!(error = %e, "sweeper: sandbox files not removed"),
         }
         // Expired upload tokens answer token_expired for a day, then are forgotten.
         if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {

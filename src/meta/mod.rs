@@ -166,6 +166,20 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn create_account(&self, account: &Account) -> AppResult<()>;
     async fn get_account(&self, id: &str) -> AppResult<Option<Account>>;
     async fn list_accounts(&self) -> AppResult<Vec<Account>>;
+    /// Sets an account's limits (None: the server default / any type).
+    async fn set_account_limits(
+        &self,
+        id: &str,
+        max_file_size: Option<i64>,
+        allowed_mime: Option<&str>,
+    ) -> AppResult<bool>;
+    /// Files of sandbox accounts whose current version is older than `cutoff`
+    /// (epoch ms), as (account, path).
+    async fn expired_sandbox_files(
+        &self,
+        cutoff: i64,
+        limit: i64,
+    ) -> AppResult<Vec<(String, String)>>;
 
     async fn insert_api_key(&self, key: &ApiKeyRow) -> AppResult<()>;
     /// The key with this SHA-256 hash, revoked or not.

@@ -64,6 +64,40 @@ macro_rules! impl_meta_store {
                     .await?)
             }
 
+            async fn set_account_limits(
+                &self,
+                id: &str,
+                max_file_size: Option<i64>,
+                allowed_mime: Option<&str>,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE accounts SET max_file_size = $2, allowed_mime = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(max_file_size)
+                .bind(allowed_mime)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn expired_sandbox_files(
+                &self,
+                cutoff: i64,
+                limit: i64,
+            ) -> $crate::error::AppResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT f.account_id, f.path FROM files f \
+                     JOIN accounts a ON a.id = f.account_id \
+                     JOIN file_versions v ON v.version_id = f.version_id \
+                     WHERE a.sandbox = TRUE AND v.created_at < $1 LIMIT $2",
+                )
+                .bind(cutoff)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn insert_api_key(
                 &self,
                 k: &$crate::meta::ApiKeyRow,

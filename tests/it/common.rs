@@ -75,6 +75,7 @@ pub struct Options {
     pub postgres_via: Option<std::net::SocketAddr>,
     pub abandoned_upload_ttl: u64,
     pub allowed_origins: String,
+    pub sandbox_ttl: u64,
 }
 
 impl Default for Options {
@@ -85,6 +86,7 @@ impl Default for Options {
             postgres_via: None,
             abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
             allowed_origins: String::new(),
+            sandbox_ttl: Config::default().sandbox_ttl,
         }
     }
 }
@@ -184,6 +186,7 @@ impl TestApp {
             cache_max_file_size: opts.cache_max_file_size,
             abandoned_upload_ttl: opts.abandoned_upload_ttl,
             allowed_origins: opts.allowed_origins.clone(),
+            sandbox_ttl: opts.sandbox_ttl,
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

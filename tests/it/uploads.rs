@@ -535,3 +535,161 @@ async fn bad_upload_headers(b: Backend) {
     assert!(app.blob_keys().await.is_empty());
 }
 both!(bad_upload_headers);
+
+async fn account_limits_apply_to_every_route(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    assert!(app
+        .state
+        .meta
+        .set_account_limits(&app.account, Some(100), Some("image/*"))
+        .await
+        .unwrap());
+    let send = |ct: &'static str, size: usize| {
+        let app = &app;
+        async move {
+            let resp = app
+                .client
+                .post(app.api("/uploads/binary"))
+                .query(&[("filePath", "/lim/x")])
+                .bearer_auth(&app.secret)
+                .header("content-type", ct)
+                .body(vec![1u8; size])
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let (s, body) = send("text/plain", 10).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (415, Some("mime_type_not_allowed"))
+    );
+    let (s, body) = send("image/png", 200).await;
+    assert_eq!(
+        (s, body["error"]["details"]["maxFileSize"].as_u64()),
+        (413, Some(100))
+    );
+    assert_eq!(send("image/png", 100).await.0, 200);
+    // The multipart protocol checks at begin.
+    let begin = |body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.api("/uploads"))
+                .bearer_auth(&app.secret)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        begin(serde_json::json!({"size": 200, "mime": "image/png"})).await,
+        413
+    );
+    assert_eq!(
+        begin(serde_json::json!({"size": 10, "mime": "text/plain"})).await,
+        415
+    );
+    assert_eq!(
+        begin(serde_json::json!({"size": 10, "mime": "image/jpeg"})).await,
+        200
+    );
+    // Forms too.
+    let form = reqwest::multipart::Form::new().part(
+        "f",
+        reqwest::multipart::Part::bytes(b"x".to_vec())
+            .file_name("a.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    let resp = app
+        .client
+        .post(app.api("/uploads/form_data"))
+        .bearer_auth(&app.secret)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    assert_eq!(app.blob_keys().await.len(), 1, "only the accepted upload");
+}
+both!(account_limits_apply_to_every_route);
+
+async fn sandbox_files_expire(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            sandbox_ttl: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    let sandbox = stowage::admin::create_account(app.state.meta.as_ref(), true)
+        .await
+        .unwrap();
+    let key = app
+        .key_for(&sandbox.id, stowage::auth::keys::KeyType::Secret, &[])
+        .await;
+    let url = format!(
+        "{}/v2/accounts/{}/uploads/binary?filePath=/s.txt",
+        app.url, sandbox.id
+    );
+    let resp = app
+        .client
+        .post(&url)
+        .bearer_auth(&key)
+        .body("sandboxed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    app.put("/live.txt", b"live").await;
+    let listed: Value = app
+        .client
+        .get(format!("{}/v2/accounts/{}/api_keys", app.url, sandbox.id))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["sandbox"], true);
+    assert_eq!(
+        stowage::domain::sweeper::sweep_sandboxes(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "too young"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        stowage::domain::sweeper::sweep_sandboxes(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let resp = app
+        .client
+        .get(format!("{}/{}/raw/s.txt", app.url, sandbox.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        app.state.blobs.list(&sandbox.id).await.unwrap().is_empty(),
+        "sandbox bytes removed"
+    );
+    assert_eq!(
+        app.get_bytes("/live.txt").await.1,
+        b"live",
+        "live accounts keep their files"
+    );
+}
+both!(sandbox_files_expire);
