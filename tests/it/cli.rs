@@ -39,6 +39,22 @@ fn admin_commands_on_the_embedded_default() {
     assert_eq!(acc.len(), 7);
     let (_, list, _) = run(d, &["accounts", "list"]);
     assert_eq!(list.trim(), format!("{acc}\tsandbox"));
+    let limits = [
+        "accounts",
+        "limits",
+        "--account",
+        &acc,
+        "--max-file-size",
+        "1000",
+        "--allowed-mime",
+        "image/*",
+    ];
+    let (ok, out, err) = run(d, &limits);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1000 bytes") && out.contains("image/*"),
+        "{out}"
+    );
 
     let (ok, key, err) = run(
         d,
