@@ -4,7 +4,7 @@ use crate::auth::jwt;
 use crate::auth::keys::{self, KeyType};
 use crate::auth::rules::{Rule, RuleSpec};
 use crate::error::AppResult;
-use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, MetaStore};
+use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, MetaStore, SigningKeyRow};
 
 pub async fn create_account(meta: &dyn MetaStore, sandbox: bool) -> AppResult<Account> {
     let account = Account {
@@ -63,4 +63,24 @@ pub async fn add_jwt_key(
     };
     meta.insert_jwt_key(&row).await?;
     Ok(row)
+}
+
+/// Creates a signing key; returns its row and the secret (shown once; stored
+/// sealed with the master key).
+pub async fn create_signing_key(
+    meta: &dyn MetaStore,
+    master: &[u8; 32],
+    account: &str,
+    name: &str,
+) -> AppResult<(SigningKeyRow, String)> {
+    let secret = format!("sk_{}", keys::random_base58(40));
+    let row = SigningKeyRow {
+        kid: keys::random_base58(16),
+        account_id: account.to_string(),
+        name: name.to_string(),
+        secret_enc: crate::auth::secrets::seal(master, &secret),
+        created_at: now_ms(),
+    };
+    meta.insert_signing_key(&row).await?;
+    Ok((row, secret))
 }

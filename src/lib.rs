@@ -45,6 +45,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::folders::router())
         .merge(http::keys::router())
         .merge(http::tokens::router())
+        .merge(http::imagekit::router())
         .merge(http::session::router())
         .merge(http::cdn::router())
         .fallback(route_not_found)

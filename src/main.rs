@@ -33,6 +33,9 @@ enum Command {
     /// Folder visibility: Public, Private or Limited, inherited by subfolders.
     #[command(subcommand)]
     Folders(FoldersCommand),
+    /// Manage signing keys for client-side ImageKit-style uploads.
+    #[command(subcommand, name = "signing-keys")]
+    SigningKeys(SigningKeysCommand),
     /// Manage the public keys that verify an account's JWTs.
     #[command(subcommand, name = "jwt-keys")]
     JwtKeys(JwtKeysCommand),
@@ -56,6 +59,22 @@ enum FoldersCommand {
         #[arg(long)]
         account: String,
         path: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigningKeysCommand {
+    /// Create a signing key and print its kid and secret (shown once).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List an account's signing keys (without secrets).
+    List {
+        #[arg(long)]
+        account: String,
     },
 }
 
@@ -267,6 +286,31 @@ async fn run(cli: Cli) -> Result<(), String> {
                     show(account, path).await?;
                 }
                 FoldersCommand::Show { account, path } => show(account, path).await?,
+            }
+            Ok(())
+        }
+        Command::SigningKeys(cmd) => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            match cmd {
+                SigningKeysCommand::Create { account, name } => {
+                    require_account(meta.as_ref(), &account).await?;
+                    let master = config.master_key()?;
+                    let (row, secret) =
+                        admin::create_signing_key(meta.as_ref(), &master, &account, &name)
+                            .await
+                            .map_err(|e| e.message())?;
+                    println!("kid:    {}\nsecret: {secret}", row.kid);
+                    eprintln!("the secret is shown only now; it is stored encrypted with STOWAGE_SECRET_KEY");
+                }
+                SigningKeysCommand::List { account } => {
+                    for k in meta
+                        .list_signing_keys(&account)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        println!("{}\t{}", k.kid, k.name);
+                    }
+                }
             }
             Ok(())
         }

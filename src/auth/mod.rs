@@ -6,6 +6,7 @@
 pub mod jwt;
 pub mod keys;
 pub mod rules;
+pub mod secrets;
 pub mod signed;
 pub mod visibility;
 

@@ -117,7 +117,7 @@ pub async fn copy(
         created_at: now_ms(),
         ..src
     };
-    let result = uploads::commit_with_fallback(state, principal, &mut row, &None).await;
+    let result = uploads::commit_with_fallback(state, principal, &mut row, &None, true).await;
     if result.is_err() {
         discard(state, &blob_key).await;
     }

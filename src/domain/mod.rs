@@ -2,6 +2,7 @@
 
 pub mod files;
 pub mod folders;
+pub mod imagekit;
 pub mod multipart;
 pub mod paths;
 pub mod sweeper;

@@ -406,7 +406,8 @@ async fn assemble(
         tags: serde_json::to_string(&spec.tags).map_err(AppError::internal)?,
         created_at: now_ms(),
     };
-    let result = uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback).await;
+    let result =
+        uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback, true).await;
     if result.is_err() {
         discard(state, &blob_key).await;
     }

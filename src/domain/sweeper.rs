@@ -74,6 +74,9 @@ pub async fn run(state: AppState, interval: Duration) {
             Ok(n) => tracing::info!(files.removed = n, "sweeper removed expired sandbox files"),
             Err(e) => tracing::warn!(error = %e, "sweeper: sandbox files not removed"),
         }
+        if let Err(e) = state.meta.prune_used_tokens(now_ms()).await {
+            tracing::warn!(error = %e, "sweeper: used client tokens not pruned");
+        }
         // Expired upload tokens answer token_expired for a day, then are forgotten.
         if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {
             tracing::warn!(error = %e, "sweeper: expired upload tokens not pruned");

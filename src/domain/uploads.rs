@@ -211,7 +211,7 @@ where
         tags: serde_json::to_string(&req.tags).map_err(AppError::internal)?,
         created_at: now_ms(),
     };
-    let result = commit_with_fallback(&state, &principal, &mut row, &resolved.fallback).await;
+    let result = commit_with_fallback(&state, &principal, &mut row, &resolved.fallback, true).await;
     if result.is_err() {
         discard(&state, &blob_key).await;
     }
@@ -239,19 +239,22 @@ pub async fn target_path(
     fallback_or_conflict(path, &resolved.fallback)
 }
 
-/// Commits `row`, moving to the fallback path once if the target exists and may
+/// Commits `row` (overwriting only if `allow_overwrite` and the principal may),
+/// moving to the fallback path once if the target exists and may
 /// not be overwritten.
 pub async fn commit_with_fallback(
     state: &AppState,
     principal: &Principal,
     row: &mut FileRow,
     fallback: &Option<String>,
+    allow_overwrite: bool,
 ) -> AppResult<()> {
     let account = row.account_id.clone();
     for attempt in 0..2 {
         paths::validate_file_path(&row.path)?;
         authorize(principal, &account, Op::Create, &row.path, || false)?;
-        let overwrite = authorize(principal, &account, Op::Overwrite, &row.path, || false).is_ok();
+        let overwrite = allow_overwrite
+            && authorize(principal, &account, Op::Overwrite, &row.path, || false).is_ok();
         match state.meta.commit_file(row, overwrite).await? {
             CommitOutcome::Committed { dropped_blobs } => {
                 state.forget_file(&account, &row.path).await;

@@ -7,7 +7,7 @@ use crate::auth::rules::{Op, RuleSpec};
 use crate::auth::{authorize, Principal};
 use crate::domain::uploads::account;
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, ApiKeyRow, JwtKeyRow};
+use crate::meta::{now_ms, ApiKeyRow, JwtKeyRow, SigningKeyRow};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,6 +33,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v2/accounts/{account}/jwt_keys/{kid}",
             delete(delete_jwt_key),
+        )
+        .route(
+            "/v2/accounts/{account}/signing_keys",
+            get(list_signing_keys).post(create_signing_key),
+        )
+        .route(
+            "/v2/accounts/{account}/signing_keys/{kid}",
+            delete(delete_signing_key),
         )
 }
 
@@ -174,5 +182,66 @@ async fn delete_jwt_key(
         });
     }
     state.forget_jwt_keys(&acc).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn signing_key_json(row: &SigningKeyRow, sandbox: bool) -> Value {
+    json!({
+        "kid": row.kid,
+        "name": row.name,
+        "createdAt": row.created_at,
+        "sandbox": sandbox,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateSigningKey {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_signing_key(
+    State(state): State<AppState>,
+    Path(acc): Path<String>,
+    principal: Principal,
+    AppJson(body): AppJson<CreateSigningKey>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    require_admin(&principal, &acc)?;
+    let account = account(&state, &acc).await?;
+    let name = body.name;
+    let (row, secret) =
+        admin::create_signing_key(state.meta.as_ref(), &state.master_key, &acc, &name).await?;
+    let mut out = signing_key_json(&row, account.sandbox);
+    out["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn list_signing_keys(
+    State(state): State<AppState>,
+    Path(acc): Path<String>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    require_admin(&principal, &acc)?;
+    let account = account(&state, &acc).await?;
+    let rows = state.meta.list_signing_keys(&acc).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| signing_key_json(r, account.sandbox))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn delete_signing_key(
+    State(state): State<AppState>,
+    Path((acc, kid)): Path<(String, String)>,
+    principal: Principal,
+) -> AppResult<StatusCode> {
+    require_admin(&principal, &acc)?;
+    if !state.meta.delete_signing_key(&acc, &kid).await? {
+        return Err(AppError::NotFound {
+            what: format!("Signing key {kid}"),
+        });
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod files;
 pub mod folders;
 pub mod health;
+pub mod imagekit;
 pub mod keys;
 pub mod multipart;
 pub mod session;

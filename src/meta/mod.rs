@@ -148,6 +148,15 @@ pub enum Spend {
     Unknown,
 }
 
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub account_id: String,
+    pub name: String,
+    pub secret_enc: String,
+    pub created_at: i64,
+}
+
 #[derive(Debug, PartialEq)]
 pub enum CommitOutcome {
     /// The file is visible. `dropped_blobs` were pruned from its history and are
@@ -254,6 +263,15 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn spend_upload_token(&self, token_hash: &str, now: i64) -> AppResult<Spend>;
     /// Forgets tokens that expired before `before`.
     async fn prune_upload_tokens(&self, before: i64) -> AppResult<u64>;
+
+    async fn insert_signing_key(&self, k: &SigningKeyRow) -> AppResult<()>;
+    async fn get_signing_key(&self, kid: &str) -> AppResult<Option<SigningKeyRow>>;
+    async fn list_signing_keys(&self, account_id: &str) -> AppResult<Vec<SigningKeyRow>>;
+    async fn delete_signing_key(&self, account_id: &str, kid: &str) -> AppResult<bool>;
+    /// Records a client token as used; false if it already was (a replay).
+    async fn use_token_once(&self, token_hash: &str, expires_at: i64) -> AppResult<bool>;
+    /// Forgets used tokens that expired before `before`.
+    async fn prune_used_tokens(&self, before: i64) -> AppResult<u64>;
 
     /// Queues a blob for deletion at `due_at` unless a commit claims it first.
     async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;

@@ -781,6 +781,84 @@ macro_rules! impl_meta_store {
                 Ok(done.rows_affected())
             }
 
+            async fn insert_signing_key(
+                &self,
+                k: &$crate::meta::SigningKeyRow,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, account_id, name, secret_enc, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&k.kid)
+                .bind(&k.account_id)
+                .bind(&k.name)
+                .bind(&k.secret_enc)
+                .bind(k.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_signing_key(
+                &self,
+                kid: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::SigningKeyRow>> {
+                Ok(sqlx::query_as("SELECT * FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_signing_keys(
+                &self,
+                account_id: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::SigningKeyRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM signing_keys WHERE account_id = $1 ORDER BY created_at, kid",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn delete_signing_key(
+                &self,
+                account_id: &str,
+                kid: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let done =
+                    sqlx::query("DELETE FROM signing_keys WHERE account_id = $1 AND kid = $2")
+                        .bind(account_id)
+                        .bind(kid)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn use_token_once(
+                &self,
+                token_hash: &str,
+                expires_at: i64,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO used_tokens (token_hash, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (token_hash) DO NOTHING",
+                )
+                .bind(token_hash)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn prune_used_tokens(&self, before: i64) -> $crate::error::AppResult<u64> {
+                let done = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn gc_register(
                 &self,
                 blob_key: &str,

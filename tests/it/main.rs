@@ -8,6 +8,7 @@ mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod imagekit;
 mod jwt;
 mod meta;
 mod multipart;
