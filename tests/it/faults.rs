@@ -210,3 +210,75 @@ async fn two_nodes_share_files(b: Backend) {
     }
 }
 both!(two_nodes_share_files);
+
+/// Single-use tokens are shared state: spent on node A, refused on node B.
+async fn spent_tokens_are_refused_on_another_node(b: Backend) {
+    let a = TestApp::spawn(b).await;
+    let node_b = a.spawn_peer().await;
+    // An upload token.
+    let resp = a
+        .client
+        .post(format!("{}/token", a.url))
+        .bearer_auth(&a.secret)
+        .json(&serde_json::json!({"path": "/t/x.txt"}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upload = |app: &TestApp| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"t".to_vec()).file_name("x.txt"),
+        );
+        app.client
+            .post(format!("{}/", app.url))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(upload(&a).await.unwrap().status(), 200);
+    let resp = upload(&node_b).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "token_already_used"
+    );
+    // An ImageKit V2 token.
+    let (row, secret) = stowage::admin::create_signing_key(
+        a.state.meta.as_ref(),
+        &a.state.master_key,
+        &a.account,
+        "",
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(row.kid.clone());
+    let claims = serde_json::json!({"fileName": "ik.png", "iat": now, "exp": now + 600});
+    let jwt = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let ik = |app: &TestApp| {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"i".to_vec()).file_name("ik.png"),
+            )
+            .text("fileName", "ik.png")
+            .text("token", jwt.clone());
+        app.client
+            .post(format!("{}/api/v2/files/upload", app.url))
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(ik(&a).await.unwrap().status(), 200);
+    assert_eq!(ik(&node_b).await.unwrap().status(), 401);
+}
+both!(spent_tokens_are_refused_on_another_node);
