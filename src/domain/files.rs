@@ -98,21 +98,14 @@ pub async fn copy(
     let limits = uploads::limits(state, &acc);
     uploads::check_mime(&limits, &src.mime)?;
 
-    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
-    state
-        .meta
-        .gc_register(
-            &blob_key,
-            now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000,
-        )
-        .await?;
+    let blob_key = uploads::new_blob_key(state, account).await?;
     if let Err(e) = state.blobs.copy(&src.blob_key, &blob_key).await {
         discard(state, &blob_key).await;
         return Err(e);
     }
     let mut row = FileRow {
         path: destination.to_string(),
-        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        version_id: uploads::new_version_id(),
         blob_key: blob_key.clone(),
         created_at: now_ms(),
         ..src

@@ -47,9 +47,7 @@ where
     S: futures::Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
-    let blob_key = format!("imagekit/{}", uuid::Uuid::now_v7().simple());
-    let ttl = (state.config.abandoned_upload_ttl as i64) * 1000;
-    state.meta.gc_register(&blob_key, now_ms() + ttl).await?;
+    let blob_key = uploads::new_blob_key(state, "imagekit").await?;
     match state
         .blobs
         .put_stream(&blob_key, body, state.config.max_file_size)
@@ -330,9 +328,7 @@ pub async fn finish(
         })
         .unwrap_or_default();
     // Move the staged object under the account's prefix, then commit.
-    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
-    let ttl = (state.config.abandoned_upload_ttl as i64) * 1000;
-    state.meta.gc_register(&blob_key, now_ms() + ttl).await?;
+    let blob_key = uploads::new_blob_key(state, &account).await?;
     if let Err(e) = state.blobs.copy(&staged.blob_key, &blob_key).await {
         discard(state, &blob_key).await;
         return Err(e);
@@ -340,7 +336,7 @@ pub async fn finish(
     let mut row = FileRow {
         account_id: account.clone(),
         path,
-        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        version_id: uploads::new_version_id(),
         blob_key: blob_key.clone(),
         size: staged.size as i64,
         mime,

@@ -346,14 +346,7 @@ async fn assemble(
     spec: &Spec,
 ) -> AppResult<FileRow> {
     let account = s.account_id.clone();
-    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
-    state
-        .meta
-        .gc_register(
-            &blob_key,
-            now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000,
-        )
-        .await?;
+    let blob_key = uploads::new_blob_key(state, &account).await?;
     // A reader task feeds the parts, in order, through a small channel.
     let parts: Vec<(String, u64)> = (0..s.part_count as u64)
         .map(|i| {
@@ -396,7 +389,7 @@ async fn assemble(
     let mut row = FileRow {
         account_id: s.account_id.clone(),
         path: spec.path.clone(),
-        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        version_id: uploads::new_version_id(),
         blob_key: blob_key.clone(),
         size: stored.size as i64,
         mime: spec.mime.clone(),

@@ -156,9 +156,7 @@ where
     let target = target_path(&state, &principal, &req.account, &resolved).await?;
 
     let _in_flight = crate::metrics::InFlight::start();
-    let blob_key = format!("{}/{}", req.account, uuid::Uuid::now_v7().simple());
-    let abandon_at = now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000;
-    state.meta.gc_register(&blob_key, abandon_at).await?;
+    let blob_key = new_blob_key(&state, &req.account).await?;
     let stored = match state
         .blobs
         .put_stream(&blob_key, body, limits.max_file_size)
@@ -197,7 +195,7 @@ where
     let mut row = FileRow {
         account_id: req.account.clone(),
         path: paths::fill_hash(&target, &stored.sha256),
-        version_id: uuid::Uuid::now_v7().simple().to_string(),
+        version_id: new_version_id(),
         blob_key: blob_key.clone(),
         size: stored.size as i64,
         mime,
@@ -285,6 +283,20 @@ fn fallback_or_conflict(path: &str, fallback: &Option<String>) -> AppResult<Stri
             path: path.to_string(),
         }),
     }
+}
+
+/// A fresh object key under `prefix` (an account id), registered for garbage
+/// collection so that it is removed unless a commit claims it in time.
+pub async fn new_blob_key(state: &AppState, prefix: &str) -> AppResult<String> {
+    let key = format!("{prefix}/{}", uuid::Uuid::now_v7().simple());
+    let abandon_at = now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000;
+    state.meta.gc_register(&key, abandon_at).await?;
+    Ok(key)
+}
+
+/// A fresh version id (time-ordered).
+pub fn new_version_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Deletes a blob that will not be committed, then forgets its GC entry. If the

@@ -6,6 +6,10 @@
 pub(super) const FILE_COLUMNS: &str = "v.account_id, v.path, v.version_id, v.blob_key, v.size, \
      v.mime, v.etag, v.original_file_name, v.metadata, v.tags, v.created_at";
 
+/// Queues blob `$1` for deletion at `$2` (or moves its due time).
+pub(super) const GC_UPSERT: &str = "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
+     ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at";
+
 /// Deletes folder `$2` if it is implicit, has no settings and nothing lies below
 /// it. `$2 || '/'` and `$2 || '0'` bound its subtree bytewise.
 pub(super) const PRUNE_FOLDER: &str = "DELETE FROM folders WHERE account_id = $1 AND path = $2 \
@@ -332,10 +336,7 @@ macro_rules! impl_meta_store {
                 .await?;
                 let dropped: Vec<String> = dropped.into_iter().map(|(k,)| k).collect();
                 for key in &dropped {
-                    sqlx::query(
-                        "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
-                         ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
-                    )
+                    sqlx::query($crate::meta::sql::GC_UPSERT)
                     .bind(key)
                     .bind(f.created_at)
                     .execute(&mut *tx)
@@ -373,10 +374,7 @@ macro_rules! impl_meta_store {
                 .await?;
                 let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
                 for key in &keys {
-                    sqlx::query(
-                        "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
-                         ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
-                    )
+                    sqlx::query($crate::meta::sql::GC_UPSERT)
                     .bind(key)
                     .bind(now)
                     .execute(&mut *tx)
@@ -864,10 +862,7 @@ macro_rules! impl_meta_store {
                 blob_key: &str,
                 due_at: i64,
             ) -> $crate::error::AppResult<()> {
-                sqlx::query(
-                    "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
-                     ON CONFLICT (blob_key) DO UPDATE SET due_at = excluded.due_at",
-                )
+                sqlx::query($crate::meta::sql::GC_UPSERT)
                 .bind(blob_key)
                 .bind(due_at)
                 .execute(&self.pool)
