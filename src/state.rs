@@ -16,6 +16,12 @@ use std::time::Duration;
 /// It bounds how late another node's revocation, overwrite or delete is seen here.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// Concurrent unauthenticated ImageKit uploads (see [`Inner::anonymous_staging`]).
+pub const ANONYMOUS_STAGING_SLOTS: usize = 8;
+/// The most an unauthenticated ImageKit upload may stage before its token is
+/// checked.
+pub const ANONYMOUS_STAGING_LIMIT: u64 = 256 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
@@ -25,6 +31,9 @@ pub struct Inner {
     pub blobs: Blobs,
     /// Signs URLs (multipart parts, download links) and encrypts signing keys.
     pub master_key: [u8; 32],
+    /// Bounds how many not-yet-authenticated ImageKit uploads may be staging
+    /// bytes at once (their token may only come after the file).
+    pub anonymous_staging: tokio::sync::Semaphore,
     /// Base of returned URLs, without a trailing slash.
     pub public_url: String,
     /// key hash → key (None: no such key), for ≤ [`CACHE_TTL`].
@@ -88,6 +97,7 @@ impl AppState {
             meta,
             blobs,
             master_key,
+            anonymous_staging: tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS),
         }))
     }
 

@@ -85,6 +85,8 @@ CREATE TABLE upload_parts (
     etag      TEXT NOT NULL,
     size      BIGINT NOT NULL,
     confirmed BOOLEAN NOT NULL,
+    -- Each PUT attempt is its own object; the row names the current one.
+    blob_key  TEXT NOT NULL,
     PRIMARY KEY (upload_id, idx)
 );
 

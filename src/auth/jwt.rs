@@ -289,9 +289,9 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
 /// One `pathPermissions` entry as a rule (None when it grants nothing).
 fn permission_rule(pp: &PathPermission) -> AppResult<Option<Rule>> {
     let path = &pp.matches.path;
-    if !path.starts_with('/') {
+    if !path.starts_with('/') || path.contains('\\') {
         return Err(invalid(format!(
-            "pathPermissions path {path:?} must start with '/'."
+            "pathPermissions path {path:?} must start with '/' and contain no backslash."
         )));
     }
     let base = globset::escape(path.trim_end_matches('/'));
@@ -427,5 +427,6 @@ mod tests {
         let r = permission_rule(&pp("/a/b.png", "This")).unwrap().unwrap();
         assert!(r.allows(Op::Read, "/a/b.png"));
         assert!(permission_rule(&pp("/a", "Everything")).is_err());
+        assert!(permission_rule(&pp("/users/bob\\", "Children")).is_err());
     }
 }

@@ -206,13 +206,17 @@ pub async fn principal(
                 }
             }
         }
-        Some(Credential::UploadToken(token)) => Ok(Principal {
-            account: None,
-            grants: Arc::new(Grants::None),
-            via: Via::UploadToken {
-                token_hash: keys::hash(&token),
-            },
-        }),
+        Some(Credential::UploadToken(token)) => {
+            // Checked (not spent) here, so a bad token is 401 on every route.
+            let token_hash = keys::hash(&token);
+            let row = state.meta.get_upload_token(&token_hash).await?;
+            let row = crate::domain::tokens::usable(row, chrono::Utc::now().timestamp_millis())?;
+            Ok(Principal {
+                account: Some(row.account_id),
+                grants: Arc::new(Grants::None),
+                via: Via::UploadToken { token_hash },
+            })
+        }
         Some(Credential::Jwt(token)) => {
             let account = jwt::unverified_account(&token).ok_or_else(|| {
                 jwt::invalid("A JWT sent as 'Authorization: Bearer' must carry an accountId claim.")

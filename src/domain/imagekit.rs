@@ -19,6 +19,10 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Clock skew allowed on client tokens; used tokens are remembered this much
+/// longer than their expiry, so a replay inside the skew is still refused.
+const LEEWAY_SECS: i64 = 30;
+
 /// Which route: the token scheme differs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Version {
@@ -40,6 +44,7 @@ pub struct Staged {
 pub async fn stage<S, E>(
     state: &AppState,
     body: S,
+    limit: u64,
     original_name: Option<String>,
     content_type: Option<String>,
 ) -> AppResult<Staged>
@@ -48,11 +53,7 @@ where
     E: std::fmt::Display,
 {
     let blob_key = uploads::new_blob_key(state, "imagekit").await?;
-    match state
-        .blobs
-        .put_stream(&blob_key, body, state.config.max_file_size)
-        .await
-    {
+    match state.blobs.put_stream(&blob_key, body, limit).await {
         Ok(stored) => Ok(Staged {
             blob_key,
             size: stored.size,
@@ -114,7 +115,7 @@ async fn verify_v2(state: &AppState, fields: &BTreeMap<String, String>) -> AppRe
         .ok_or_else(|| denied("The token's header has no kid."))?;
     let (row, secret) = signing_key(state, &kid).await?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.leeway = 30;
+    validation.leeway = LEEWAY_SECS as u64;
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp"]);
     let claims: Map<String, Value> = jsonwebtoken::decode(
@@ -131,10 +132,13 @@ async fn verify_v2(state: &AppState, fields: &BTreeMap<String, String>) -> AppRe
         _ => denied("The token's signature does not verify."),
     })?
     .claims;
-    let iat = claims.get("iat").and_then(Value::as_i64);
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    let Some(iat) = iat else {
-        return Err(denied("The token has no iat claim."));
+    let (Some(iat), Some(exp)) = (
+        claims.get("iat").and_then(Value::as_i64),
+        claims.get("exp").and_then(Value::as_i64),
+    ) else {
+        return Err(denied(
+            "The token's iat and exp must be integers (Unix seconds).",
+        ));
     };
     if exp - iat > 3600 {
         return Err(denied("The token lives longer than 3600 s (exp − iat)."));
@@ -142,7 +146,7 @@ async fn verify_v2(state: &AppState, fields: &BTreeMap<String, String>) -> AppRe
     // Spent now, before anything else can fail.
     if !state
         .meta
-        .use_token_once(&keys::hash(token), exp * 1000)
+        .use_token_once(&keys::hash(token), (exp + LEEWAY_SECS) * 1000)
         .await?
     {
         return Err(denied("This token has already been used."));
@@ -205,7 +209,7 @@ async fn verify_v1(state: &AppState, fields: &BTreeMap<String, String>) -> AppRe
             "Generate fresh authentication parameters right before the upload.",
         ));
     }
-    if expire > now + 3600 + 30 {
+    if expire > now + 3600 + LEEWAY_SECS {
         return Err(denied("expire must be less than one hour in the future."));
     }
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -217,7 +221,10 @@ async fn verify_v1(state: &AppState, fields: &BTreeMap<String, String>) -> AppRe
         .map_err(|_| denied("The signature does not match token + expire."))?;
     if !state
         .meta
-        .use_token_once(&keys::hash(&format!("v1:{kid}:{token}")), expire * 1000)
+        .use_token_once(
+            &keys::hash(&format!("v1:{kid}:{token}")),
+            (expire + LEEWAY_SECS) * 1000,
+        )
         .await?
     {
         return Err(denied("This token has already been used."));
@@ -288,9 +295,11 @@ pub async fn finish(
     };
     let path = target_path(fields)?;
     let overwrite = truthy(fields, "overwriteFile", true);
-    // Token uploads may create exactly this path (and overwrite it if asked).
+    // Token uploads may create exactly this path. Overwriting needs a V2 token,
+    // whose signature covers overwriteFile and the path; V1 signs only
+    // token + expire, so a V1 client could otherwise name any existing file.
     let principal = if principal.is_anonymous() {
-        let ops = if overwrite {
+        let ops = if overwrite && version == Version::V2 {
             vec![Op::Create, Op::Overwrite]
         } else {
             vec![Op::Create]
@@ -315,7 +324,7 @@ pub async fn finish(
             declared: Some(staged.size),
         });
     }
-    let mime = effective_mime(staged.content_type.as_deref(), Some(&path));
+    let mime = effective_mime(staged.content_type.as_deref(), Some(&path))?;
     uploads::check_mime(&limits, &mime)?;
     let tags: Vec<String> = fields
         .get("tags")

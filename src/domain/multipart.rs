@@ -8,7 +8,7 @@ use crate::blobs::PutError;
 use crate::domain::paths::{self, PathContext, PathSpec};
 use crate::domain::uploads::{self, discard, effective_mime};
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, FileRow, UploadSession};
+use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
 use crate::state::AppState;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -73,7 +73,8 @@ fn part_path(account: &str, id: &str, idx: u64) -> String {
     format!("/v2/accounts/{account}/uploads/{id}/parts/{idx}/bytes")
 }
 
-fn part_key(account: &str, id: &str, idx: u64) -> String {
+/// Where a part's attempts live: `<prefix>/<uuid>` each.
+fn part_prefix(account: &str, id: &str, idx: u64) -> String {
     format!("{account}/uploads/{id}/{idx}")
 }
 
@@ -129,7 +130,7 @@ pub async fn begin(
         .original_file_name
         .as_deref()
         .or(Some(paths::file_name(&resolved.path)));
-    let mime = effective_mime(req.mime.as_deref(), name);
+    let mime = effective_mime(req.mime.as_deref(), name)?;
     uploads::check_mime(&limits, &mime)?;
     let path = uploads::target_path(state, principal, account, &resolved).await?;
 
@@ -266,11 +267,13 @@ where
             "Send exactly the bytes of the part's range.",
         ));
     }
-    let key = part_key(account, id, idx);
+    // Each attempt gets its own object, so a failed or late retry never harms
+    // the part already stored (or one being assembled).
+    let key = uploads::new_blob_key(state, &part_prefix(account, id, idx)).await?;
     let stored = match state.blobs.put_stream(&key, body, expected).await {
         Ok(stored) => stored,
         Err(e) => {
-            let _ = state.blobs.delete(&key).await;
+            discard(state, &key).await;
             return Err(match e {
                 PutError::TooLarge { .. } => AppError::invalid_request(
                     format!("Part {idx} is larger than its range ({expected} bytes)."),
@@ -286,7 +289,7 @@ where
         }
     };
     if stored.size != expected {
-        let _ = state.blobs.delete(&key).await;
+        discard(state, &key).await;
         return Err(AppError::UploadIncomplete {
             message: format!(
                 "Part {idx} had {} bytes; its range is {expected} bytes.",
@@ -294,11 +297,33 @@ where
             ),
         });
     }
-    state
-        .meta
-        .record_part(id, idx as i64, &stored.sha256, stored.size as i64)
-        .await?;
-    Ok(stored.sha256)
+    let part = UploadPart {
+        upload_id: id.to_string(),
+        idx: idx as i64,
+        etag: stored.sha256.clone(),
+        size: stored.size as i64,
+        confirmed: false,
+        blob_key: key.clone(),
+    };
+    match state.meta.record_part(&part).await {
+        Ok((true, replaced)) => {
+            if let Some(old) = replaced {
+                discard(state, &old).await;
+            }
+            Ok(stored.sha256)
+        }
+        Ok((false, _)) => {
+            discard(state, &key).await;
+            Err(AppError::invalid_request(
+                "This upload is already complete.",
+                "Begin a new upload to send the file again.",
+            ))
+        }
+        Err(e) => {
+            discard(state, &key).await;
+            Err(e)
+        }
+    }
 }
 
 /// Confirms a part; the confirmation that completes the set commits the file.
@@ -322,12 +347,13 @@ pub async fn complete_part(
     if !state.meta.claim_upload(id).await? {
         return Ok(json!({ "status": "Pending" }));
     }
-    match assemble(state, principal, &s, &spec).await {
+    let parts = state.meta.list_parts(id).await?;
+    match assemble(state, principal, &s, &spec, &parts).await {
         Ok(row) => {
-            for i in 0..s.part_count as u64 {
-                let _ = state.blobs.delete(&part_key(account, id, i)).await;
-            }
             state.meta.delete_upload(id).await?;
+            for p in &parts {
+                discard(state, &p.blob_key).await;
+            }
             Ok(json!({ "status": "Completed", "etag": row.etag }))
         }
         Err(e) => {
@@ -344,15 +370,19 @@ async fn assemble(
     principal: &Principal,
     s: &UploadSession,
     spec: &Spec,
+    parts: &[UploadPart],
 ) -> AppResult<FileRow> {
     let account = s.account_id.clone();
+    if parts.len() as i64 != s.part_count || parts.iter().any(|p| !p.confirmed) {
+        return Err(AppError::internal(
+            "assembling an upload with missing parts",
+        ));
+    }
     let blob_key = uploads::new_blob_key(state, &account).await?;
     // A reader task feeds the parts, in order, through a small channel.
-    let parts: Vec<(String, u64)> = (0..s.part_count as u64)
-        .map(|i| {
-            let (start, end) = part_range(s.size as u64, i);
-            (part_key(&account, &s.id, i), (end + 1) as u64 - start)
-        })
+    let parts: Vec<(String, u64)> = parts
+        .iter()
+        .map(|p| (p.blob_key.clone(), p.size as u64))
         .collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
     let blobs = state.blobs.clone();
@@ -433,7 +463,7 @@ pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
     let expired = state.meta.expired_uploads(now_ms(), 200).await?;
     for (id, account) in &expired {
         for key in state.blobs.list(&format!("{account}/uploads/{id}")).await? {
-            state.blobs.delete(&key).await?;
+            discard(state, &key).await;
         }
         state.meta.delete_upload(id).await?;
     }

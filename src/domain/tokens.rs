@@ -71,6 +71,40 @@ pub async fn create(
     Ok(json!({ "token": token, "path": path, "expires_at": expires_at }))
 }
 
+fn already_used() -> AppError {
+    AppError::bad_credentials(
+        "token_already_used",
+        "This upload token has already been used.",
+        "Upload tokens are single use: ask your backend for a new one.",
+    )
+}
+
+fn expired() -> AppError {
+    AppError::bad_credentials(
+        "token_expired",
+        "This upload token has expired.",
+        "Ask your backend for a new token (expires_in up to 86400 s).",
+    )
+}
+
+fn unknown() -> AppError {
+    AppError::bad_credentials(
+        "invalid_token",
+        "This upload token is not valid.",
+        "Use the token exactly as POST /token returned it.",
+    )
+}
+
+/// A looked-up token that can still be spent, else the 401 that says why.
+pub fn usable(row: Option<UploadTokenRow>, now: i64) -> AppResult<UploadTokenRow> {
+    match row {
+        None => Err(unknown()),
+        Some(r) if r.used_at.is_some() => Err(already_used()),
+        Some(r) if r.expires_at <= now => Err(expired()),
+        Some(r) => Ok(r),
+    }
+}
+
 /// Spends the principal's upload token (atomically, on first use, even if the
 /// upload then fails) and returns it with a principal that may create exactly
 /// its path.
@@ -83,27 +117,9 @@ pub async fn spend(
     };
     let row = match state.meta.spend_upload_token(token_hash, now_ms()).await? {
         Spend::Spent(row) => row,
-        Spend::AlreadyUsed => {
-            return Err(AppError::bad_credentials(
-                "token_already_used",
-                "This upload token has already been used.",
-                "Upload tokens are single use: ask your backend for a new one.",
-            ))
-        }
-        Spend::Expired => {
-            return Err(AppError::bad_credentials(
-                "token_expired",
-                "This upload token has expired.",
-                "Ask your backend for a new token (expires_in up to 86400 s).",
-            ))
-        }
-        Spend::Unknown => {
-            return Err(AppError::bad_credentials(
-                "invalid_token",
-                "This upload token is not valid.",
-                "Use the token exactly as POST /token returned it.",
-            ))
-        }
+        Spend::AlreadyUsed => return Err(already_used()),
+        Spend::Expired => return Err(expired()),
+        Spend::Unknown => return Err(unknown()),
     };
     let rule = Rule::compile(RuleSpec {
         path: globset::escape(&row.path),

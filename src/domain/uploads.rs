@@ -59,16 +59,23 @@ pub fn limits(state: &AppState, account: &Account) -> Limits {
 }
 
 /// The mime to store: the client's, else guessed from the name.
-pub fn effective_mime(given: Option<&str>, name: Option<&str>) -> String {
+/// A given type must parse as one MIME type and is stored in canonical form, so
+/// what the allow-list checked is what `Content-Type` later says.
+pub fn effective_mime(given: Option<&str>, name: Option<&str>) -> AppResult<String> {
     let given = given
         .map(|m| m.trim())
         .filter(|m| !m.is_empty() && !m.starts_with("application/x-www-form-urlencoded"));
     match given {
-        Some(m) => m.to_string(),
-        None => name
+        Some(m) => m.parse::<mime::Mime>().map(|m| m.to_string()).map_err(|_| {
+            AppError::invalid_request(
+                format!("{m:?} is not a valid MIME type."),
+                "Send one type such as image/png (with optional parameters), or none to have it guessed from the name.",
+            )
+        }),
+        None => Ok(name
             .and_then(|n| mime_guess::from_path(n).first_raw())
             .unwrap_or("application/octet-stream")
-            .to_string(),
+            .to_string()),
     }
 }
 
@@ -143,7 +150,7 @@ where
         .original_file_name
         .as_deref()
         .or(Some(paths::file_name(&resolved.path)));
-    let mime = effective_mime(req.mime.as_deref(), name_for_mime);
+    let mime = effective_mime(req.mime.as_deref(), name_for_mime)?;
     check_mime(&limits, &mime)?;
     if let Some(pattern) = &req.allowed_mime {
         let only = Limits {

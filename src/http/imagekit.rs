@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::domain::imagekit::{self, Staged, Version};
 use crate::domain::uploads::discard;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -77,10 +77,23 @@ async fn upload(
                 "Send the upload as multipart/form-data with file and fileName fields.",
             )
         })?;
+    // Before its token is checked, an anonymous upload stages at most
+    // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time.
+    let anonymous = principal.account.is_none();
+    let limit = if anonymous {
+        state.config.max_file_size.min(ANONYMOUS_STAGING_LIMIT)
+    } else {
+        state.config.max_file_size
+    };
     let st = state.clone();
     // The whole form is read in one task: the file part may come first, so it
     // is staged into a blob and committed only once every field checks out.
     let row = tokio::spawn(async move {
+        let _slot = if anonymous {
+            Some(st.anonymous_staging.acquire().await.map_err(AppError::internal)?)
+        } else {
+            None
+        };
         let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
         let mut fields = BTreeMap::new();
         let mut staged: Option<Staged> = None;
@@ -92,7 +105,7 @@ async fn upload(
                     let ct = field.content_type().map(|m| m.to_string());
                     if file_name.is_some() {
                         let stream = field.map_err(|e| multipart_error(e).to_string());
-                        staged = Some(imagekit::stage(&st, stream, file_name, ct).await?);
+                        staged = Some(imagekit::stage(&st, stream, limit, file_name, ct).await?);
                     } else {
                         // A text `file` field: base64 (data URLs too); remote URLs are not fetched.
                         let text = field.text().await.map_err(multipart_error)?;
@@ -108,7 +121,7 @@ async fn upload(
                         let once = futures::stream::once(async move {
                             Ok::<_, std::convert::Infallible>(bytes::Bytes::from(bytes))
                         });
-                        staged = Some(imagekit::stage(&st, once, None, None).await?);
+                        staged = Some(imagekit::stage(&st, once, limit, None, None).await?);
                     }
                 } else {
                     fields.insert(name, field.text().await.map_err(multipart_error)?);

@@ -125,6 +125,7 @@ pub struct UploadPart {
     pub etag: String,
     pub size: i64,
     pub confirmed: bool,
+    pub blob_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -243,9 +244,10 @@ pub trait MetaStore: Send + Sync + 'static {
 
     async fn create_upload(&self, u: &UploadSession) -> AppResult<()>;
     async fn get_upload(&self, account_id: &str, id: &str) -> AppResult<Option<UploadSession>>;
-    /// Records that a part's bytes are stored (a retry replaces the record and
-    /// un-confirms it if the bytes changed).
-    async fn record_part(&self, upload_id: &str, idx: i64, etag: &str, size: i64) -> AppResult<()>;
+    /// Records that a part's bytes are stored in `blob_key`, only while the
+    /// session is open (a retry replaces the record and un-confirms it if the
+    /// bytes changed). Returns whether it was recorded and the blob it replaced.
+    async fn record_part(&self, part: &UploadPart) -> AppResult<(bool, Option<String>)>;
     /// Confirms a stored part whose etag matches; false otherwise.
     async fn confirm_part(&self, upload_id: &str, idx: i64, etag: &str) -> AppResult<bool>;
     async fn list_parts(&self, upload_id: &str) -> AppResult<Vec<UploadPart>>;
@@ -259,6 +261,7 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
 
     async fn insert_upload_token(&self, t: &UploadTokenRow) -> AppResult<()>;
+    async fn get_upload_token(&self, token_hash: &str) -> AppResult<Option<UploadTokenRow>>;
     /// Marks the token used, atomically: exactly one caller gets `Spent`.
     async fn spend_upload_token(&self, token_hash: &str, now: i64) -> AppResult<Spend>;
     /// Forgets tokens that expired before `before`.

@@ -317,10 +317,18 @@ macro_rules! impl_meta_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
+                // The blob must still be pending: if the sweeper already took it
+                // (an upload slower than the abandon TTL), nothing is committed.
+                let claimed = sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
                     .bind(&f.blob_key)
                     .execute(&mut *tx)
                     .await?;
+                if claimed.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Err($crate::error::AppError::Unavailable {
+                        cause: format!("blob {} was swept before its commit", f.blob_key),
+                    });
+                }
                 let dropped: Vec<(String,)> = sqlx::query_as(
                     "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
                      AND version_id <> $3 AND version_id NOT IN ( \
@@ -463,8 +471,9 @@ macro_rules! impl_meta_store {
             ) -> $crate::error::AppResult<bool> {
                 let (lo, hi) = $crate::meta::subtree_range(path);
                 let row: Option<(i64,)> = sqlx::query_as(
-                    "SELECT 1 FROM files WHERE account_id = $1 AND path >= $2 AND path < $3 \
-                     UNION ALL SELECT 1 FROM folders WHERE account_id = $1 AND path >= $2 \
+                    "SELECT CAST(1 AS BIGINT) FROM files WHERE account_id = $1 AND path >= $2 \
+                     AND path < $3 UNION ALL SELECT CAST(1 AS BIGINT) FROM folders \
+                     WHERE account_id = $1 AND path >= $2 \
                      AND path < $3 AND path <> '/' LIMIT 1",
                 )
                 .bind(account_id)
@@ -620,24 +629,34 @@ macro_rules! impl_meta_store {
 
             async fn record_part(
                 &self,
-                upload_id: &str,
-                idx: i64,
-                etag: &str,
-                size: i64,
-            ) -> $crate::error::AppResult<()> {
-                sqlx::query(
-                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed) \
-                     VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (upload_id, idx) DO UPDATE \
-                     SET confirmed = (upload_parts.confirmed AND upload_parts.etag = excluded.etag), \
-                     etag = excluded.etag, size = excluded.size",
+                p: &$crate::meta::UploadPart,
+            ) -> $crate::error::AppResult<(bool, Option<String>)> {
+                let mut tx = self.pool.begin().await?;
+                let old: Option<(String,)> = sqlx::query_as(
+                    "SELECT blob_key FROM upload_parts WHERE upload_id = $1 AND idx = $2",
                 )
-                .bind(upload_id)
-                .bind(idx)
-                .bind(etag)
-                .bind(size)
-                .execute(&self.pool)
+                .bind(&p.upload_id)
+                .bind(p.idx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(())
+                let done = sqlx::query(
+                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key) \
+                     SELECT $1, $2, $3, $4, FALSE, $5 WHERE EXISTS (SELECT 1 FROM upload_sessions \
+                     WHERE id = $1 AND status = 'open') \
+                     ON CONFLICT (upload_id, idx) DO UPDATE \
+                     SET confirmed = (upload_parts.confirmed AND upload_parts.etag = excluded.etag), \
+                     etag = excluded.etag, size = excluded.size, blob_key = excluded.blob_key",
+                )
+                .bind(&p.upload_id)
+                .bind(p.idx)
+                .bind(&p.etag)
+                .bind(p.size)
+                .bind(&p.blob_key)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let recorded = done.rows_affected() > 0;
+                Ok((recorded, if recorded { old.map(|(k,)| k) } else { None }))
             }
 
             async fn confirm_part(
@@ -741,6 +760,16 @@ macro_rules! impl_meta_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn get_upload_token(
+                &self,
+                token_hash: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::UploadTokenRow>> {
+                Ok(sqlx::query_as("SELECT * FROM upload_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn spend_upload_token(

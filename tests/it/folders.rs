@@ -353,6 +353,11 @@ async fn listing_is_stable_under_concurrent_uploads(b: Backend) {
             tags: "[]".into(),
             created_at: 1,
         };
+        app.state
+            .meta
+            .gc_register(&row.blob_key, i64::MAX)
+            .await
+            .unwrap();
         app.state.meta.commit_file(&row, false).await.unwrap();
         expected.insert(path);
     }

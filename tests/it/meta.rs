@@ -35,6 +35,7 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     assert!(meta.gc_due(i64::MAX, 10).await.unwrap().is_empty());
     // Without overwrite a second commit changes nothing, history included.
     let r2 = row(&app, "/m.txt", "v2", "k2");
+    meta.gc_register("k2", i64::MAX).await.unwrap();
     assert_eq!(
         meta.commit_file(&r2, false).await.unwrap(),
         CommitOutcome::Exists
@@ -90,6 +91,15 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
         .await
         .unwrap()
         .is_empty());
+    // A blob the sweeper already took cannot be committed.
+    let r3 = row(&app, "/n.txt", "v3", "swept");
+    let err = meta.commit_file(&r3, false).await.unwrap_err();
+    assert_eq!(err.code(), "service_unavailable");
+    assert!(meta
+        .get_file(&app.account, "/n.txt")
+        .await
+        .unwrap()
+        .is_none());
 }
 both!(commit_is_conditional_and_atomic);
 

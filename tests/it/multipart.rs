@@ -351,3 +351,81 @@ async fn expired_sessions_are_swept(b: Backend) {
     assert_eq!(app.get_bytes("/mp/abandoned").await.0, 404);
 }
 both!(expired_sessions_are_swept);
+
+/// A failed retry of a confirmed part leaves the stored part intact.
+async fn failed_retry_keeps_the_confirmed_part(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let data: Vec<u8> = (0..9u32 * 1024 * 1024).map(|i| (i % 13) as u8).collect();
+    let (_, started) = begin(
+        &app,
+        &app.secret,
+        json!({"size": data.len(), "path": "/mp/retry.bin"}),
+    )
+    .await;
+    let id = started["uploadId"].as_str().unwrap().to_string();
+    let first = started["uploadParts"]["first"].clone();
+    let e0 = put_bytes(&app, &first, &data).await;
+    assert_eq!(confirm(&app, &id, 0, &e0).await.1["status"], "Pending");
+    let resp = app
+        .client
+        .put(first["uploadUrl"].as_str().unwrap())
+        .body(vec![0u8; 100])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "short retry refused");
+    let p1 = part(&app, &id, 1).await;
+    let e1 = put_bytes(&app, &p1, &data).await;
+    let (s, done) = confirm(&app, &id, 1, &e1).await;
+    assert_eq!(
+        (s, done["etag"].as_str()),
+        (200, Some(sha256_hex(&data).as_str()))
+    );
+    assert_eq!(
+        sha256_hex(&app.get_bytes("/mp/retry.bin").await.1),
+        sha256_hex(&data)
+    );
+    assert_eq!(app.blob_keys().await.len(), 1, "every part attempt removed");
+}
+both!(failed_retry_keeps_the_confirmed_part);
+
+async fn mime_types_must_be_single_and_valid(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (s, e) = begin(
+        &app,
+        &app.secret,
+        json!({"size": 1, "mime": "image/png, text/html"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let resp = app
+        .client
+        .post(app.api("/uploads/binary"))
+        .query(&[("filePath", "/m/x")])
+        .bearer_auth(&app.secret)
+        .header("content-type", "not a mime")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // Parameters are kept in canonical form.
+    let resp = app
+        .client
+        .post(app.api("/uploads/binary"))
+        .query(&[("filePath", "/m/y.txt")])
+        .bearer_auth(&app.secret)
+        .header("content-type", "text/plain; charset=UTF-8")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.client.get(app.raw("/m/y.txt")).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(app.blob_keys().await.len() == 1);
+}
+both!(mime_types_must_be_single_and_valid);

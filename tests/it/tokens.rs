@@ -199,6 +199,16 @@ async fn token_refusals(b: Backend) {
     // Unknown tokens; creating tokens needs create on the path.
     let (s, body) = upload(&app, "token_nope", &[], b"x", "text/plain").await;
     assert_eq!((s, code(&body)), (401, "invalid_token"));
+    // A bad token is 401 on every route, never a quiet anonymous or 403.
+    app.put("/pub.txt", b"p").await;
+    let resp = app
+        .client
+        .get(app.raw("/pub.txt"))
+        .bearer_auth("token_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
     let scoped = app.key(KeyType::Public, &["/mine/*:create"]).await;
     assert_eq!(
         token(&app, &scoped, json!({"path": "/mine/a"})).await.0,
