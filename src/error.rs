@@ -303,7 +303,12 @@ impl From<sqlx::Error> for AppError {
             | sqlx::Error::WorkerCrashed => AppError::Unavailable {
                 cause: e.to_string(),
             },
-            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08")) => {
+            // PostgreSQL connection exceptions (08xxx); SQLite busy/locked (5, 6, 517).
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || matches!(&*c, "5" | "6" | "517")) =>
+            {
                 AppError::Unavailable {
                     cause: e.to_string(),
                 }

@@ -631,13 +631,15 @@ macro_rules! impl_meta_store {
                 &self,
                 p: &$crate::meta::UploadPart,
             ) -> $crate::error::AppResult<(bool, Option<String>)> {
-                let mut tx = self.pool.begin().await?;
+                // No read-then-write transaction: SQLite cannot upgrade a read
+                // lock under concurrent writers (SQLITE_BUSY). A racing retry
+                // can at worst leave its replaced object to the GC sweep.
                 let old: Option<(String,)> = sqlx::query_as(
                     "SELECT blob_key FROM upload_parts WHERE upload_id = $1 AND idx = $2",
                 )
                 .bind(&p.upload_id)
                 .bind(p.idx)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?;
                 let done = sqlx::query(
                     "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key) \
@@ -652,9 +654,8 @@ macro_rules! impl_meta_store {
                 .bind(&p.etag)
                 .bind(p.size)
                 .bind(&p.blob_key)
-                .execute(&mut *tx)
+                .execute(&self.pool)
                 .await?;
-                tx.commit().await?;
                 let recorded = done.rows_affected() > 0;
                 Ok((recorded, if recorded { old.map(|(k,)| k) } else { None }))
             }
