@@ -96,7 +96,7 @@ pub async fn copy(
             })?;
     let acc = uploads::account(state, account).await?;
     let limits = uploads::limits(state, &acc);
-    uploads::check_mime(&limits, &src.mime)?;
+    uploads::check_mime(limits.allowed_mime.as_deref(), &src.mime)?;
 
     let blob_key = uploads::new_blob_key(state, account).await?;
     if let Err(e) = state.blobs.copy(&src.blob_key, &blob_key).await {
@@ -110,11 +110,8 @@ pub async fn copy(
         created_at: now_ms(),
         ..src
     };
-    let result = uploads::commit_with_fallback(state, principal, &mut row, &None, true).await;
-    if result.is_err() {
-        discard(state, &blob_key).await;
-    }
-    result.map(|_| row)
+    uploads::commit_with_fallback(state, principal, &mut row, &None, true).await?;
+    Ok(row)
 }
 
 pub async fn versions(

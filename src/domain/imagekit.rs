@@ -325,7 +325,7 @@ pub async fn finish(
         });
     }
     let mime = effective_mime(staged.content_type.as_deref(), Some(&path))?;
-    uploads::check_mime(&limits, &mime)?;
+    uploads::check_mime(limits.allowed_mime.as_deref(), &mime)?;
     let tags: Vec<String> = fields
         .get("tags")
         .map(|t| {
@@ -355,11 +355,8 @@ pub async fn finish(
         tags: serde_json::to_string(&tags).map_err(AppError::internal)?,
         created_at: now_ms(),
     };
-    let result = uploads::commit_with_fallback(state, &principal, &mut row, &None, overwrite).await;
-    if result.is_err() {
-        discard(state, &blob_key).await;
-    }
-    result.map(|_| row)
+    uploads::commit_with_fallback(state, &principal, &mut row, &None, overwrite).await?;
+    Ok(row)
 }
 
 /// ImageKit's upload response.

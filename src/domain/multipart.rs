@@ -131,29 +131,29 @@ pub async fn begin(
         .as_deref()
         .or(Some(paths::file_name(&resolved.path)));
     let mime = effective_mime(req.mime.as_deref(), name)?;
-    uploads::check_mime(&limits, &mime)?;
+    uploads::check_mime(limits.allowed_mime.as_deref(), &mime)?;
     let path = uploads::target_path(state, principal, account, &resolved).await?;
 
     let now = now_ms();
+    let spec = Spec {
+        path: path.clone(),
+        fallback: resolved.fallback.clone(),
+        mime,
+        original_file_name: req
+            .original_file_name
+            .as_deref()
+            .map(paths::clean_original_name),
+        metadata: match req.metadata {
+            Some(v @ Value::Object(_)) => v,
+            _ => json!({}),
+        },
+        tags: req.tags.unwrap_or_default(),
+    };
     let session = UploadSession {
         id: uuid::Uuid::new_v4().simple().to_string(),
         account_id: account.to_string(),
         status: "open".into(),
-        spec: serde_json::to_string(&Spec {
-            path: path.clone(),
-            fallback: resolved.fallback.clone(),
-            mime: mime.clone(),
-            original_file_name: req
-                .original_file_name
-                .as_deref()
-                .map(paths::clean_original_name),
-            metadata: match req.metadata {
-                Some(v @ Value::Object(_)) => v,
-                _ => json!({}),
-            },
-            tags: req.tags.unwrap_or_default(),
-        })
-        .map_err(AppError::internal)?,
+        spec: serde_json::to_string(&spec).map_err(AppError::internal)?,
         size: req.size as i64,
         part_size: PART_SIZE as i64,
         part_count: part_count(req.size) as i64,
@@ -161,7 +161,6 @@ pub async fn begin(
         expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
     };
     state.meta.create_upload(&session).await?;
-    let spec: Spec = serde_json::from_str(&session.spec).map_err(AppError::internal)?;
     let file = json!({
         "accountId": account,
         "filePath": path,
@@ -429,12 +428,8 @@ async fn assemble(
         tags: serde_json::to_string(&spec.tags).map_err(AppError::internal)?,
         created_at: now_ms(),
     };
-    let result =
-        uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback, true).await;
-    if result.is_err() {
-        discard(state, &blob_key).await;
-    }
-    result.map(|_| row)
+    uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback, true).await?;
+    Ok(row)
 }
 
 pub async fn remaining_parts(

@@ -79,9 +79,10 @@ pub fn effective_mime(given: Option<&str>, name: Option<&str>) -> AppResult<Stri
     }
 }
 
-/// Checks `mime` against comma-separated patterns such as `image/*,application/pdf`.
-pub fn check_mime(limits: &Limits, mime: &str) -> AppResult<()> {
-    let Some(allowed) = &limits.allowed_mime else {
+/// Checks `mime` against comma-separated patterns such as `image/*,application/pdf`
+/// (None: any type).
+pub fn check_mime(allowed: Option<&str>, mime: &str) -> AppResult<()> {
+    let Some(allowed) = allowed else {
         return Ok(());
     };
     let essence = mime
@@ -103,7 +104,7 @@ pub fn check_mime(limits: &Limits, mime: &str) -> AppResult<()> {
     } else {
         Err(AppError::MimeTypeNotAllowed {
             mime: essence,
-            allowed: allowed.clone(),
+            allowed: allowed.to_string(),
         })
     }
 }
@@ -151,14 +152,8 @@ where
         .as_deref()
         .or(Some(paths::file_name(&resolved.path)));
     let mime = effective_mime(req.mime.as_deref(), name_for_mime)?;
-    check_mime(&limits, &mime)?;
-    if let Some(pattern) = &req.allowed_mime {
-        let only = Limits {
-            max_file_size: limits.max_file_size,
-            allowed_mime: Some(pattern.clone()),
-        };
-        check_mime(&only, &mime)?;
-    }
+    check_mime(limits.allowed_mime.as_deref(), &mime)?;
+    check_mime(req.allowed_mime.as_deref(), &mime)?;
 
     let target = target_path(&state, &principal, &req.account, &resolved).await?;
 
@@ -216,11 +211,7 @@ where
         tags: serde_json::to_string(&req.tags).map_err(AppError::internal)?,
         created_at: now_ms(),
     };
-    let result = commit_with_fallback(&state, &principal, &mut row, &resolved.fallback, true).await;
-    if result.is_err() {
-        discard(&state, &blob_key).await;
-    }
-    result?;
+    commit_with_fallback(&state, &principal, &mut row, &resolved.fallback, true).await?;
     Ok(row)
 }
 
@@ -245,9 +236,23 @@ pub async fn target_path(
 }
 
 /// Commits `row` (overwriting only if `allow_overwrite` and the principal may),
-/// moving to the fallback path once if the target exists and may
-/// not be overwritten.
+/// moving to the fallback path once if the target exists and may not be
+/// overwritten. If it cannot be committed, its blob is discarded.
 pub async fn commit_with_fallback(
+    state: &AppState,
+    principal: &Principal,
+    row: &mut FileRow,
+    fallback: &Option<String>,
+    allow_overwrite: bool,
+) -> AppResult<()> {
+    let result = try_commit(state, principal, row, fallback, allow_overwrite).await;
+    if result.is_err() {
+        discard(state, &row.blob_key).await;
+    }
+    result
+}
+
+async fn try_commit(
     state: &AppState,
     principal: &Principal,
     row: &mut FileRow,

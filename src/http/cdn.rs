@@ -1,7 +1,7 @@
 //! The CDN side (SPEC §6): `GET|HEAD /{account}/raw{filePath}` with the
 //! conditional and range behaviour nginx gives, and transformation URLs.
 
-use super::AppQuery;
+use super::{header_str, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::{self, Access};
 use crate::domain::files;
@@ -182,10 +182,6 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(name, v);
     }
-}
-
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Truncates to whole seconds, as HTTP dates carry.

@@ -1,7 +1,8 @@
 //! ImageKit-compatible upload routes (SPEC §5.5), answering in ImageKit's
 //! shapes: success as ImageKit's file object, errors as `{message, help}`.
 
-use super::uploads::{header_str, multipart_error};
+use super::multipart_boundary;
+use super::uploads::multipart_error;
 use crate::auth::Principal;
 use crate::domain::imagekit::{self, Staged, Version};
 use crate::domain::uploads::discard;
@@ -9,7 +10,7 @@ use crate::error::AppError;
 use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -69,14 +70,10 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ImageKitError> {
-    let boundary = header_str(&headers, header::CONTENT_TYPE.as_str())
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| {
-            AppError::invalid_request(
-                "The body is not multipart/form-data.",
-                "Send the upload as multipart/form-data with file and fileName fields.",
-            )
-        })?;
+    let boundary = multipart_boundary(
+        &headers,
+        "Send the upload as multipart/form-data with file and fileName fields.",
+    )?;
     // Before its token is checked, an anonymous upload stages at most
     // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time.
     let anonymous = principal.account.is_none();

@@ -7,7 +7,7 @@ use crate::auth::rules::{Op, RuleSpec};
 use crate::auth::{authorize, Principal};
 use crate::domain::uploads::account;
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, ApiKeyRow, JwtKeyRow, SigningKeyRow};
+use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, SigningKeyRow};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -47,6 +47,12 @@ pub fn router() -> Router<AppState> {
 /// Key management needs `admin` on the account root.
 fn require_admin(principal: &Principal, account: &str) -> AppResult<()> {
     authorize(principal, account, Op::Admin, "/", || false).map(|_| ())
+}
+
+/// `admin` on the account, then the account itself (for its sandbox label).
+async fn admin_account(state: &AppState, principal: &Principal, acc: &str) -> AppResult<Account> {
+    require_admin(principal, acc)?;
+    account(state, acc).await
 }
 
 fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
@@ -98,8 +104,7 @@ async fn list_api_keys(
     Path(acc): Path<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    require_admin(&principal, &acc)?;
-    let account = account(&state, &acc).await?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let rows = state.meta.list_api_keys(&acc).await?;
     let items: Vec<Value> = rows.iter().map(|r| key_json(r, account.sandbox)).collect();
     Ok(Json(json!({ "items": items })))
@@ -145,8 +150,7 @@ async fn add_jwt_key(
     principal: Principal,
     AppJson(body): AppJson<AddJwtKey>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    require_admin(&principal, &acc)?;
-    let account = account(&state, &acc).await?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let row = admin::add_jwt_key(state.meta.as_ref(), &acc, &body.pem, &body.name).await?;
     state.forget_jwt_keys(&acc).await;
     Ok((
@@ -160,8 +164,7 @@ async fn list_jwt_keys(
     Path(acc): Path<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    require_admin(&principal, &acc)?;
-    let account = account(&state, &acc).await?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let rows = state.meta.list_jwt_keys(&acc).await?;
     let items: Vec<Value> = rows
         .iter()
@@ -207,8 +210,7 @@ async fn create_signing_key(
     principal: Principal,
     AppJson(body): AppJson<CreateSigningKey>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    require_admin(&principal, &acc)?;
-    let account = account(&state, &acc).await?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let name = body.name;
     let (row, secret) =
         admin::create_signing_key(state.meta.as_ref(), &state.master_key, &acc, &name).await?;
@@ -222,8 +224,7 @@ async fn list_signing_keys(
     Path(acc): Path<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    require_admin(&principal, &acc)?;
-    let account = account(&state, &acc).await?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let rows = state.meta.list_signing_keys(&acc).await?;
     let items: Vec<Value> = rows
         .iter()

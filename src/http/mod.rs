@@ -13,11 +13,12 @@ pub mod session;
 pub mod tokens;
 pub mod uploads;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::{header, HeaderMap};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
@@ -91,4 +92,35 @@ pub fn upload_response(state: &AppState, f: &FileRow) -> Value {
         "filePath": f.path,
         "fileUrl": file_url(state, &f.account_id, &f.path),
     })
+}
+
+/// A header's value as text, if present and valid.
+pub fn header_str<K: axum::http::header::AsHeaderName>(
+    headers: &HeaderMap,
+    name: K,
+) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The declared `Content-Length`, if any (400 when it is not a number).
+pub fn content_length(headers: &HeaderMap) -> AppResult<Option<u64>> {
+    match header_str(headers, header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            AppError::invalid_request(
+                "Content-Length is not a number.",
+                "Send a valid Content-Length.",
+            )
+        }),
+    }
+}
+
+/// The multipart boundary of a `multipart/form-data` body, else 400 with
+/// `suggestion`.
+pub fn multipart_boundary(headers: &HeaderMap, suggestion: &str) -> AppResult<String> {
+    header_str(headers, header::CONTENT_TYPE)
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| {
+            AppError::invalid_request("The body is not multipart/form-data.", suggestion)
+        })
 }

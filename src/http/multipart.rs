@@ -1,10 +1,10 @@
 //! Multipart uploads (SPEC §5.3): begin, part URLs, part bytes, confirmations.
 
-use super::{AppJson, AppQuery};
+use super::{content_length, AppJson, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::Principal;
 use crate::domain::multipart::{self, BeginRequest};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -96,20 +96,7 @@ async fn put_upload_part_bytes(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
-    let declared = match headers.get(header::CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    AppError::invalid_request(
-                        "Content-Length is not a number.",
-                        "Send a valid Content-Length.",
-                    )
-                })?,
-        ),
-    };
+    let declared = content_length(&headers)?;
     let etag = multipart::put_part(
         &state,
         &account,

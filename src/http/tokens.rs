@@ -2,7 +2,8 @@
 //! short alias `POST /token`, and the upload itself, `POST /` (multipart:
 //! `path`, `bucket?`, then `file`).
 
-use super::uploads::{header_str, multipart_error};
+use super::multipart_boundary;
+use super::uploads::multipart_error;
 use super::{file_url, AppJson};
 use crate::auth::{Principal, Via};
 use crate::domain::paths::PathSpec;
@@ -12,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::TryStreamExt;
@@ -70,14 +71,10 @@ async fn upload_with_token(
             (account, None, principal)
         }
     };
-    let boundary = header_str(&headers, header::CONTENT_TYPE.as_str())
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| {
-            AppError::invalid_request(
-                "The body is not multipart/form-data.",
-                "Send a form with fields path (and bucket), then file.",
-            )
-        })?;
+    let boundary = multipart_boundary(
+        &headers,
+        "Send a form with fields path (and bucket), then file.",
+    )?;
     let st = state.clone();
     let row = tokio::spawn(async move {
         let mut form = multer::Multipart::new(body.into_data_stream(), boundary);

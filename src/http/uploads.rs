@@ -1,7 +1,7 @@
 //! Direct uploads (SPEC §5.2): `uploads/binary` (raw body) and `uploads/form_data`
 //! (multipart/form-data, one or more files).
 
-use super::{upload_response, AppQuery};
+use super::{content_length, header_str, multipart_boundary, upload_response, AppQuery};
 use crate::auth::Principal;
 use crate::domain::paths::{validate_file_path, PathSpec};
 use crate::domain::uploads::{self, UploadRequest};
@@ -73,7 +73,7 @@ async fn post_binary_upload(
         account,
         path: q.path_spec()?,
         original_file_name: q.original_file_name.clone(),
-        mime: header_str(&headers, header::CONTENT_TYPE.as_str()).map(str::to_string),
+        mime: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
         declared_size: content_length(&headers)?,
         metadata: upload_metadata(&headers)?,
         tags: upload_tags(&headers),
@@ -91,14 +91,10 @@ async fn post_form_data_upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
-    let boundary = header_str(&headers, header::CONTENT_TYPE.as_str())
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| {
-            AppError::invalid_request(
-                "The body is not multipart/form-data.",
-                "Post a form with enctype=\"multipart/form-data\", or use /uploads/binary for a raw body.",
-            )
-        })?;
+    let boundary = multipart_boundary(
+        &headers,
+        "Post a form with enctype=\"multipart/form-data\", or use /uploads/binary for a raw body.",
+    )?;
     let metadata = upload_metadata(&headers)?;
     let tags = upload_tags(&headers);
     let spec = q.path_spec()?;
@@ -198,22 +194,6 @@ pub(crate) fn multipart_error(e: multer::Error) -> AppError {
             format!("The multipart body is malformed: {other}."),
             "Send a well-formed multipart/form-data body (a browser form or curl -F does).",
         ),
-    }
-}
-
-pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn content_length(headers: &HeaderMap) -> AppResult<Option<u64>> {
-    match header_str(headers, header::CONTENT_LENGTH.as_str()) {
-        None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| {
-            AppError::invalid_request(
-                "Content-Length is not a number.",
-                "Send a valid Content-Length.",
-            )
-        }),
     }
 }
 
