@@ -7,6 +7,36 @@ use serde_json::{json, Value};
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Why a credential was refused (401): every code a bad credential can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialError {
+    ApiKeyRevoked,
+    InvalidApiKey,
+    InvalidAuthorization,
+    InvalidSignature,
+    InvalidToken,
+    OriginNotAllowed,
+    TokenAlreadyUsed,
+    TokenExpired,
+    UrlExpired,
+}
+
+impl CredentialError {
+    pub fn code(self) -> &'static str {
+        match self {
+            CredentialError::ApiKeyRevoked => "api_key_revoked",
+            CredentialError::InvalidApiKey => "invalid_api_key",
+            CredentialError::InvalidAuthorization => "invalid_authorization",
+            CredentialError::InvalidSignature => "invalid_signature",
+            CredentialError::InvalidToken => "invalid_token",
+            CredentialError::OriginNotAllowed => "origin_not_allowed",
+            CredentialError::TokenAlreadyUsed => "token_already_used",
+            CredentialError::TokenExpired => "token_expired",
+            CredentialError::UrlExpired => "url_expired",
+        }
+    }
+}
+
 /// Everything that can go wrong, each with a stable `code` (API: clients branch on it).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -18,7 +48,7 @@ pub enum AppError {
     Unauthorized,
     #[error("{message}")]
     InvalidCredentials {
-        code: &'static str,
+        code: CredentialError,
         message: String,
         suggestion: String,
     },
@@ -42,6 +72,10 @@ pub enum AppError {
     MimeTypeNotAllowed { mime: String, allowed: String },
     #[error("range not satisfiable")]
     RangeNotSatisfiable { size: u64 },
+    #[error("field too large: {name}")]
+    FieldTooLarge { name: String, limit: usize },
+    #[error("too many parts")]
+    TooManyParts { limit: usize },
     #[error("upload incomplete: {message}")]
     UploadIncomplete { message: String },
     #[error("transformation not supported: {name}")]
@@ -68,7 +102,7 @@ impl AppError {
     }
 
     pub fn bad_credentials(
-        code: &'static str,
+        code: CredentialError,
         message: impl Into<String>,
         suggestion: impl Into<String>,
     ) -> Self {
@@ -109,7 +143,9 @@ impl AppError {
             | AppError::RouteNotFound { .. }
             | AppError::TransformationNotSupported { .. } => StatusCode::NOT_FOUND,
             AppError::FileAlreadyExists { .. } => StatusCode::CONFLICT,
-            AppError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::FileTooLarge { .. }
+            | AppError::FieldTooLarge { .. }
+            | AppError::TooManyParts { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MimeTypeNotAllowed { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -123,7 +159,7 @@ impl AppError {
             AppError::InvalidRequest { .. } => "invalid_request",
             AppError::UploadIncomplete { .. } => "upload_incomplete",
             AppError::Unauthorized => "unauthorized",
-            AppError::InvalidCredentials { code, .. } => code,
+            AppError::InvalidCredentials { code, .. } => code.code(),
             AppError::Forbidden { .. } => "forbidden",
             AppError::AccountMismatch { .. } => "account_mismatch",
             AppError::PathMismatch { .. } => "path_mismatch",
@@ -133,6 +169,8 @@ impl AppError {
             AppError::TransformationNotSupported { .. } => "transformation_not_supported",
             AppError::FileAlreadyExists { .. } => "file_already_exists",
             AppError::FileTooLarge { .. } => "file_too_large",
+            AppError::FieldTooLarge { .. } => "field_too_large",
+            AppError::TooManyParts { .. } => "too_many_parts",
             AppError::MimeTypeNotAllowed { .. } => "mime_type_not_allowed",
             AppError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             AppError::Unavailable { .. } => "service_unavailable",
@@ -166,6 +204,12 @@ impl AppError {
                 Some(d) => format!("The file is {d} bytes; the limit is {limit} bytes."),
                 None => format!("The file is larger than the limit of {limit} bytes."),
             },
+            AppError::FieldTooLarge { name, limit } => {
+                format!("The field {name:?} is over {limit} bytes.")
+            }
+            AppError::TooManyParts { limit } => {
+                format!("The form has more than {limit} parts.")
+            }
             AppError::MimeTypeNotAllowed { mime, allowed } => {
                 format!("Files of type {mime:?} are not allowed here (allowed: {allowed}).")
             }
@@ -222,6 +266,13 @@ impl AppError {
                  (server default) or the account's max_file_size."
                     .into()
             }
+            AppError::FieldTooLarge { .. } => {
+                "Keep text fields, metadata and tags under 64 KiB; send file contents as a file part."
+                    .into()
+            }
+            AppError::TooManyParts { .. } => {
+                "Send at most 1000 parts per form; split the upload into several requests.".into()
+            }
             AppError::MimeTypeNotAllowed { .. } => {
                 "Send a Content-Type the account allows, or change the account's allowed MIME types."
                     .into()
@@ -249,11 +300,25 @@ impl AppError {
                 json!({ "mime": mime, "allowed": allowed })
             }
             AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
+            AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
+            AppError::TooManyParts { limit } => json!({ "limit": limit }),
             AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
             AppError::PathMismatch { expected, got } => {
                 json!({ "expected": expected, "path": got })
             }
             _ => json!({}),
+        }
+    }
+
+    /// A copy of an error several waiters of one cache load share: the kinds a
+    /// load can fail with keep their identity, anything else becomes internal.
+    pub fn duplicate(&self) -> AppError {
+        match self {
+            AppError::Unavailable { cause } => AppError::Unavailable {
+                cause: cause.clone(),
+            },
+            AppError::NotFound { what } => AppError::NotFound { what: what.clone() },
+            other => AppError::internal(other),
         }
     }
 

@@ -4,7 +4,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod config;

@@ -1,10 +1,10 @@
 //! Starting stowage: open the stores, bootstrap the first account, run the
 //! sweeper and serve HTTP until shutdown (draining in-flight requests).
 
-use crate::admin;
 use crate::auth::keys::KeyType;
 use crate::blobs::Blobs;
 use crate::config::Config;
+use crate::domain::keys as admin;
 use crate::meta::{self, Meta};
 use crate::state::AppState;
 use axum::serve::ListenerExt;

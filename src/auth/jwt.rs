@@ -2,7 +2,7 @@
 //! keys; their `access.pathPermissions` become path rules.
 
 use super::rules::{Op, Ops, Rule, RuleSpec};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, CredentialError};
 use crate::meta::JwtKeyRow;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
@@ -69,7 +69,6 @@ pub fn parse_public_pem(pem: &str) -> AppResult<(Algorithm, DecodingKey)> {
 struct Claims {
     exp: i64,
     iat: i64,
-    #[allow(dead_code)]
     sub: String,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
@@ -102,6 +101,8 @@ struct PathMatch {
 #[derive(Debug)]
 pub struct VerifiedJwt {
     pub account: String,
+    /// The `sub` claim: who the token speaks for (owns the uploads it begins).
+    pub sub: String,
     pub exp: i64,
     pub rules: Vec<Rule>,
     allowed_origins: Option<Vec<String>>,
@@ -122,7 +123,7 @@ impl VerifiedJwt {
             });
             if !ok {
                 return Err(AppError::bad_credentials(
-                    "origin_not_allowed",
+            CredentialError::OriginNotAllowed,
                     format!(
                         "This JWT is limited to origins {allowed:?}; the request came from {}.",
                         origin.as_deref().unwrap_or("no origin")
@@ -152,7 +153,7 @@ fn expired(exp: i64) -> AppError {
         .map(|t| t.to_rfc3339())
         .unwrap_or_else(|| exp.to_string());
     AppError::bad_credentials(
-        "token_expired",
+        CredentialError::TokenExpired,
         format!("The JWT expired at {when}."),
         "Issue a new JWT (the SDK's AuthManager refreshes it from your auth URL).",
     )
@@ -160,7 +161,7 @@ fn expired(exp: i64) -> AppError {
 
 pub fn invalid(message: impl Into<String>) -> AppError {
     AppError::bad_credentials(
-        "invalid_token",
+        CredentialError::InvalidToken,
         message,
         "Sign the JWT with RS256 or ES256 using a key registered at \
          /v2/accounts/{account}/jwt_keys, with claims exp, iat, sub and accountId.",
@@ -259,15 +260,7 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
             });
         }
     }
-    if claims.iat > now + LEEWAY_SECS as i64 {
-        return Err(invalid("The JWT's iat is in the future."));
-    }
-    if claims.exp - claims.iat > MAX_LIFETIME_SECS {
-        return Err(invalid(format!(
-            "The JWT lives {} s (exp − iat); the limit is 7 days.",
-            claims.exp - claims.iat
-        )));
-    }
+    check_lifetime(claims.iat, claims.exp, now, MAX_LIFETIME_SECS).map_err(invalid)?;
     let mut rules = Vec::new();
     for pp in claims
         .access
@@ -280,10 +273,29 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
     }
     Ok(VerifiedJwt {
         account: account.to_string(),
+        sub: claims.sub,
         exp: claims.exp,
         rules,
         allowed_origins: claims.allowed_origins,
     })
+}
+
+/// The `iat`/`exp` checks shared by every token stowage verifies: `iat` at or
+/// after 0 and not in the future (beyond the skew), and a lifetime
+/// (`exp − iat`) of at most `max_lifetime`, in arithmetic that cannot overflow.
+pub fn check_lifetime(iat: i64, exp: i64, now: i64, max_lifetime: i64) -> Result<(), String> {
+    if iat < 0 {
+        return Err("The token's iat is negative.".into());
+    }
+    if iat > now.saturating_add(LEEWAY_SECS as i64) {
+        return Err("The token's iat is in the future.".into());
+    }
+    match exp.checked_sub(iat) {
+        Some(life) if life <= max_lifetime => Ok(()),
+        _ => Err(format!(
+            "The token lives longer than {max_lifetime} s (exp − iat)."
+        )),
+    }
 }
 
 /// One `pathPermissions` entry as a rule (None when it grants nothing).

@@ -1,7 +1,7 @@
 //! Signed URLs (SPEC §2): `?exp=<unix s>&sig=<hex>`, HMAC-SHA256 with the
 //! server's master key over the method, the path and the expiry.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, CredentialError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -40,7 +40,7 @@ pub fn verify(
 ) -> AppResult<()> {
     let (Some(exp), Some(sig)) = (given.exp, given.sig) else {
         return Err(AppError::bad_credentials(
-            "invalid_signature",
+            CredentialError::InvalidSignature,
             "This URL needs its exp and sig parameters.",
             "Use the URL exactly as the server returned it.",
         ));
@@ -51,7 +51,7 @@ pub fn verify(
         .map_err(|_| bad_signature())?;
     if exp < now {
         return Err(AppError::bad_credentials(
-            "url_expired",
+            CredentialError::UrlExpired,
             "This signed URL has expired.",
             "Ask the server for a new URL.",
         ));
@@ -61,7 +61,7 @@ pub fn verify(
 
 fn bad_signature() -> AppError {
     AppError::bad_credentials(
-        "invalid_signature",
+        CredentialError::InvalidSignature,
         "The URL's signature does not match.",
         "Use the URL exactly as the server returned it; it is valid for one path only.",
     )

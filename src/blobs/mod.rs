@@ -43,6 +43,23 @@ pub enum PutError {
     Store(object_store::Error),
 }
 
+impl From<PutError> for AppError {
+    fn from(e: PutError) -> AppError {
+        match e {
+            PutError::TooLarge { limit } => AppError::FileTooLarge {
+                limit,
+                declared: None,
+            },
+            PutError::Body(msg) => AppError::UploadIncomplete {
+                message: format!("The request body ended early or failed: {msg}."),
+            },
+            PutError::Store(err) => AppError::Unavailable {
+                cause: err.to_string(),
+            },
+        }
+    }
+}
+
 impl Blobs {
     /// `file://<dir>` (relative or absolute; created if missing), `memory://`, or any
     /// URL object_store parses (`s3://bucket`, `gs://…`, `az://…`). Query parameters

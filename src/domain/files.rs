@@ -2,10 +2,10 @@
 //! versions (SPEC §6, §7). Authorization always comes before existence, so a
 //! caller who may not read a path learns nothing about it.
 
-use crate::auth::rules::Op;
-use crate::auth::{authorize, authorize_read, Access, Principal};
+use crate::auth::{Access, Need, Principal};
+use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::domain::paths;
-use crate::domain::uploads::{self, discard};
+use crate::domain::uploads;
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow};
 use crate::state::AppState;
@@ -20,9 +20,9 @@ pub async fn for_download(
     version_id: Option<&str>,
 ) -> AppResult<(Arc<FileRow>, Access)> {
     paths::validate_file_path(path)?;
-    let access = authorize_read(state, principal, account, path).await?;
+    let access = state.auth.require_read(principal, account, path).await?;
     let row = match version_id {
-        None => state.current_file(account, path).await?,
+        None => state.files.current(&state.meta, account, path).await?,
         Some(v) => state
             .meta
             .get_version(account, path, v)
@@ -42,7 +42,7 @@ pub async fn details(
     path: &str,
 ) -> AppResult<FileRow> {
     paths::validate_file_path(path)?;
-    authorize(principal, account, Op::Read, path, || false)?;
+    principal.require(account, Need::read(path))?;
     state
         .meta
         .get_file(account, path)
@@ -59,9 +59,9 @@ pub async fn delete(
     path: &str,
 ) -> AppResult<()> {
     paths::validate_file_path(path)?;
-    authorize(principal, account, Op::Delete, path, || false)?;
+    principal.require(account, Need::delete(path))?;
     let dropped = state.meta.delete_file(account, path, now_ms()).await?;
-    state.forget_file(account, path).await;
+    state.files.forget(account, path).await;
     if dropped.is_empty() {
         return Err(AppError::FileNotFound {
             path: path.to_string(),
@@ -84,8 +84,8 @@ pub async fn copy(
 ) -> AppResult<FileRow> {
     paths::validate_file_path(source)?;
     paths::validate_file_path(destination)?;
-    authorize(principal, account, Op::Read, source, || false)?;
-    authorize(principal, account, Op::Create, destination, || false)?;
+    principal.require(account, Need::read(source))?;
+    principal.require(account, Need::create(destination))?;
     let src =
         state
             .meta
@@ -98,20 +98,18 @@ pub async fn copy(
     let limits = uploads::limits(state, &acc);
     uploads::check_mime(limits.allowed_mime.as_deref(), &src.mime)?;
 
-    let blob_key = uploads::new_blob_key(state, account).await?;
-    if let Err(e) = state.blobs.copy(&src.blob_key, &blob_key).await {
-        discard(state, &blob_key).await;
-        return Err(e);
-    }
-    let mut row = FileRow {
+    let blob = StagedBlob::copy(state, account, &src.blob_key, src.size as u64, &src.etag).await?;
+    let file = NewFile {
+        account: account.to_string(),
         path: destination.to_string(),
-        version_id: uploads::new_version_id(),
-        blob_key: blob_key.clone(),
-        created_at: now_ms(),
-        ..src
+        fallback: None,
+        mime: src.mime,
+        original_file_name: src.original_file_name,
+        metadata: serde_json::from_str(&src.metadata).unwrap_or_default(),
+        tags: serde_json::from_str(&src.tags).unwrap_or_default(),
+        allow_overwrite: true,
     };
-    uploads::commit_with_fallback(state, principal, &mut row, &None, true).await?;
-    Ok(row)
+    ingest::commit(state, principal, file, blob).await
 }
 
 pub async fn versions(
@@ -121,7 +119,7 @@ pub async fn versions(
     path: &str,
 ) -> AppResult<Vec<FileRow>> {
     paths::validate_file_path(path)?;
-    authorize(principal, account, Op::Read, path, || false)?;
+    principal.require(account, Need::read(path))?;
     let versions = state.meta.list_versions(account, path).await?;
     if versions.is_empty() {
         return Err(AppError::FileNotFound {
@@ -134,16 +132,25 @@ pub async fn versions(
 /// Longest lifetime of a signed download link.
 pub const MAX_LINK_SECS: i64 = 7 * 24 * 3600;
 
-/// A link that lets anyone download `path` until it expires (SPEC §6).
-pub async fn signed_url(
+/// What a signed download link carries: the version it serves and the
+/// `exp`/`sig` query (http/ builds the URL).
+pub struct SignedLink {
+    pub version_id: String,
+    pub query: String,
+}
+
+/// A link that lets anyone download `path` (its current version, or
+/// `version_id`) until it expires (SPEC §6); it never serves another version.
+pub async fn signed_link(
     state: &AppState,
     principal: &Principal,
     account: &str,
     path: &str,
     expires_in: Option<i64>,
-) -> AppResult<String> {
+    version_id: Option<&str>,
+) -> AppResult<SignedLink> {
     paths::validate_file_path(path)?;
-    authorize(principal, account, Op::Read, path, || false)?;
+    principal.require(account, Need::read(path))?;
     let secs = expires_in.unwrap_or(3600);
     if !(1..=MAX_LINK_SECS).contains(&secs) {
         return Err(AppError::invalid_request(
@@ -151,16 +158,23 @@ pub async fn signed_url(
             "Use 1 to 604800 seconds (7 days).",
         ));
     }
-    if state.meta.get_file(account, path).await?.is_none() {
-        return Err(AppError::FileNotFound {
-            path: path.to_string(),
-        });
-    }
+    let row = match version_id {
+        None => state.meta.get_file(account, path).await?,
+        Some(v) => state.meta.get_version(account, path, v).await?,
+    };
+    let row = row.ok_or_else(|| AppError::FileNotFound {
+        path: path.to_string(),
+    })?;
     let exp = chrono::Utc::now().timestamp() + secs;
-    let link = crate::auth::download_link_path(account, path);
-    let q = crate::auth::signed::query(&state.master_key, crate::auth::DOWNLOAD_SCOPE, &link, exp);
-    Ok(format!(
-        "{}?{q}",
-        crate::http::file_url(state, account, path)
-    ))
+    let subject = crate::auth::download_link_subject(account, path, &row.version_id);
+    let query = crate::auth::signed::query(
+        state.master_key(),
+        crate::auth::DOWNLOAD_SCOPE,
+        &subject,
+        exp,
+    );
+    Ok(SignedLink {
+        version_id: row.version_id,
+        query,
+    })
 }

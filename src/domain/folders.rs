@@ -1,17 +1,17 @@
 //! Folders (SPEC §4, §7): settings with PATCH semantics, details with inherited
 //! visibility, cursor listing and deletion.
 
-use crate::auth::rules::Op;
-use crate::auth::visibility::{self, FolderPermissions, PublicPermission};
-use crate::auth::{authorize, Principal};
+use crate::auth::visibility::{FolderPermissions, PublicPermission};
+use crate::auth::{Need, Principal};
+use crate::domain::ingest::discard;
 use crate::domain::paths;
-use crate::domain::uploads::discard;
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, After, FileRow, FolderRow, ListQuery, MetaStore};
 use crate::state::AppState;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// One setting in Bytescale's PATCH form: `{set: false}` or `{set: true, value?}`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -106,31 +106,34 @@ pub async fn apply(
     meta.put_folder(account, path, &text, now_ms()).await
 }
 
-/// FolderDetails: own settings plus where the effective visibility comes from.
-pub fn details(path: &str, row: Option<&FolderRow>, perms: &FolderPermissions) -> Value {
-    let settings: Value = row
-        .and_then(|r| serde_json::from_str(&r.settings).ok())
-        .unwrap_or_else(|| json!({}));
-    let inherited = match visibility::effective(perms, path) {
-        Some((from, value)) => json!({ "folderPath": from, "value": value }),
-        None => json!({ "folderPath": "/", "value": visibility::preset("public", &[]) }),
-    };
-    json!({
-        "folderPath": path,
-        "type": "Folder",
-        "virtual": row.is_some_and(|r| r.explicit),
-        "settings": settings,
-        "settingsInherited": { "publicPermissions": inherited },
-    })
+/// A folder as FolderDetails shows it: its own row (if any) and the
+/// account's visibility settings, to tell what it inherits and from where.
+pub struct FolderView {
+    pub path: String,
+    pub row: Option<FolderRow>,
+    pub perms: Arc<FolderPermissions>,
 }
 
-fn summary(row: &FolderRow) -> Value {
-    json!({
-        "type": "Folder",
-        "folderPath": row.path,
-        "settings": serde_json::from_str::<Value>(&row.settings).unwrap_or_else(|_| json!({})),
-        "virtual": row.explicit,
-    })
+/// One page of a listing.
+pub struct Listing {
+    pub folder: String,
+    /// The listed folder's own row, if it has one.
+    pub own: Option<FolderRow>,
+    pub items: Vec<ListItem>,
+    pub cursor: String,
+    pub complete: bool,
+}
+
+pub enum ListItem {
+    Folder(FolderRow),
+    File(FileRow),
+}
+
+/// What a folder delete removed.
+pub struct Deleted {
+    pub path: String,
+    pub files: u64,
+    pub folders: u64,
 }
 
 pub async fn put(
@@ -139,13 +142,17 @@ pub async fn put(
     account: &str,
     path: &str,
     change: &SettingsChange,
-) -> AppResult<Value> {
+) -> AppResult<FolderView> {
     let path = normalize(path)?;
-    authorize(principal, account, Op::Folders, &path, || false)?;
+    principal.require(account, Need::folders(&path))?;
     let row = apply(state.meta.as_ref(), account, &path, change).await?;
-    state.forget_folders(account).await;
-    let perms = state.folder_permissions(account).await?;
-    Ok(details(&path, Some(&row), &perms))
+    state.auth.forget_folders(account).await;
+    let perms = state.auth.folder_permissions(account).await?;
+    Ok(FolderView {
+        path,
+        row: Some(row),
+        perms,
+    })
 }
 
 pub async fn get(
@@ -153,17 +160,17 @@ pub async fn get(
     principal: &Principal,
     account: &str,
     path: &str,
-) -> AppResult<Value> {
+) -> AppResult<FolderView> {
     let path = normalize(path)?;
-    authorize(principal, account, Op::List, &path, || false)?;
+    principal.require(account, Need::list(&path))?;
     let row = state.meta.get_folder(account, &path).await?;
     if row.is_none() && path != "/" && !state.meta.folder_has_content(account, &path).await? {
         return Err(AppError::NotFound {
             what: format!("Folder {path}"),
         });
     }
-    let perms = state.folder_permissions(account).await?;
-    Ok(details(&path, row.as_ref(), &perms))
+    let perms = state.auth.folder_permissions(account).await?;
+    Ok(FolderView { path, row, perms })
 }
 
 pub struct ListParams {
@@ -208,9 +215,9 @@ pub async fn list(
     principal: &Principal,
     account: &str,
     params: ListParams,
-) -> AppResult<Value> {
+) -> AppResult<Listing> {
     let folder = normalize(&params.folder)?;
-    authorize(principal, account, Op::List, &folder, || false)?;
+    principal.require(account, Need::list(&folder))?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(AppError::invalid_request(
@@ -234,47 +241,31 @@ pub async fn list(
         })
         .await?;
     // Merge by (path, folders first), keep one page.
-    enum Item<'a> {
-        Folder(&'a FolderRow),
-        File(&'a FileRow),
-    }
-    let mut items: Vec<(&str, u8, Item)> = folders
-        .iter()
-        .map(|f| (f.path.as_str(), 0, Item::Folder(f)))
-        .chain(files.iter().map(|f| (f.path.as_str(), 1, Item::File(f))))
+    let mut items: Vec<(String, u8, ListItem)> = folders
+        .into_iter()
+        .map(|f| (f.path.clone(), 0, ListItem::Folder(f)))
+        .chain(
+            files
+                .into_iter()
+                .map(|f| (f.path.clone(), 1, ListItem::File(f))),
+        )
         .collect();
-    items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    items.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let complete = items.len() as i64 <= limit;
     items.truncate(limit as usize);
     let next = match items.last() {
-        Some((p, 0, _)) => After::Folder(p.to_string()),
-        Some((p, _, _)) => After::File(p.to_string()),
+        Some((p, 0, _)) => After::Folder(p.clone()),
+        Some((p, _, _)) => After::File(p.clone()),
         None => after,
     };
-    let out: Vec<Value> = items
-        .iter()
-        .map(|(_, _, item)| match item {
-            Item::Folder(f) => summary(f),
-            Item::File(f) => json!({
-                "type": "File",
-                "filePath": f.path,
-                "fileUrl": crate::http::file_url(state, account, &f.path),
-                "lastModified": f.created_at,
-                "size": f.size,
-            }),
-        })
-        .collect();
     let own = state.meta.get_folder(account, &folder).await?;
-    let folder_summary = match &own {
-        Some(r) => summary(r),
-        None => json!({ "type": "Folder", "folderPath": folder, "settings": {}, "virtual": false }),
-    };
-    Ok(json!({
-        "folder": folder_summary,
-        "items": out,
-        "cursor": encode_cursor(&next),
-        "isPaginationComplete": complete,
-    }))
+    Ok(Listing {
+        folder,
+        own,
+        items: items.into_iter().map(|(_, _, item)| item).collect(),
+        cursor: encode_cursor(&next),
+        complete,
+    })
 }
 
 /// Deletes a folder's settings (and subfolders' when `recursive`), and with
@@ -287,9 +278,9 @@ pub async fn delete(
     path: &str,
     recursive: bool,
     delete_files: bool,
-) -> AppResult<Value> {
+) -> AppResult<Deleted> {
     let path = normalize(path)?;
-    authorize(principal, account, Op::Folders, &path, || false)?;
+    principal.require(account, Need::folders(&path))?;
     let mut doomed = Vec::new();
     if delete_files {
         let mut after = After::Start;
@@ -308,7 +299,7 @@ pub async fn delete(
             let Some(last) = files.last() else { break };
             after = After::File(last.path.clone());
             for f in &files {
-                authorize(principal, account, Op::Delete, &f.path, || false)?;
+                principal.require(account, Need::delete(&f.path))?;
                 doomed.push(f.path.clone());
             }
         }
@@ -316,7 +307,7 @@ pub async fn delete(
     let mut deleted_files = 0;
     for file in &doomed {
         let dropped = state.meta.delete_file(account, file, now_ms()).await?;
-        state.forget_file(account, file).await;
+        state.files.forget(account, file).await;
         if !dropped.is_empty() {
             deleted_files += 1;
         }
@@ -325,11 +316,10 @@ pub async fn delete(
         }
     }
     let deleted_folders = state.meta.delete_folders(account, &path, recursive).await?;
-    state.forget_folders(account).await;
-    Ok(json!({
-        "folderPath": path,
-        "status": "Deleted",
-        "deletedFiles": deleted_files,
-        "deletedFolders": deleted_folders,
-    }))
+    state.auth.forget_folders(account).await;
+    Ok(Deleted {
+        path,
+        files: deleted_files,
+        folders: deleted_folders,
+    })
 }

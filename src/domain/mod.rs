@@ -1,8 +1,12 @@
-//! What stowage does, between the HTTP handlers and the stores.
+//! What stowage does, between the HTTP handlers and the stores. Functions
+//! return rows and plain structs; http/ shapes them for the wire.
 
+pub mod cache;
 pub mod files;
 pub mod folders;
 pub mod imagekit;
+pub mod ingest;
+pub mod keys;
 pub mod multipart;
 pub mod paths;
 pub mod sweeper;

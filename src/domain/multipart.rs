@@ -2,11 +2,10 @@
 //! begin → part URLs → part PUTs (any order, retried, any node) → confirmations;
 //! the confirmation that completes the set assembles and commits the file.
 
-use crate::auth::rules::Op;
-use crate::auth::{authorize, signed, Principal};
-use crate::blobs::PutError;
+use crate::auth::{signed, Need, Principal};
+use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::domain::paths::{self, PathContext, PathSpec};
-use crate::domain::uploads::{self, discard, effective_mime};
+use crate::domain::uploads::{self, effective_mime};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
 use crate::state::AppState;
@@ -32,15 +31,42 @@ pub struct BeginRequest {
     pub tags: Option<Vec<String>>,
 }
 
-/// What the session remembers about the file it will become.
+/// What the session remembers about the file it will become, and who began it.
 #[derive(Debug, Serialize, Deserialize)]
-struct Spec {
-    path: String,
+pub struct Spec {
+    pub path: String,
     fallback: Option<String>,
-    mime: String,
-    original_file_name: Option<String>,
-    metadata: Value,
-    tags: Vec<String>,
+    pub mime: String,
+    pub original_file_name: Option<String>,
+    pub metadata: Value,
+    pub tags: Vec<String>,
+    /// [`Principal::owner`] of the principal that began the upload: only it
+    /// may continue (SPEC §5.3 step 6).
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+/// A part's range and its signed `uploadUrl` (path and query; http/ puts the
+/// public URL in front).
+pub struct PartTicket {
+    pub upload_id: String,
+    pub index: u64,
+    pub inclusive_start: u64,
+    pub inclusive_end: i64,
+    pub signed_path: String,
+}
+
+/// A begun upload: its session, the first part, and the file it will become.
+pub struct Begun {
+    pub session: UploadSession,
+    pub spec: Spec,
+    pub first: PartTicket,
+}
+
+/// What a part confirmation did.
+pub enum Confirmed {
+    Pending,
+    Completed { etag: String },
 }
 
 fn parse_path(v: Option<&Value>) -> AppResult<PathSpec> {
@@ -78,16 +104,17 @@ fn part_prefix(account: &str, id: &str, idx: u64) -> String {
     format!("{account}/uploads/{id}/{idx}")
 }
 
-fn part_json(state: &AppState, s: &UploadSession, idx: u64) -> Value {
+fn ticket(state: &AppState, s: &UploadSession, idx: u64) -> PartTicket {
     let (start, end) = part_range(s.size as u64, idx);
     let path = part_path(&s.account_id, &s.id, idx);
-    let q = signed::query(&state.master_key, PART_SCOPE, &path, s.expires_at / 1000);
-    json!({
-        "uploadId": s.id,
-        "uploadPartIndex": idx,
-        "range": { "inclusiveStart": start, "inclusiveEnd": end },
-        "uploadUrl": format!("{}{path}?{q}", state.public_url),
-    })
+    let q = signed::query(state.master_key(), PART_SCOPE, &path, s.expires_at / 1000);
+    PartTicket {
+        upload_id: s.id.clone(),
+        index: idx,
+        inclusive_start: start,
+        inclusive_end: end,
+        signed_path: format!("{path}?{q}"),
+    }
 }
 
 pub async fn begin(
@@ -95,7 +122,7 @@ pub async fn begin(
     principal: &Principal,
     account: &str,
     req: BeginRequest,
-) -> AppResult<Value> {
+) -> AppResult<Begun> {
     if let Some(p) = &req.protocol {
         if p != "1.1" {
             return Err(AppError::invalid_request(
@@ -117,7 +144,7 @@ pub async fn begin(
         ));
     }
     paths::validate_file_path(&resolved.path)?;
-    authorize(principal, account, Op::Create, &resolved.path, || false)?;
+    principal.require(account, Need::create(&resolved.path))?;
     let acc = uploads::account(state, account).await?;
     let limits = uploads::limits(state, &acc);
     if req.size > limits.max_file_size {
@@ -132,7 +159,7 @@ pub async fn begin(
         .or(Some(paths::file_name(&resolved.path)));
     let mime = effective_mime(req.mime.as_deref(), name)?;
     uploads::check_mime(limits.allowed_mime.as_deref(), &mime)?;
-    let path = uploads::target_path(state, principal, account, &resolved).await?;
+    let path = ingest::target_path(state, principal, account, &resolved).await?;
 
     let now = now_ms();
     let spec = Spec {
@@ -148,6 +175,7 @@ pub async fn begin(
             _ => json!({}),
         },
         tags: req.tags.unwrap_or_default(),
+        owner: principal.owner(),
     };
     let session = UploadSession {
         id: uuid::Uuid::new_v4().simple().to_string(),
@@ -161,41 +189,39 @@ pub async fn begin(
         expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
     };
     state.meta.create_upload(&session).await?;
-    let file = json!({
-        "accountId": account,
-        "filePath": path,
-        "fileUrl": crate::http::file_url(state, account, &path),
-        "etag": Value::Null,
-        "size": req.size,
-        "mime": spec.mime,
-        "originalFileName": spec.original_file_name,
-        "lastModified": now,
-        "metadata": spec.metadata,
-        "tags": spec.tags,
-    });
-    Ok(json!({
-        "uploadId": session.id,
-        "uploadParts": { "count": session.part_count, "first": part_json(state, &session, 0) },
-        "file": file,
-    }))
+    let first = ticket(state, &session, 0);
+    Ok(Begun {
+        session,
+        spec,
+        first,
+    })
 }
 
-/// Loads a session the principal may continue (create on its path).
+/// Loads a session the principal may continue: the one that began it (any
+/// other principal is told 404, as for an unknown id), still allowed to
+/// create on its path.
 async fn session(
     state: &AppState,
     principal: &Principal,
     account: &str,
     id: &str,
 ) -> AppResult<(UploadSession, Spec)> {
+    let unknown = || AppError::NotFound {
+        what: format!("Upload {id}"),
+    };
+    if principal.account.as_deref() != Some(account) {
+        principal.require(account, Need::create("/"))?;
+    }
     let s = state
         .meta
         .get_upload(account, id)
         .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("Upload {id}"),
-        })?;
+        .ok_or_else(unknown)?;
     let spec: Spec = serde_json::from_str(&s.spec).map_err(AppError::internal)?;
-    authorize(principal, account, Op::Create, &spec.path, || false)?;
+    if spec.owner.is_some() && spec.owner != principal.owner() {
+        return Err(unknown());
+    }
+    principal.require(account, Need::create(&spec.path))?;
     Ok((s, spec))
 }
 
@@ -218,10 +244,40 @@ pub async fn get_part(
     account: &str,
     id: &str,
     idx: u64,
-) -> AppResult<Value> {
+) -> AppResult<PartTicket> {
     let (s, _) = session(state, principal, account, id).await?;
     check_index(&s, idx)?;
-    Ok(part_json(state, &s, idx))
+    Ok(ticket(state, &s, idx))
+}
+
+/// Checks a part URL's signature and that its session is open; returns the
+/// part's size.
+async fn open_part(
+    state: &AppState,
+    account: &str,
+    id: &str,
+    idx: u64,
+    signature: signed::UrlSignature<'_>,
+) -> AppResult<u64> {
+    let path = part_path(account, id, idx);
+    let now = chrono::Utc::now().timestamp();
+    signed::verify(state.master_key(), PART_SCOPE, &path, signature, now)?;
+    let s = state
+        .meta
+        .get_upload(account, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("Upload {id}"),
+        })?;
+    check_index(&s, idx)?;
+    if s.status != "open" {
+        return Err(AppError::invalid_request(
+            "This upload is already complete.",
+            "Begin a new upload to send the file again.",
+        ));
+    }
+    let (start, end) = part_range(s.size as u64, idx);
+    Ok((end + 1) as u64 - start)
 }
 
 /// Stores one part's bytes (the signed URL is the credential). Returns its ETag.
@@ -238,25 +294,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
-    let path = part_path(account, id, idx);
-    let now = chrono::Utc::now().timestamp();
-    signed::verify(&state.master_key, PART_SCOPE, &path, signature, now)?;
-    let s = state
-        .meta
-        .get_upload(account, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("Upload {id}"),
-        })?;
-    check_index(&s, idx)?;
-    if s.status != "open" {
-        return Err(AppError::invalid_request(
-            "This upload is already complete.",
-            "Begin a new upload to send the file again.",
-        ));
-    }
-    let (start, end) = part_range(s.size as u64, idx);
-    let expected = (end + 1) as u64 - start;
+    let expected = open_part(state, account, id, idx, signature).await?;
     if declared.is_some_and(|d| d != expected) {
         return Err(AppError::invalid_request(
             format!(
@@ -268,59 +306,48 @@ where
     }
     // Each attempt gets its own object, so a failed or late retry never harms
     // the part already stored (or one being assembled).
-    let key = uploads::new_blob_key(state, &part_prefix(account, id, idx)).await?;
-    let stored = match state.blobs.put_stream(&key, body, expected).await {
-        Ok(stored) => stored,
-        Err(e) => {
-            discard(state, &key).await;
-            return Err(match e {
-                PutError::TooLarge { .. } => AppError::invalid_request(
-                    format!("Part {idx} is larger than its range ({expected} bytes)."),
-                    "Send exactly the bytes of the part's range.",
-                ),
-                PutError::Body(m) => AppError::UploadIncomplete {
-                    message: format!("The part's body ended early or failed: {m}."),
-                },
-                PutError::Store(e) => AppError::Unavailable {
-                    cause: e.to_string(),
-                },
-            });
-        }
-    };
-    if stored.size != expected {
-        discard(state, &key).await;
-        return Err(AppError::UploadIncomplete {
-            message: format!(
-                "Part {idx} had {} bytes; its range is {expected} bytes.",
-                stored.size
+    let prefix = part_prefix(account, id, idx);
+    let blob = StagedBlob::stream(state, &prefix, body, expected)
+        .await
+        .map_err(|e| match e {
+            AppError::FileTooLarge { .. } => AppError::invalid_request(
+                format!("Part {idx} is larger than its range ({expected} bytes)."),
+                "Send exactly the bytes of the part's range.",
             ),
+            other => other,
+        })?;
+    if blob.size != expected {
+        let got = blob.size;
+        blob.discard().await;
+        return Err(AppError::UploadIncomplete {
+            message: format!("Part {idx} had {got} bytes; its range is {expected} bytes."),
         });
     }
     let part = UploadPart {
         upload_id: id.to_string(),
         idx: idx as i64,
-        etag: stored.sha256.clone(),
-        size: stored.size as i64,
+        etag: blob.sha256.clone(),
+        size: blob.size as i64,
         confirmed: false,
-        blob_key: key.clone(),
+        blob_key: blob.key().to_string(),
     };
-    match state.meta.record_part(&part).await {
-        Ok((true, replaced)) => {
+    match state.meta.record_part(&part).await? {
+        (true, replaced) => {
+            // The part record owns the bytes now (its GC entry stays until
+            // the session completes or expires).
+            let etag = blob.sha256.clone();
+            blob.keep();
             if let Some(old) = replaced {
                 discard(state, &old).await;
             }
-            Ok(stored.sha256)
+            Ok(etag)
         }
-        Ok((false, _)) => {
-            discard(state, &key).await;
+        (false, _) => {
+            blob.discard().await;
             Err(AppError::invalid_request(
                 "This upload is already complete.",
                 "Begin a new upload to send the file again.",
             ))
-        }
-        Err(e) => {
-            discard(state, &key).await;
-            Err(e)
         }
     }
 }
@@ -333,7 +360,7 @@ pub async fn complete_part(
     id: &str,
     idx: u64,
     etag: &str,
-) -> AppResult<Value> {
+) -> AppResult<Confirmed> {
     let (s, spec) = session(state, principal, account, id).await?;
     check_index(&s, idx)?;
     let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
@@ -344,7 +371,7 @@ pub async fn complete_part(
         ));
     }
     if !state.meta.claim_upload(id).await? {
-        return Ok(json!({ "status": "Pending" }));
+        return Ok(Confirmed::Pending);
     }
     let parts = state.meta.list_parts(id).await?;
     match assemble(state, principal, &s, &spec, &parts).await {
@@ -353,7 +380,7 @@ pub async fn complete_part(
             for p in &parts {
                 discard(state, &p.blob_key).await;
             }
-            Ok(json!({ "status": "Completed", "etag": row.etag }))
+            Ok(Confirmed::Completed { etag: row.etag })
         }
         Err(e) => {
             // Let a retried confirmation try again.
@@ -377,7 +404,6 @@ async fn assemble(
             "assembling an upload with missing parts",
         ));
     }
-    let blob_key = uploads::new_blob_key(state, &account).await?;
     // A reader task feeds the parts, in order, through a small channel.
     let parts: Vec<(String, u64)> = parts
         .iter()
@@ -404,32 +430,27 @@ async fn assemble(
     });
     let body =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let put = state.blobs.put_stream(&blob_key, body, s.size as u64).await;
+    let put = StagedBlob::stream(state, &account, body, s.size as u64).await;
     reader.abort();
-    let stored = match put {
-        Ok(st) if st.size == s.size as u64 => st,
+    let blob = match put {
+        Ok(blob) if blob.size == s.size as u64 => blob,
         Ok(_) | Err(_) => {
-            discard(state, &blob_key).await;
             return Err(AppError::Unavailable {
                 cause: "a stored part could not be read back".into(),
-            });
+            })
         }
     };
-    let mut row = FileRow {
-        account_id: s.account_id.clone(),
+    let file = NewFile {
+        account,
         path: spec.path.clone(),
-        version_id: uploads::new_version_id(),
-        blob_key: blob_key.clone(),
-        size: stored.size as i64,
+        fallback: spec.fallback.clone(),
         mime: spec.mime.clone(),
-        etag: stored.sha256,
         original_file_name: spec.original_file_name.clone(),
-        metadata: spec.metadata.to_string(),
-        tags: serde_json::to_string(&spec.tags).map_err(AppError::internal)?,
-        created_at: now_ms(),
+        metadata: spec.metadata.clone(),
+        tags: spec.tags.clone(),
+        allow_overwrite: true,
     };
-    uploads::commit_with_fallback(state, principal, &mut row, &spec.fallback, true).await?;
-    Ok(row)
+    ingest::commit(state, principal, file, blob).await
 }
 
 pub async fn remaining_parts(
@@ -437,7 +458,7 @@ pub async fn remaining_parts(
     principal: &Principal,
     account: &str,
     id: &str,
-) -> AppResult<Value> {
+) -> AppResult<Vec<i64>> {
     let (s, _) = session(state, principal, account, id).await?;
     let confirmed: std::collections::HashSet<i64> = state
         .meta
@@ -447,10 +468,9 @@ pub async fn remaining_parts(
         .filter(|p| p.confirmed)
         .map(|p| p.idx)
         .collect();
-    let remaining: Vec<i64> = (0..s.part_count)
+    Ok((0..s.part_count)
         .filter(|i| !confirmed.contains(i))
-        .collect();
-    Ok(json!({ "remainingUploadParts": remaining }))
+        .collect())
 }
 
 /// Removes expired sessions and their parts' bytes (run by the sweeper).

@@ -1,6 +1,7 @@
 //! The background sweeper: deletes blobs whose GC entry is due (uploads that
 //! never committed, dropped versions, deleted files whose inline delete failed).
 
+use crate::domain::ingest::discard;
 use crate::meta::now_ms;
 use crate::state::AppState;
 use std::time::Duration;
@@ -51,9 +52,9 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
         }
         for (account, path) in batch {
             let dropped = state.meta.delete_file(&account, &path, now_ms()).await?;
-            state.forget_file(&account, &path).await;
+            state.files.forget(&account, &path).await;
             for key in dropped {
-                crate::domain::uploads::discard(state, &key).await;
+                discard(state, &key).await;
             }
             removed += 1;
         }

@@ -2,15 +2,12 @@
 //! one exact path; a browser uploads with it, without any key.
 
 use crate::auth::keys;
-use crate::auth::rules::{Grants, Op, Rule, RuleSpec};
-use crate::auth::{authorize, Principal, Via};
+use crate::auth::{Need, Principal};
 use crate::domain::paths;
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, Spend, UploadTokenRow};
+use crate::meta::{now_ms, UploadTokenRow};
 use crate::state::AppState;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,14 +34,21 @@ pub fn scoped_path(bucket: Option<&str>, path: &str) -> AppResult<String> {
     Ok(full)
 }
 
+/// A token as issued: the plaintext (shown once), its path and expiry (epoch ms).
+pub struct IssuedToken {
+    pub token: String,
+    pub path: String,
+    pub expires_at: i64,
+}
+
 pub async fn create(
     state: &AppState,
     principal: &Principal,
     account: &str,
     req: TokenRequest,
-) -> AppResult<Value> {
+) -> AppResult<IssuedToken> {
     let path = scoped_path(req.bucket.as_deref(), &req.path)?;
-    authorize(principal, account, Op::Create, &path, || false)?;
+    principal.require(account, Need::create(&path))?;
     let secs = req.expires_in.unwrap_or(3600);
     if !(1..=86_400).contains(&secs) {
         return Err(AppError::invalid_request(
@@ -65,70 +69,9 @@ pub async fn create(
         used_at: None,
     };
     state.meta.insert_upload_token(&row).await?;
-    let expires_at = chrono::DateTime::from_timestamp_millis(row.expires_at)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default();
-    Ok(json!({ "token": token, "path": path, "expires_at": expires_at }))
-}
-
-fn already_used() -> AppError {
-    AppError::bad_credentials(
-        "token_already_used",
-        "This upload token has already been used.",
-        "Upload tokens are single use: ask your backend for a new one.",
-    )
-}
-
-fn expired() -> AppError {
-    AppError::bad_credentials(
-        "token_expired",
-        "This upload token has expired.",
-        "Ask your backend for a new token (expires_in up to 86400 s).",
-    )
-}
-
-fn unknown() -> AppError {
-    AppError::bad_credentials(
-        "invalid_token",
-        "This upload token is not valid.",
-        "Use the token exactly as POST /token returned it.",
-    )
-}
-
-/// A looked-up token that can still be spent, else the 401 that says why.
-pub fn usable(row: Option<UploadTokenRow>, now: i64) -> AppResult<UploadTokenRow> {
-    match row {
-        None => Err(unknown()),
-        Some(r) if r.used_at.is_some() => Err(already_used()),
-        Some(r) if r.expires_at <= now => Err(expired()),
-        Some(r) => Ok(r),
-    }
-}
-
-/// Spends the principal's upload token (atomically, on first use, even if the
-/// upload then fails) and returns it with a principal that may create exactly
-/// its path.
-pub async fn spend(
-    state: &AppState,
-    principal: &Principal,
-) -> AppResult<(UploadTokenRow, Principal)> {
-    let Via::UploadToken { token_hash } = &principal.via else {
-        return Err(AppError::internal("spend called without an upload token"));
-    };
-    let row = match state.meta.spend_upload_token(token_hash, now_ms()).await? {
-        Spend::Spent(row) => row,
-        Spend::AlreadyUsed => return Err(already_used()),
-        Spend::Expired => return Err(expired()),
-        Spend::Unknown => return Err(unknown()),
-    };
-    let rule = Rule::compile(RuleSpec {
-        path: globset::escape(&row.path),
-        ops: vec![Op::Create],
-    })?;
-    let scoped = Principal {
-        account: Some(row.account_id.clone()),
-        grants: Arc::new(Grants::Rules(vec![rule])),
-        via: principal.via.clone(),
-    };
-    Ok((row, scoped))
+    Ok(IssuedToken {
+        token,
+        path,
+        expires_at: row.expires_at,
+    })
 }

@@ -1,15 +1,15 @@
 //! The CDN side (SPEC §6): `GET|HEAD /{account}/raw{filePath}` with the
 //! conditional and range behaviour nginx gives, and transformation URLs.
 
-use super::{header_str, AppQuery};
+use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
-use crate::auth::{self, Access};
+use crate::auth::{Access, SignedLink};
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,17 +50,21 @@ struct RawQuery {
 
 async fn get_raw_file(
     State(state): State<AppState>,
-    Path((account, path)): Path<(String, String)>,
+    AppPath((account, path)): AppPath<(String, String)>,
     AppQuery(q): AppQuery<RawQuery>,
     method: Method,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let path = format!("/{path}");
-    let signature = UrlSignature {
-        exp: q.exp,
-        sig: q.sig.as_deref(),
-    };
-    let principal = auth::cdn_principal(&state, &headers, &account, &path, signature).await?;
+    let link = (q.exp.is_some() || q.sig.is_some()).then(|| SignedLink {
+        path: &path,
+        version_id: q.version_id.as_deref(),
+        signature: UrlSignature {
+            exp: q.exp,
+            sig: q.sig.as_deref(),
+        },
+    });
+    let principal = state.auth.cdn_principal(&headers, &account, link).await?;
     let (row, access) =
         files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
     let opts = ServeOptions {
@@ -73,7 +77,7 @@ async fn get_raw_file(
 }
 
 async fn get_transformed_file(
-    Path((_account, transformation, _path)): Path<(String, String, String)>,
+    AppPath((_account, transformation, _path)): AppPath<(String, String, String)>,
 ) -> AppError {
     AppError::TransformationNotSupported {
         name: transformation,
@@ -152,7 +156,8 @@ async fn serve(
     }
     let body = if size <= state.config.cache_max_file_size {
         let bytes = state
-            .small_blob(&row.blob_key)
+            .files
+            .small_blob(&state.blobs, &row.blob_key)
             .await
             .map_err(|e| missing(e, row))?;
         Body::from(bytes.slice(range.start as usize..range.end as usize))

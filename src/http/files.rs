@@ -1,11 +1,11 @@
 //! Files (SPEC §7): details, delete, copy, versions.
 
-use super::{file_details, AppJson, AppQuery};
+use super::{file_details, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
 use crate::domain::files;
 use crate::error::AppResult;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -41,7 +41,7 @@ struct FilePathQuery {
 
 async fn get_file_details(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FilePathQuery>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
@@ -51,7 +51,7 @@ async fn get_file_details(
 
 async fn delete_file(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FilePathQuery>,
     principal: Principal,
 ) -> AppResult<StatusCode> {
@@ -67,7 +67,7 @@ struct CopyRequest {
 
 async fn copy_file(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CopyRequest>,
 ) -> AppResult<Json<Value>> {
@@ -84,7 +84,7 @@ async fn copy_file(
 
 async fn list_file_versions(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FilePathQuery>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
@@ -109,21 +109,29 @@ struct SignedUrlRequest {
     file_path: String,
     #[serde(alias = "expires_in")]
     expires_in: Option<i64>,
+    version_id: Option<String>,
 }
 
 async fn create_signed_url(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<SignedUrlRequest>,
 ) -> AppResult<Json<Value>> {
-    let url = files::signed_url(
+    let link = files::signed_link(
         &state,
         &principal,
         &account,
         &body.file_path,
         body.expires_in,
+        body.version_id.as_deref(),
     )
     .await?;
+    let url = format!(
+        "{}?{}&versionId={}",
+        super::file_url(&state, &account, &body.file_path),
+        link.query,
+        link.version_id,
+    );
     Ok(Json(json!({ "url": url })))
 }

@@ -1,15 +1,17 @@
 //! Folders (SPEC §7): PutFolder, GetFolderDetails, DeleteFolder, ListFolder.
 
-use super::{AppJson, AppQuery};
+use super::{AppJson, AppPath, AppQuery};
+use crate::auth::visibility;
 use crate::auth::Principal;
-use crate::domain::folders::{self, ListParams, SettingsChange};
+use crate::domain::folders::{self, FolderView, ListItem, ListParams, SettingsChange};
 use crate::error::AppResult;
+use crate::meta::FolderRow;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,7 +36,7 @@ struct PutFolder {
 
 async fn put_folder(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<PutFolder>,
 ) -> AppResult<Json<Value>> {
@@ -46,7 +48,7 @@ async fn put_folder(
         &body.folder_settings,
     )
     .await?;
-    Ok(Json(details))
+    Ok(Json(details_json(&details)))
 }
 
 #[derive(Deserialize)]
@@ -57,13 +59,12 @@ struct FolderQuery {
 
 async fn get_folder(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FolderQuery>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        folders::get(&state, &principal, &account, &q.folder_path).await?,
-    ))
+    let view = folders::get(&state, &principal, &account, &q.folder_path).await?;
+    Ok(Json(details_json(&view)))
 }
 
 #[derive(Deserialize)]
@@ -81,7 +82,7 @@ struct DeleteFolder {
 
 async fn delete_folder(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<DeleteFolder>,
 ) -> AppResult<Json<Value>> {
@@ -94,7 +95,12 @@ async fn delete_folder(
         body.delete_files,
     )
     .await?;
-    Ok(Json(out))
+    Ok(Json(json!({
+        "folderPath": out.path,
+        "status": "Deleted",
+        "deletedFiles": out.files,
+        "deletedFolders": out.folders,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -110,7 +116,7 @@ struct ListQuery {
 
 async fn list_folder(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<ListQuery>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
@@ -121,7 +127,59 @@ async fn list_folder(
         recursive: q.recursive,
         include_files: q.include_files.unwrap_or(true),
     };
-    Ok(Json(
-        folders::list(&state, &principal, &account, params).await?,
-    ))
+    let page = folders::list(&state, &principal, &account, params).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| match item {
+            ListItem::Folder(f) => summary(f),
+            ListItem::File(f) => json!({
+                "type": "File",
+                "filePath": f.path,
+                "fileUrl": super::file_url(&state, &account, &f.path),
+                "lastModified": f.created_at,
+                "size": f.size,
+            }),
+        })
+        .collect();
+    let folder = match &page.own {
+        Some(r) => summary(r),
+        None => {
+            json!({ "type": "Folder", "folderPath": page.folder, "settings": {}, "virtual": false })
+        }
+    };
+    Ok(Json(json!({
+        "folder": folder,
+        "items": items,
+        "cursor": page.cursor,
+        "isPaginationComplete": page.complete,
+    })))
+}
+
+/// FolderDetails: own settings plus where the effective visibility comes from.
+pub fn details_json(view: &FolderView) -> Value {
+    let row = view.row.as_ref();
+    let settings: Value = row
+        .and_then(|r| serde_json::from_str(&r.settings).ok())
+        .unwrap_or_else(|| json!({}));
+    let inherited = match visibility::effective(&view.perms, &view.path) {
+        Some((from, value)) => json!({ "folderPath": from, "value": value }),
+        None => json!({ "folderPath": "/", "value": visibility::preset("public", &[]) }),
+    };
+    json!({
+        "folderPath": view.path,
+        "type": "Folder",
+        "virtual": row.is_some_and(|r| r.explicit),
+        "settings": settings,
+        "settingsInherited": { "publicPermissions": inherited },
+    })
+}
+
+fn summary(row: &FolderRow) -> Value {
+    json!({
+        "type": "Folder",
+        "folderPath": row.path,
+        "settings": serde_json::from_str::<Value>(&row.settings).unwrap_or_else(|_| json!({})),
+        "virtual": row.explicit,
+    })
 }

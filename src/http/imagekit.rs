@@ -1,12 +1,13 @@
 //! ImageKit-compatible upload routes (SPEC §5.5), answering in ImageKit's
 //! shapes: success as ImageKit's file object, errors as `{message, help}`.
 
-use super::multipart_boundary;
-use super::uploads::multipart_error;
-use crate::auth::Principal;
+use super::form::{Form, Part};
+use crate::auth::{Principal, Via};
 use crate::domain::imagekit::{self, Staged, Version};
-use crate::domain::uploads::discard;
-use crate::error::AppError;
+use crate::domain::ingest::detached;
+use crate::domain::paths;
+use crate::error::{AppError, AppResult};
+use crate::meta::FileRow;
 use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
 use axum::body::Body;
 use axum::extract::State;
@@ -14,9 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::Engine;
-use futures::TryStreamExt;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
@@ -70,13 +69,15 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ImageKitError> {
-    let boundary = multipart_boundary(
+    let mut form = Form::new(
         &headers,
+        body,
         "Send the upload as multipart/form-data with file and fileName fields.",
     )?;
-    // Before its token is checked, an anonymous upload stages at most
-    // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time.
-    let anonymous = principal.account.is_none();
+    // Before its token is checked, an upload without a key stages at most
+    // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time. An upload token
+    // is no key here: these routes take ImageKit's client tokens instead.
+    let anonymous = principal.account.is_none() || matches!(principal.via, Via::UploadToken { .. });
     let limit = if anonymous {
         state.config.max_file_size.min(ANONYMOUS_STAGING_LIMIT)
     } else {
@@ -85,57 +86,81 @@ async fn upload(
     let st = state.clone();
     // The whole form is read in one task: the file part may come first, so it
     // is staged into a blob and committed only once every field checks out.
-    let row = tokio::spawn(async move {
+    let row = detached(async move {
         let _slot = if anonymous {
-            Some(st.anonymous_staging.acquire().await.map_err(AppError::internal)?)
+            Some(
+                st.anonymous_staging
+                    .acquire()
+                    .await
+                    .map_err(AppError::internal)?,
+            )
         } else {
             None
         };
-        let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
         let mut fields = BTreeMap::new();
         let mut staged: Option<Staged> = None;
-        let result = async {
-            while let Some(field) = form.next_field().await.map_err(multipart_error)? {
-                let name = field.name().unwrap_or("").to_string();
-                if name == "file" && staged.is_none() {
-                    let file_name = field.file_name().map(str::to_string);
-                    let ct = field.content_type().map(|m| m.to_string());
-                    if file_name.is_some() {
-                        let stream = field.map_err(|e| multipart_error(e).to_string());
-                        staged = Some(imagekit::stage(&st, stream, limit, file_name, ct).await?);
-                    } else {
-                        // A text `file` field: base64 (data URLs too); remote URLs are not fetched.
-                        let text = field.text().await.map_err(multipart_error)?;
-                        let data = text.split_once(";base64,").map(|(_, d)| d).unwrap_or(&text);
-                        let bytes = base64::engine::general_purpose::STANDARD
-                            .decode(data.trim())
-                            .map_err(|_| {
-                                AppError::invalid_request(
-                                    "The file field is neither a file nor base64 data.",
-                                    "Send the file as a file part, or base64; remote URLs are not fetched.",
-                                )
-                            })?;
-                        let once = futures::stream::once(async move {
-                            Ok::<_, std::convert::Infallible>(bytes::Bytes::from(bytes))
-                        });
-                        staged = Some(imagekit::stage(&st, once, limit, None, None).await?);
-                    }
-                } else {
-                    fields.insert(name, field.text().await.map_err(multipart_error)?);
-                }
+        while let Some(part) = form.next().await? {
+            let name = part.name().to_string();
+            if name == "file" && staged.is_none() {
+                staged = Some(stage(&st, part, limit).await?);
+            } else {
+                fields.insert(name, part.text().await?);
             }
-            let staged_ref = staged.as_ref().ok_or_else(|| {
-                AppError::invalid_request("Missing file parameter for upload.", "Send the file field.")
-            })?;
-            imagekit::finish(&st, version, &principal, &fields, staged_ref).await
         }
-        .await;
-        if let Some(s) = &staged {
-            discard(&st, &s.blob_key).await;
-        }
+        let staged = staged.ok_or_else(|| {
+            AppError::invalid_request("Missing file parameter for upload.", "Send the file field.")
+        })?;
+        let result = imagekit::finish(&st, version, &principal, &fields, &staged).await;
+        staged.blob.discard().await;
         result
     })
-    .await
-    .map_err(AppError::internal)??;
-    Ok(Json(imagekit::response(&state, &row)).into_response())
+    .await?;
+    Ok(Json(response(&state, &row)).into_response())
+}
+
+/// The `file` part: a file input, or base64 text (data URLs too; remote URLs
+/// are not fetched), streamed into a staged blob.
+async fn stage(state: &AppState, part: Part, limit: u64) -> AppResult<Staged> {
+    let file_name = part.file_name().map(str::to_string);
+    if file_name.is_some() {
+        let ct = part.content_type();
+        imagekit::stage(state, part.stream(), limit, file_name, ct).await
+    } else {
+        imagekit::stage(state, part.base64_stream(), limit, None, None)
+            .await
+            .map_err(|e| match e {
+                AppError::UploadIncomplete { message } if message.contains("base64") => {
+                    AppError::invalid_request(
+                        "The file field is neither a file nor base64 data.",
+                        "Send the file as a file part, or base64; remote URLs are not fetched.",
+                    )
+                }
+                other => other,
+            })
+    }
+}
+
+/// ImageKit's upload response.
+fn response(state: &AppState, row: &FileRow) -> Value {
+    let tags: Value = serde_json::from_str(&row.tags).unwrap_or(Value::Null);
+    let created = chrono::DateTime::from_timestamp_millis(row.created_at)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    let private = serde_json::from_str::<Value>(&row.metadata)
+        .ok()
+        .and_then(|m| m.get("isPrivateFile").cloned())
+        .unwrap_or(Value::Bool(false));
+    json!({
+        "fileId": row.version_id,
+        "name": paths::file_name(&row.path),
+        "filePath": row.path,
+        "url": super::file_url(state, &row.account_id, &row.path),
+        "size": row.size,
+        "fileType": if row.mime.starts_with("image/") { "image" } else { "non-image" },
+        "mime": row.mime,
+        "versionInfo": { "id": row.version_id, "name": "Version 1" },
+        "tags": if tags.as_array().is_some_and(|a| a.is_empty()) { Value::Null } else { tags },
+        "isPrivateFile": private,
+        "createdAt": created,
+    })
 }

@@ -1,15 +1,14 @@
 //! Key management (SPEC §7), all needing `admin`: API keys and JWT keys.
 
-use super::AppJson;
-use crate::admin;
+use super::{AppJson, AppPath};
 use crate::auth::keys::KeyType;
-use crate::auth::rules::{Op, RuleSpec};
-use crate::auth::{authorize, Principal};
-use crate::domain::uploads::account;
+use crate::auth::rules::RuleSpec;
+use crate::auth::Principal;
+use crate::domain::keys::{self, admin_account};
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, SigningKeyRow};
+use crate::meta::{ApiKeyRow, JwtKeyRow, SigningKeyRow};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -44,17 +43,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Key management needs `admin` on the account root.
-fn require_admin(principal: &Principal, account: &str) -> AppResult<()> {
-    authorize(principal, account, Op::Admin, "/", || false).map(|_| ())
-}
-
-/// `admin` on the account, then the account itself (for its sandbox label).
-async fn admin_account(state: &AppState, principal: &Principal, acc: &str) -> AppResult<Account> {
-    require_admin(principal, acc)?;
-    account(state, acc).await
-}
-
 fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
     json!({
         "keyId": row.id,
@@ -80,20 +68,19 @@ struct CreateKey {
 
 async fn create_api_key(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CreateKey>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    require_admin(&principal, &acc)?;
+    let account = admin_account(&state, &principal, &acc).await?;
     let kind = KeyType::parse(&body.key_type).ok_or_else(|| {
         AppError::invalid_request(
             format!("Unknown key type {:?}.", body.key_type),
             "Use \"type\": \"secret\" or \"public\".",
         )
     })?;
-    let account = account(&state, &acc).await?;
     let (row, key) =
-        admin::create_key(state.meta.as_ref(), &acc, kind, &body.name, body.rules).await?;
+        keys::create_key(state.meta.as_ref(), &acc, kind, &body.name, body.rules).await?;
     let mut out = key_json(&row, account.sandbox);
     out["key"] = json!(key);
     Ok((StatusCode::CREATED, Json(out)))
@@ -101,28 +88,22 @@ async fn create_api_key(
 
 async fn list_api_keys(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
     let account = admin_account(&state, &principal, &acc).await?;
-    let rows = state.meta.list_api_keys(&acc).await?;
+    let rows = keys::list_api_keys(&state, &acc).await?;
     let items: Vec<Value> = rows.iter().map(|r| key_json(r, account.sandbox)).collect();
     Ok(Json(json!({ "items": items })))
 }
 
 async fn revoke_api_key(
     State(state): State<AppState>,
-    Path((acc, key_id)): Path<(String, String)>,
+    AppPath((acc, key_id)): AppPath<(String, String)>,
     principal: Principal,
 ) -> AppResult<StatusCode> {
-    require_admin(&principal, &acc)?;
-    if !state.meta.revoke_api_key(&acc, &key_id, now_ms()).await? {
-        return Err(AppError::NotFound {
-            what: format!("API key {key_id}"),
-        });
-    }
-    // Other nodes let go within CACHE_TTL; this one at once.
-    state.forget_all_keys();
+    admin_account(&state, &principal, &acc).await?;
+    keys::revoke_api_key(&state, &acc, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -146,13 +127,12 @@ struct AddJwtKey {
 
 async fn add_jwt_key(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<AddJwtKey>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let account = admin_account(&state, &principal, &acc).await?;
-    let row = admin::add_jwt_key(state.meta.as_ref(), &acc, &body.pem, &body.name).await?;
-    state.forget_jwt_keys(&acc).await;
+    let row = keys::register_jwt_key(&state, &acc, &body.pem, &body.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(jwt_key_json(&row, account.sandbox)),
@@ -161,11 +141,11 @@ async fn add_jwt_key(
 
 async fn list_jwt_keys(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
     let account = admin_account(&state, &principal, &acc).await?;
-    let rows = state.meta.list_jwt_keys(&acc).await?;
+    let rows = keys::list_jwt_keys(&state, &acc).await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|r| jwt_key_json(r, account.sandbox))
@@ -175,16 +155,11 @@ async fn list_jwt_keys(
 
 async fn delete_jwt_key(
     State(state): State<AppState>,
-    Path((acc, kid)): Path<(String, String)>,
+    AppPath((acc, kid)): AppPath<(String, String)>,
     principal: Principal,
 ) -> AppResult<StatusCode> {
-    require_admin(&principal, &acc)?;
-    if !state.meta.delete_jwt_key(&acc, &kid).await? {
-        return Err(AppError::NotFound {
-            what: format!("JWT key {kid}"),
-        });
-    }
-    state.forget_jwt_keys(&acc).await;
+    admin_account(&state, &principal, &acc).await?;
+    keys::delete_jwt_key(&state, &acc, &kid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,14 +181,14 @@ struct CreateSigningKey {
 
 async fn create_signing_key(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CreateSigningKey>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let account = admin_account(&state, &principal, &acc).await?;
     let name = body.name;
     let (row, secret) =
-        admin::create_signing_key(state.meta.as_ref(), &state.master_key, &acc, &name).await?;
+        keys::create_signing_key(state.meta.as_ref(), state.master_key(), &acc, &name).await?;
     let mut out = signing_key_json(&row, account.sandbox);
     out["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(out)))
@@ -221,11 +196,11 @@ async fn create_signing_key(
 
 async fn list_signing_keys(
     State(state): State<AppState>,
-    Path(acc): Path<String>,
+    AppPath(acc): AppPath<String>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
     let account = admin_account(&state, &principal, &acc).await?;
-    let rows = state.meta.list_signing_keys(&acc).await?;
+    let rows = keys::list_signing_keys(&state, &acc).await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|r| signing_key_json(r, account.sandbox))
@@ -235,14 +210,10 @@ async fn list_signing_keys(
 
 async fn delete_signing_key(
     State(state): State<AppState>,
-    Path((acc, kid)): Path<(String, String)>,
+    AppPath((acc, kid)): AppPath<(String, String)>,
     principal: Principal,
 ) -> AppResult<StatusCode> {
-    require_admin(&principal, &acc)?;
-    if !state.meta.delete_signing_key(&acc, &kid).await? {
-        return Err(AppError::NotFound {
-            what: format!("Signing key {kid}"),
-        });
-    }
+    admin_account(&state, &principal, &acc).await?;
+    keys::delete_signing_key(&state, &acc, &kid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@ pub mod cdn;
 pub mod cors;
 pub mod files;
 pub mod folders;
+pub mod form;
 pub mod health;
 pub mod imagekit;
 pub mod keys;
@@ -13,11 +14,13 @@ pub mod session;
 pub mod tokens;
 pub mod uploads;
 
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
@@ -31,6 +34,38 @@ pub struct AppJson<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct AppQuery<T>(pub T);
+
+/// `axum::extract::Path` with an [`AppError`] rejection (`…/parts/abc` is a
+/// SPEC §8 JSON 400, not axum's plain text).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct AppPath<T>(pub T);
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> Self {
+        AppError::invalid_request(
+            format!("The URL is not valid: {}", r.body_text()),
+            "Check the URL's segments (e.g. part indexes are whole numbers) against the README.",
+        )
+    }
+}
+
+/// The principal of an API request: whatever the auth layer makes of its
+/// carriers (a principal a layer already attached, e.g. the dashboard's
+/// session, wins).
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Principal> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        state
+            .auth
+            .principal(&parts.headers, parts.uri.query())
+            .await
+    }
+}
 
 impl From<JsonRejection> for AppError {
     fn from(r: JsonRejection) -> Self {
@@ -113,14 +148,4 @@ pub fn content_length(headers: &HeaderMap) -> AppResult<Option<u64>> {
             )
         }),
     }
-}
-
-/// The multipart boundary of a `multipart/form-data` body, else 400 with
-/// `suggestion`.
-pub fn multipart_boundary(headers: &HeaderMap, suggestion: &str) -> AppResult<String> {
-    header_str(headers, header::CONTENT_TYPE)
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| {
-            AppError::invalid_request("The body is not multipart/form-data.", suggestion)
-        })
 }

@@ -1,19 +1,19 @@
 //! Multipart uploads (SPEC §5.3): begin, part URLs, part bytes, confirmations.
 
-use super::{content_length, AppJson, AppQuery};
+use super::{content_length, AppJson, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::Principal;
-use crate::domain::multipart::{self, BeginRequest};
+use crate::domain::multipart::{self, BeginRequest, Confirmed, PartTicket};
 use crate::error::AppResult;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,23 +37,47 @@ pub fn router() -> Router<AppState> {
 
 async fn begin_multipart_upload(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<BeginRequest>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        multipart::begin(&state, &principal, &account, body).await?,
-    ))
+    let begun = multipart::begin(&state, &principal, &account, body).await?;
+    let (s, spec) = (&begun.session, &begun.spec);
+    Ok(Json(json!({
+        "uploadId": s.id,
+        "uploadParts": { "count": s.part_count, "first": part_json(&state, &begun.first) },
+        "file": {
+            "accountId": account,
+            "filePath": spec.path,
+            "fileUrl": super::file_url(&state, &account, &spec.path),
+            "etag": Value::Null,
+            "size": s.size,
+            "mime": spec.mime,
+            "originalFileName": spec.original_file_name,
+            "lastModified": s.created_at,
+            "metadata": spec.metadata,
+            "tags": spec.tags,
+        },
+    })))
+}
+
+/// A part as the SDK reads it, its `uploadUrl` absolute.
+fn part_json(state: &AppState, t: &PartTicket) -> Value {
+    json!({
+        "uploadId": t.upload_id,
+        "uploadPartIndex": t.index,
+        "range": { "inclusiveStart": t.inclusive_start, "inclusiveEnd": t.inclusive_end },
+        "uploadUrl": format!("{}{}", state.public_url, t.signed_path),
+    })
 }
 
 async fn get_upload_part(
     State(state): State<AppState>,
-    Path((account, upload_id, index)): Path<(String, String, u64)>,
+    AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        multipart::get_part(&state, &principal, &account, &upload_id, index).await?,
-    ))
+    let ticket = multipart::get_part(&state, &principal, &account, &upload_id, index).await?;
+    Ok(Json(part_json(&state, &ticket)))
 }
 
 #[derive(Deserialize)]
@@ -63,23 +87,25 @@ struct CompletePart {
 
 async fn complete_upload_part(
     State(state): State<AppState>,
-    Path((account, upload_id, index)): Path<(String, String, u64)>,
+    AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
     principal: Principal,
     AppJson(body): AppJson<CompletePart>,
 ) -> AppResult<Json<Value>> {
     let out = multipart::complete_part(&state, &principal, &account, &upload_id, index, &body.etag)
         .await?;
-    Ok(Json(out))
+    Ok(Json(match out {
+        Confirmed::Pending => json!({ "status": "Pending" }),
+        Confirmed::Completed { etag } => json!({ "status": "Completed", "etag": etag }),
+    }))
 }
 
 async fn list_upload_parts(
     State(state): State<AppState>,
-    Path((account, upload_id)): Path<(String, String)>,
+    AppPath((account, upload_id)): AppPath<(String, String)>,
     principal: Principal,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        multipart::remaining_parts(&state, &principal, &account, &upload_id).await?,
-    ))
+    let remaining = multipart::remaining_parts(&state, &principal, &account, &upload_id).await?;
+    Ok(Json(json!({ "remainingUploadParts": remaining })))
 }
 
 #[derive(Deserialize)]
@@ -91,7 +117,7 @@ struct Signature {
 /// The part's `uploadUrl`: no credentials but the URL's signature.
 async fn put_upload_part_bytes(
     State(state): State<AppState>,
-    Path((account, upload_id, index)): Path<(String, String, u64)>,
+    AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
     AppQuery(q): AppQuery<Signature>,
     headers: HeaderMap,
     body: Body,

@@ -1,11 +1,11 @@
 //! The access-token session for `<img>` tags (SPEC §6):
 //! `PUT|DELETE /api/v1/access_tokens/{account}?set-cookie=true|false`.
 
-use super::{AppJson, AppQuery};
-use crate::auth::{self, cookie_name};
+use super::{AppJson, AppPath, AppQuery};
+use crate::auth::cookie_name;
 use crate::error::AppResult;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
@@ -53,12 +53,15 @@ fn session_cookie(state: &AppState, account: &str, value: String, max_age: i64) 
 
 async fn put_access_token(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<CookieQuery>,
     headers: HeaderMap,
     AppJson(body): AppJson<AccessTokenBody>,
 ) -> AppResult<Response> {
-    let jwt = auth::verified_jwt(&state, &body.access_token, &account, &headers).await?;
+    let jwt = state
+        .auth
+        .verified_jwt(&body.access_token, &account, &headers)
+        .await?;
     let ttl = (jwt.exp - chrono::Utc::now().timestamp()).max(1);
     let mut resp =
         Json(json!({ "accessToken": body.access_token, "ttlSeconds": ttl })).into_response();
@@ -73,7 +76,7 @@ async fn put_access_token(
 
 async fn delete_access_token(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
 ) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let c = session_cookie(&state, &account, String::new(), 0);

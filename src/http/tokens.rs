@@ -2,21 +2,21 @@
 //! short alias `POST /token`, and the upload itself, `POST /` (multipart:
 //! `path`, `bucket?`, then `file`).
 
-use super::multipart_boundary;
-use super::uploads::multipart_error;
-use super::{file_url, AppJson};
+use super::form::Form;
+use super::{file_url, AppJson, AppPath};
 use crate::auth::{Principal, Via};
+use crate::domain::ingest::detached;
 use crate::domain::paths::PathSpec;
-use crate::domain::tokens::{self, scoped_path, TokenRequest};
+use crate::domain::tokens::{self, scoped_path, IssuedToken, TokenRequest};
 use crate::domain::uploads::{self, UploadRequest};
 use crate::error::{AppError, AppResult};
+use crate::meta::UploadTokenRow;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
@@ -31,13 +31,19 @@ pub fn router() -> Router<AppState> {
 
 async fn create_upload_token(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<TokenRequest>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        tokens::create(&state, &principal, &account, body).await?,
-    ))
+    let issued = tokens::create(&state, &principal, &account, body).await?;
+    Ok(Json(token_json(&issued)))
+}
+
+fn token_json(t: &IssuedToken) -> Value {
+    let expires_at = chrono::DateTime::from_timestamp_millis(t.expires_at)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    json!({ "token": t.token, "path": t.path, "expires_at": expires_at })
 }
 
 /// The alias: the account is the key's.
@@ -47,9 +53,8 @@ async fn create_token_for_key(
     AppJson(body): AppJson<TokenRequest>,
 ) -> AppResult<Json<Value>> {
     let account = principal.account.clone().ok_or(AppError::Unauthorized)?;
-    Ok(Json(
-        tokens::create(&state, &principal, &account, body).await?,
-    ))
+    let issued = tokens::create(&state, &principal, &account, body).await?;
+    Ok(Json(token_json(&issued)))
 }
 
 /// `POST /` with an upload token or an API key. With a token, the token is
@@ -63,7 +68,7 @@ async fn upload_with_token(
 ) -> AppResult<Json<Value>> {
     let (account, token, principal) = match &principal.via {
         Via::UploadToken { .. } => {
-            let (token, scoped) = tokens::spend(&state, &principal).await?;
+            let (token, scoped) = state.auth.spend_upload_token(&principal).await?;
             (token.account_id.clone(), Some(token), scoped)
         }
         _ => {
@@ -71,47 +76,23 @@ async fn upload_with_token(
             (account, None, principal)
         }
     };
-    let boundary = multipart_boundary(
+    let mut form = Form::new(
         &headers,
+        body,
         "Send a form with fields path (and bucket), then file.",
     )?;
     let st = state.clone();
-    let row = tokio::spawn(async move {
-        let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let row = detached(async move {
         let (mut path, mut bucket) = (None::<String>, None::<String>);
         loop {
-            let field = form
-                .next_field()
-                .await
-                .map_err(multipart_error)?
-                .ok_or_else(|| {
-                    AppError::invalid_request(
-                        "The form has no file field.",
-                        "Add a field named file.",
-                    )
-                })?;
-            match field.name() {
-                Some("path") => path = Some(field.text().await.map_err(multipart_error)?),
-                Some("bucket") => bucket = Some(field.text().await.map_err(multipart_error)?),
-                Some("file") => {
-                    let requested = match (&path, &token) {
-                        (Some(p), _) => scoped_path(bucket.as_deref(), p)?,
-                        (None, Some(t)) => t.path.clone(),
-                        (None, None) => {
-                            return Err(AppError::invalid_request(
-                                "The path field is missing (or comes after file).",
-                                "Send the path field before the file field.",
-                            ))
-                        }
-                    };
-                    if let Some(t) = &token {
-                        if requested != t.path {
-                            return Err(AppError::PathMismatch {
-                                expected: t.path.clone(),
-                                got: requested,
-                            });
-                        }
-                    }
+            let part = form.next().await?.ok_or_else(|| {
+                AppError::invalid_request("The form has no file field.", "Add a field named file.")
+            })?;
+            match part.name() {
+                "path" => path = Some(part.text().await?),
+                "bucket" => bucket = Some(part.text().await?),
+                "file" => {
+                    let requested = requested_path(path.as_deref(), bucket.as_deref(), &token)?;
                     let req = UploadRequest {
                         account: account.clone(),
                         path: PathSpec {
@@ -119,22 +100,20 @@ async fn upload_with_token(
                             folder_path_variables_enabled: Some(false),
                             ..PathSpec::from_file_path(&requested)
                         },
-                        original_file_name: field.file_name().map(str::to_string),
-                        mime: field.content_type().map(|m| m.to_string()),
+                        original_file_name: part.file_name().map(str::to_string),
+                        mime: part.content_type(),
                         max_size: token.as_ref().and_then(|t| t.max_size).map(|m| m as u64),
                         allowed_mime: token.as_ref().and_then(|t| t.mime.clone()),
                         metadata: json!({}),
                         ..UploadRequest::default()
                     };
-                    let stream = field.map_err(|e| multipart_error(e).to_string());
-                    return uploads::ingest(st, principal, req, stream).await;
+                    return uploads::ingest(st, principal, req, part.stream()).await;
                 }
                 _ => {}
             }
         }
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await?;
     Ok(Json(json!({
         "url": file_url(&state, &row.account_id, &row.path),
         "path": row.path,
@@ -142,4 +121,30 @@ async fn upload_with_token(
         "mime": row.mime,
         "etag": row.etag,
     })))
+}
+
+/// The path a `POST /` form names (`path`, under `bucket`), which must be the
+/// token's exactly; a token upload may leave it out.
+fn requested_path(
+    path: Option<&str>,
+    bucket: Option<&str>,
+    token: &Option<UploadTokenRow>,
+) -> AppResult<String> {
+    let requested = match (path, token) {
+        (Some(p), _) => scoped_path(bucket, p)?,
+        (None, Some(t)) => t.path.clone(),
+        (None, None) => {
+            return Err(AppError::invalid_request(
+                "The path field is missing (or comes after file).",
+                "Send the path field before the file field.",
+            ))
+        }
+    };
+    match token {
+        Some(t) if requested != t.path => Err(AppError::PathMismatch {
+            expected: t.path.clone(),
+            got: requested,
+        }),
+        _ => Ok(requested),
+    }
 }

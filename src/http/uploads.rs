@@ -1,19 +1,20 @@
 //! Direct uploads (SPEC §5.2): `uploads/binary` (raw body) and `uploads/form_data`
 //! (multipart/form-data, one or more files).
 
-use super::{content_length, header_str, multipart_boundary, upload_response, AppQuery};
+use super::form::{Form, MAX_TEXT_FIELD};
+use super::{content_length, header_str, upload_response, AppPath, AppQuery};
 use crate::auth::Principal;
+use crate::domain::ingest::detached;
 use crate::domain::paths::{validate_file_path, PathSpec};
 use crate::domain::uploads::{self, UploadRequest};
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
-use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -27,6 +28,54 @@ pub fn router() -> Router<AppState> {
             "/v2/accounts/{account}/uploads/form_data",
             post(post_form_data_upload),
         )
+}
+
+type Uploaded = (String, FileRow);
+type Failed = (String, AppError);
+
+/// Ingests every file part of a form in turn, each as `base` says.
+async fn read_files(
+    state: AppState,
+    principal: Principal,
+    base: UploadRequest,
+    mut form: Form,
+) -> AppResult<(Vec<Uploaded>, Vec<Failed>)> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(part) = form.next().await? {
+        // A plain text field, or a file input left empty: not a file.
+        let Some(file_name) = part
+            .file_name()
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let field_name = match part.name() {
+            "" => "file".to_string(),
+            n => n.to_string(),
+        };
+        let req = UploadRequest {
+            original_file_name: Some(base.original_file_name.clone().unwrap_or(file_name)),
+            mime: part.content_type(),
+            ..base.clone()
+        };
+        match uploads::ingest(state.clone(), principal.clone(), req, part.stream()).await {
+            Ok(row) => files.push((field_name, row)),
+            // The rest of the body cannot be trusted after these, and a
+            // credential refused once is refused for every part.
+            Err(
+                e @ (AppError::FileTooLarge { .. }
+                | AppError::UploadIncomplete { .. }
+                | AppError::Unauthorized
+                | AppError::InvalidCredentials { .. }
+                | AppError::AccountMismatch { .. }
+                | AppError::Forbidden { .. }),
+            ) => return Err(e),
+            Err(e) => errors.push((field_name, e)),
+        }
+    }
+    Ok((files, errors))
 }
 
 /// Where the upload goes: `filePath`, or the parts of a path spec.
@@ -63,7 +112,7 @@ impl UploadQuery {
 
 async fn post_binary_upload(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppQuery(q): AppQuery<UploadQuery>,
     headers: HeaderMap,
@@ -76,75 +125,43 @@ async fn post_binary_upload(
         mime: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
         declared_size: content_length(&headers)?,
         metadata: upload_metadata(&headers)?,
-        tags: upload_tags(&headers),
+        tags: upload_tags(&headers)?,
         ..UploadRequest::default()
     };
-    let row = spawn_ingest(state.clone(), principal, req, body).await?;
+    let row = detached(uploads::ingest(
+        state.clone(),
+        principal,
+        req,
+        body.into_data_stream(),
+    ))
+    .await?;
     Ok(Json(upload_response(&state, &row)))
 }
 
 async fn post_form_data_upload(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    AppPath(account): AppPath<String>,
     principal: Principal,
     AppQuery(q): AppQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
-    let boundary = multipart_boundary(
+    let form = Form::new(
         &headers,
+        body,
         "Post a form with enctype=\"multipart/form-data\", or use /uploads/binary for a raw body.",
     )?;
-    let metadata = upload_metadata(&headers)?;
-    let tags = upload_tags(&headers);
-    let spec = q.path_spec()?;
-    let st = state.clone();
+    let base = UploadRequest {
+        account,
+        path: q.path_spec()?,
+        original_file_name: q.original_file_name.clone(),
+        metadata: upload_metadata(&headers)?,
+        tags: upload_tags(&headers)?,
+        ..UploadRequest::default()
+    };
     // One task reads every part, so a client that goes away mid-part still lets
     // the partial blob be cleaned up.
-    let (files, errors) = tokio::spawn(async move {
-        let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
-        let mut files = Vec::new();
-        let mut errors = Vec::new();
-        loop {
-            let field = match form.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return Err(multipart_error(e)),
-            };
-            // A plain text field, or a file input left empty: not a file.
-            let Some(file_name) = field
-                .file_name()
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-            else {
-                continue;
-            };
-            let field_name = field.name().unwrap_or("file").to_string();
-            let req = UploadRequest {
-                account: account.clone(),
-                path: spec.clone(),
-                original_file_name: Some(q.original_file_name.clone().unwrap_or(file_name)),
-                mime: field.content_type().map(|m| m.to_string()),
-                declared_size: None,
-                metadata: metadata.clone(),
-                tags: tags.clone(),
-                ..UploadRequest::default()
-            };
-            let stream = field.map_err(|e| multipart_error(e).to_string());
-            match uploads::ingest(st.clone(), principal.clone(), req, stream).await {
-                Ok(row) => files.push((field_name, row)),
-                // The rest of the body cannot be trusted after these.
-                Err(e @ (AppError::FileTooLarge { .. } | AppError::UploadIncomplete { .. })) => {
-                    return Err(e)
-                }
-                Err(e) => errors.push((field_name, e)),
-            }
-        }
-        Ok((files, errors))
-    })
-    .await
-    .map_err(AppError::internal)??;
-
+    let (files, errors) = detached(read_files(state.clone(), principal, base, form)).await?;
     if files.is_empty() {
         return Err(match errors.into_iter().next() {
             Some((_, e)) => e,
@@ -167,40 +184,11 @@ async fn post_form_data_upload(
     })))
 }
 
-/// Runs the ingest in its own task so it completes (and cleans up) even when the
-/// client disconnects and this handler is dropped.
-pub(crate) async fn spawn_ingest(
-    state: AppState,
-    principal: Principal,
-    req: UploadRequest,
-    body: Body,
-) -> AppResult<FileRow> {
-    tokio::spawn(uploads::ingest(
-        state,
-        principal,
-        req,
-        body.into_data_stream(),
-    ))
-    .await
-    .map_err(AppError::internal)?
-}
-
-pub(crate) fn multipart_error(e: multer::Error) -> AppError {
-    match e {
-        multer::Error::StreamReadFailed(inner) => AppError::UploadIncomplete {
-            message: format!("The request body ended early or failed: {inner}."),
-        },
-        other => AppError::invalid_request(
-            format!("The multipart body is malformed: {other}."),
-            "Send a well-formed multipart/form-data body (a browser form or curl -F does).",
-        ),
-    }
-}
-
 fn upload_metadata(headers: &HeaderMap) -> AppResult<Value> {
     let Some(raw) = header_str(headers, "x-upload-metadata") else {
         return Ok(json!({}));
     };
+    bounded("X-Upload-Metadata", raw)?;
     match serde_json::from_str::<Value>(raw) {
         Ok(v @ Value::Object(_)) => Ok(v),
         _ => Err(AppError::invalid_request(
@@ -210,14 +198,24 @@ fn upload_metadata(headers: &HeaderMap) -> AppResult<Value> {
     }
 }
 
-fn upload_tags(headers: &HeaderMap) -> Vec<String> {
-    header_str(headers, "x-upload-tags")
-        .map(|t| {
-            t.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+fn upload_tags(headers: &HeaderMap) -> AppResult<Vec<String>> {
+    let raw = header_str(headers, "x-upload-tags").unwrap_or("");
+    bounded("X-Upload-Tags", raw)?;
+    Ok(raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Metadata and tags are at most [`MAX_TEXT_FIELD`] bytes (SPEC §8).
+fn bounded(name: &str, value: &str) -> AppResult<()> {
+    if value.len() > MAX_TEXT_FIELD {
+        return Err(AppError::FieldTooLarge {
+            name: name.to_string(),
+            limit: MAX_TEXT_FIELD,
+        });
+    }
+    Ok(())
 }

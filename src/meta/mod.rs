@@ -1,12 +1,22 @@
 //! The metadata store: one trait of domain operations, each one transaction,
 //! with a PostgreSQL and a SQLite implementation sharing the same SQL.
 
+mod accounts;
+mod files;
+mod folders;
 mod postgres;
 mod sql;
 mod sqlite;
+mod tokens;
+mod uploads;
 
+pub use accounts::AccountStore;
+pub use files::FileStore;
+pub use folders::FolderStore;
 pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;
+pub use tokens::TokenStore;
+pub use uploads::UploadStore;
 
 use crate::error::AppResult;
 use async_trait::async_trait;
@@ -167,121 +177,15 @@ pub enum CommitOutcome {
     Exists,
 }
 
+/// Every metadata operation, by area (one file each); `backend` and `ping`
+/// are per backend.
 #[async_trait]
-pub trait MetaStore: Send + Sync + 'static {
+pub trait MetaStore:
+    AccountStore + FileStore + FolderStore + UploadStore + TokenStore + Send + Sync + 'static
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> AppResult<()>;
-
-    async fn create_account(&self, account: &Account) -> AppResult<()>;
-    async fn get_account(&self, id: &str) -> AppResult<Option<Account>>;
-    async fn list_accounts(&self) -> AppResult<Vec<Account>>;
-    /// Sets an account's limits (None: the server default / any type).
-    async fn set_account_limits(
-        &self,
-        id: &str,
-        max_file_size: Option<i64>,
-        allowed_mime: Option<&str>,
-    ) -> AppResult<bool>;
-    /// Files of sandbox accounts whose current version is older than `cutoff`
-    /// (epoch ms), as (account, path).
-    async fn expired_sandbox_files(
-        &self,
-        cutoff: i64,
-        limit: i64,
-    ) -> AppResult<Vec<(String, String)>>;
-
-    async fn insert_api_key(&self, key: &ApiKeyRow) -> AppResult<()>;
-    /// The key with this SHA-256 hash, revoked or not.
-    async fn find_api_key(&self, key_hash: &str) -> AppResult<Option<ApiKeyRow>>;
-    async fn list_api_keys(&self, account_id: &str) -> AppResult<Vec<ApiKeyRow>>;
-    /// Marks the key revoked; false when the account has no such live key.
-    async fn revoke_api_key(&self, account_id: &str, key_id: &str, now: i64) -> AppResult<bool>;
-
-    async fn insert_jwt_key(&self, key: &JwtKeyRow) -> AppResult<()>;
-    async fn list_jwt_keys(&self, account_id: &str) -> AppResult<Vec<JwtKeyRow>>;
-    /// False when the account has no such key.
-    async fn delete_jwt_key(&self, account_id: &str, kid: &str) -> AppResult<bool>;
-
-    async fn get_file(&self, account_id: &str, path: &str) -> AppResult<Option<FileRow>>;
-    async fn get_version(
-        &self,
-        account_id: &str,
-        path: &str,
-        version_id: &str,
-    ) -> AppResult<Option<FileRow>>;
-    /// Every kept version of the file, newest first (the current one first).
-    async fn list_versions(&self, account_id: &str, path: &str) -> AppResult<Vec<FileRow>>;
-    /// Makes `file` the current version at its path, in one transaction: records the
-    /// version, points the path at it (only if absent unless `overwrite`), clears
-    /// the blob's pending-GC entry, and prunes history beyond [`MAX_VERSIONS`].
-    async fn commit_file(&self, file: &FileRow, overwrite: bool) -> AppResult<CommitOutcome>;
-    /// Removes the file and its history; their blobs are queued for deletion.
-    /// Returns the queued blob keys (empty when there was no file).
-    async fn delete_file(&self, account_id: &str, path: &str, now: i64) -> AppResult<Vec<String>>;
-
-    async fn get_folder(&self, account_id: &str, path: &str) -> AppResult<Option<FolderRow>>;
-    /// Creates or updates an explicit folder with these settings (and its
-    /// ancestors as implicit folders).
-    async fn put_folder(
-        &self,
-        account_id: &str,
-        path: &str,
-        settings: &str,
-        now: i64,
-    ) -> AppResult<FolderRow>;
-    /// Every folder of the account that has settings: (path, settings JSON).
-    async fn folder_settings(&self, account_id: &str) -> AppResult<Vec<(String, String)>>;
-    /// Whether any file or folder lies below `path`.
-    async fn folder_has_content(&self, account_id: &str, path: &str) -> AppResult<bool>;
-    /// One page of a folder's children (or whole subtree), each kind in path order.
-    async fn list_folder(&self, q: &ListQuery) -> AppResult<(Vec<FolderRow>, Vec<FileRow>)>;
-    /// Clears the folder's own settings (and, if `recursive`, every subfolder's)
-    /// and removes the folders left with nothing below them. Returns how many
-    /// folder rows were removed.
-    async fn delete_folders(&self, account_id: &str, path: &str, recursive: bool)
-        -> AppResult<u64>;
-
-    async fn create_upload(&self, u: &UploadSession) -> AppResult<()>;
-    async fn get_upload(&self, account_id: &str, id: &str) -> AppResult<Option<UploadSession>>;
-    /// Records that a part's bytes are stored in `blob_key`, only while the
-    /// session is open (a retry replaces the record and un-confirms it if the
-    /// bytes changed). Returns whether it was recorded and the blob it replaced.
-    async fn record_part(&self, part: &UploadPart) -> AppResult<(bool, Option<String>)>;
-    /// Confirms a stored part whose etag matches; false otherwise.
-    async fn confirm_part(&self, upload_id: &str, idx: i64, etag: &str) -> AppResult<bool>;
-    async fn list_parts(&self, upload_id: &str) -> AppResult<Vec<UploadPart>>;
-    /// Moves an open session whose every part is confirmed to `completing`;
-    /// true for exactly one caller.
-    async fn claim_upload(&self, upload_id: &str) -> AppResult<bool>;
-    async fn set_upload_status(&self, upload_id: &str, status: &str) -> AppResult<()>;
-    /// Sessions past their expiry (any status but `done`), as (id, account).
-    async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<(String, String)>>;
-    /// Forgets a session and its parts.
-    async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
-
-    async fn insert_upload_token(&self, t: &UploadTokenRow) -> AppResult<()>;
-    async fn get_upload_token(&self, token_hash: &str) -> AppResult<Option<UploadTokenRow>>;
-    /// Marks the token used, atomically: exactly one caller gets `Spent`.
-    async fn spend_upload_token(&self, token_hash: &str, now: i64) -> AppResult<Spend>;
-    /// Forgets tokens that expired before `before`.
-    async fn prune_upload_tokens(&self, before: i64) -> AppResult<u64>;
-
-    async fn insert_signing_key(&self, k: &SigningKeyRow) -> AppResult<()>;
-    async fn get_signing_key(&self, kid: &str) -> AppResult<Option<SigningKeyRow>>;
-    async fn list_signing_keys(&self, account_id: &str) -> AppResult<Vec<SigningKeyRow>>;
-    async fn delete_signing_key(&self, account_id: &str, kid: &str) -> AppResult<bool>;
-    /// Records a client token as used; false if it already was (a replay).
-    async fn use_token_once(&self, token_hash: &str, expires_at: i64) -> AppResult<bool>;
-    /// Forgets used tokens that expired before `before`.
-    async fn prune_used_tokens(&self, before: i64) -> AppResult<u64>;
-
-    /// Queues a blob for deletion at `due_at` unless a commit claims it first.
-    async fn gc_register(&self, blob_key: &str, due_at: i64) -> AppResult<()>;
-    /// Blob keys whose deletion is due.
-    async fn gc_due(&self, now: i64, limit: i64) -> AppResult<Vec<String>>;
-    /// Forgets a queued blob (after it was deleted).
-    async fn gc_remove(&self, blob_key: &str) -> AppResult<()>;
 }
 
 /// Opens the store named by a `sqlite://` or `postgres://` URL and applies migrations.

@@ -31,4 +31,14 @@ impl PgMeta {
     }
 }
 
-super::sql::impl_meta_store!(PgMeta, "postgres");
+#[async_trait::async_trait]
+impl super::MetaStore for PgMeta {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> crate::error::AppResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -36,4 +36,14 @@ impl SqliteMeta {
     }
 }
 
-super::sql::impl_meta_store!(SqliteMeta, "sqlite");
+#[async_trait::async_trait]
+impl super::MetaStore for SqliteMeta {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> crate::error::AppResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

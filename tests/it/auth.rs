@@ -153,7 +153,7 @@ both!(rules_and_defaults);
 
 async fn other_accounts_key_is_forbidden(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let other = stowage::admin::create_account(app.state.meta.as_ref(), false)
+    let other = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
         .await
         .unwrap();
     let key = app.key_for(&other.id, KeyType::Secret, &[]).await;

@@ -132,7 +132,7 @@ impl TestApp {
         .await;
         app.pg_schema = pg_schema;
         app._dir = Some(dir);
-        app.account = stowage::admin::create_account(app.state.meta.as_ref(), false)
+        app.account = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
             .await
             .unwrap()
             .id;
@@ -152,7 +152,7 @@ impl TestApp {
             &self.storage_url,
             &Options::default(),
             &dir,
-            self.state.master_key,
+            *self.state.master_key(),
         )
         .await;
         peer.account = self.account.clone();
@@ -224,7 +224,7 @@ impl TestApp {
             .iter()
             .map(|r| RuleSpec::parse_cli(r).unwrap())
             .collect();
-        stowage::admin::create_key(self.state.meta.as_ref(), account, kind, "test", rules)
+        stowage::domain::keys::create_key(self.state.meta.as_ref(), account, kind, "test", rules)
             .await
             .unwrap()
             .1

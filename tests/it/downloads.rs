@@ -213,7 +213,7 @@ async fn conditional_requests(b: Backend) {
     assert_eq!(s, 200);
     // After an overwrite the old ETag no longer matches.
     app.put("/c.txt", b"changed").await;
-    app.state.forget_file(&app.account, "/c.txt").await;
+    app.state.files.forget(&app.account, "/c.txt").await;
     let (s, _, body) = get(&app, "/c.txt", &[("if-none-match", &etag)]).await;
     assert_eq!((s, body.as_slice()), (200, &b"changed"[..]));
 }

@@ -247,9 +247,9 @@ async fn spent_tokens_are_refused_on_another_node(b: Backend) {
         "token_already_used"
     );
     // An ImageKit V2 token.
-    let (row, secret) = stowage::admin::create_signing_key(
+    let (row, secret) = stowage::domain::keys::create_signing_key(
         a.state.meta.as_ref(),
-        &a.state.master_key,
+        a.state.master_key(),
         &a.account,
         "",
     )

@@ -233,12 +233,12 @@ async fn v2_tokens_bind_every_field_once(b: Backend) {
         );
     }
     // Another account's kid: its secret does not sign for this one.
-    let other = stowage::admin::create_account(app.state.meta.as_ref(), false)
+    let other = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
         .await
         .unwrap();
-    let (okid, _) = stowage::admin::create_signing_key(
+    let (okid, _) = stowage::domain::keys::create_signing_key(
         app.state.meta.as_ref(),
-        &app.state.master_key,
+        app.state.master_key(),
         &other.id,
         "",
     )

@@ -319,13 +319,14 @@ async fn jwt_account_and_origin_checks(b: Backend) {
         .to_string();
     // A JWT of another account (verified with that account's own key) on this
     // account's URL → 403.
-    let other = stowage::admin::create_account(app.state.meta.as_ref(), false)
+    let other = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
         .await
         .unwrap();
-    let okid = stowage::admin::add_jwt_key(app.state.meta.as_ref(), &other.id, &ec().public, "")
-        .await
-        .unwrap()
-        .kid;
+    let okid =
+        stowage::domain::keys::add_jwt_key(app.state.meta.as_ref(), &other.id, &ec().public, "")
+            .await
+            .unwrap()
+            .kid;
     let mut c = claims(&app);
     c["accountId"] = json!(other.id);
     let t = format!("Bearer {}", sign(Algorithm::ES256, ec(), Some(&okid), &c));
@@ -644,7 +645,7 @@ both!(revocations_reach_a_second_node_within_a_second);
 async fn carrier_matrix(b: Backend) {
     use base64::Engine;
     let app = TestApp::spawn(b).await;
-    let other = stowage::admin::create_account(app.state.meta.as_ref(), false)
+    let other = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
         .await
         .unwrap();
     let kid = register(&app, &rsa().public).await["kid"]

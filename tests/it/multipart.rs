@@ -45,10 +45,15 @@ async fn put_bytes(app: &TestApp, part: &Value, data: &[u8]) -> String {
 }
 
 async fn confirm(app: &TestApp, id: &str, idx: u64, etag: &str) -> (u16, Value) {
+    confirm_as(app, &app.secret, id, idx, etag).await
+}
+
+/// Confirms as `key`: only the principal that began an upload may.
+async fn confirm_as(app: &TestApp, key: &str, id: &str, idx: u64, etag: &str) -> (u16, Value) {
     let resp = app
         .client
         .put(app.api(&format!("/uploads/{id}/parts/{idx}")))
-        .bearer_auth(&app.secret)
+        .bearer_auth(key)
         .json(&json!({ "etag": etag }))
         .send()
         .await
@@ -176,8 +181,14 @@ async fn zero_bytes_and_refusals(b: Backend) {
     assert_eq!(started["file"]["mime"], "text/plain");
     let etag = put_bytes(&app, first, b"").await;
     let id = started["uploadId"].as_str().unwrap();
-    let (_, done) = confirm(&app, id, 0, &etag).await;
-    assert_eq!(done["status"], "Completed");
+    let (s, other) = confirm(&app, id, 0, &etag).await;
+    assert_eq!(
+        (s, other["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "another key of the account is told the upload does not exist"
+    );
+    let (_, done) = confirm_as(&app, &app.public, id, 0, &etag).await;
+    assert_eq!(done["status"], "Completed", "{done}");
     assert_eq!(
         app.get_bytes("/mp/empty.txt").await,
         (reqwest::StatusCode::OK, vec![])
@@ -272,7 +283,7 @@ async fn zero_bytes_and_refusals(b: Backend) {
     let (s, _) = confirm(&app, id, 7, "\"nope\"").await;
     assert_eq!(s, 400);
     // Another account's key cannot touch this upload.
-    let other = stowage::admin::create_account(app.state.meta.as_ref(), false)
+    let other = stowage::domain::keys::create_account(app.state.meta.as_ref(), false)
         .await
         .unwrap();
     let okey = app

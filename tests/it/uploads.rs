@@ -630,7 +630,7 @@ async fn sandbox_files_expire(b: Backend) {
         },
     )
     .await;
-    let sandbox = stowage::admin::create_account(app.state.meta.as_ref(), true)
+    let sandbox = stowage::domain::keys::create_account(app.state.meta.as_ref(), true)
         .await
         .unwrap();
     let key = app

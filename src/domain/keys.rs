@@ -1,10 +1,14 @@
-//! Accounts and API keys: the operations behind the CLI (and the key routes).
+//! Accounts and their keys (SPEC §7): API keys, JWT verification keys and
+//! signing keys. The functions taking a `MetaStore` serve the CLI and the
+//! bootstrap; the ones taking a principal serve the key routes (all `admin`).
 
-use crate::auth::jwt;
 use crate::auth::keys::{self, KeyType};
 use crate::auth::rules::{Rule, RuleSpec};
-use crate::error::AppResult;
+use crate::auth::{jwt, Need, Principal};
+use crate::domain::uploads;
+use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, MetaStore, SigningKeyRow};
+use crate::state::AppState;
 
 pub async fn create_account(meta: &dyn MetaStore, sandbox: bool) -> AppResult<Account> {
     let account = Account {
@@ -83,4 +87,68 @@ pub async fn create_signing_key(
     };
     meta.insert_signing_key(&row).await?;
     Ok((row, secret))
+}
+
+/// `admin` on the account, then the account itself (for its sandbox label).
+pub async fn admin_account(
+    state: &AppState,
+    principal: &Principal,
+    acc: &str,
+) -> AppResult<Account> {
+    principal.require(acc, Need::admin())?;
+    uploads::account(state, acc).await
+}
+
+pub async fn list_api_keys(state: &AppState, acc: &str) -> AppResult<Vec<ApiKeyRow>> {
+    state.meta.list_api_keys(acc).await
+}
+
+/// Revokes a key: this node lets go at once, the others within a second.
+pub async fn revoke_api_key(state: &AppState, acc: &str, key_id: &str) -> AppResult<()> {
+    if !state.meta.revoke_api_key(acc, key_id, now_ms()).await? {
+        return Err(AppError::NotFound {
+            what: format!("API key {key_id}"),
+        });
+    }
+    state.auth.forget_all_keys();
+    Ok(())
+}
+
+pub async fn list_jwt_keys(state: &AppState, acc: &str) -> AppResult<Vec<JwtKeyRow>> {
+    state.meta.list_jwt_keys(acc).await
+}
+
+/// Registers a JWT key and forgets this node's cached keys of the account.
+pub async fn register_jwt_key(
+    state: &AppState,
+    acc: &str,
+    pem: &str,
+    name: &str,
+) -> AppResult<JwtKeyRow> {
+    let row = add_jwt_key(state.meta.as_ref(), acc, pem, name).await?;
+    state.auth.forget_jwt_keys(acc).await;
+    Ok(row)
+}
+
+pub async fn delete_jwt_key(state: &AppState, acc: &str, kid: &str) -> AppResult<()> {
+    if !state.meta.delete_jwt_key(acc, kid).await? {
+        return Err(AppError::NotFound {
+            what: format!("JWT key {kid}"),
+        });
+    }
+    state.auth.forget_jwt_keys(acc).await;
+    Ok(())
+}
+
+pub async fn list_signing_keys(state: &AppState, acc: &str) -> AppResult<Vec<SigningKeyRow>> {
+    state.meta.list_signing_keys(acc).await
+}
+
+pub async fn delete_signing_key(state: &AppState, acc: &str, kid: &str) -> AppResult<()> {
+    if !state.meta.delete_signing_key(acc, kid).await? {
+        return Err(AppError::NotFound {
+            what: format!("Signing key {kid}"),
+        });
+    }
+    Ok(())
 }

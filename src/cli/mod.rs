@@ -1,0 +1,91 @@
+//! The `stowage` command line (SPEC §9): one module per command group.
+
+mod accounts;
+mod folders;
+mod keys;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use stowage::config::Config;
+
+#[derive(Parser)]
+#[command(name = "stowage", version, about = "Self-hosted upload and CDN server")]
+pub struct Cli {
+    /// Configuration file (default: config/stowage.toml when present).
+    #[arg(long, global = true, env = "STOWAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Folder visibility: Public, Private or Limited, inherited by subfolders.
+    #[command(subcommand)]
+    Folders(folders::FoldersCommand),
+    /// Manage signing keys for client-side ImageKit-style uploads.
+    #[command(subcommand, name = "signing-keys")]
+    SigningKeys(keys::SigningKeysCommand),
+    /// Manage the public keys that verify an account's JWTs.
+    #[command(subcommand, name = "jwt-keys")]
+    JwtKeys(keys::JwtKeysCommand),
+}
+
+/// Runs one command with the configuration every command reads.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on {}: {e} (set STOWAGE_LISTEN)",
+                        config.listen
+                    )
+                })?;
+            stowage::server::run(config, listener, stowage::server::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let meta = stowage::meta::connect(&config.database_url).await?;
+            println!("migrated {} database", meta.backend());
+            Ok(())
+        }
+        Command::Accounts(cmd) => accounts::run(&config, cmd).await,
+        Command::Folders(cmd) => folders::run(&config, cmd).await,
+        Command::Keys(cmd) => keys::run_keys(&config, cmd).await,
+        Command::JwtKeys(cmd) => keys::run_jwt_keys(&config, cmd).await,
+        Command::SigningKeys(cmd) => keys::run_signing_keys(&config, cmd).await,
+    }
+}
+
+pub(crate) async fn require_account(
+    meta: &dyn stowage::meta::MetaStore,
+    account: &str,
+) -> Result<(), String> {
+    match meta.get_account(account).await.map_err(|e| e.to_string())? {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "no account {account} (see `stowage accounts list`)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

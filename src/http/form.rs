@@ -1,0 +1,237 @@
+//! The one `multipart/form-data` reader. Every form route (form_data, `POST /`,
+//! the ImageKit routes) streams its body through [`Form`], so the per-field
+//! and per-request limits of SPEC §8 live here and nowhere else: text fields
+//! of at most [`MAX_TEXT_FIELD`] bytes, at most [`MAX_PARTS`] parts, file
+//! parts streamed (never held whole), base64 file fields decoded as they stream.
+
+use super::header_str;
+use crate::error::{AppError, AppResult};
+use axum::body::Body;
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt, TryStreamExt};
+
+/// The largest text field (and metadata or tags value) accepted.
+pub const MAX_TEXT_FIELD: usize = 64 * 1024;
+/// The most parts one form may have.
+pub const MAX_PARTS: usize = 1000;
+
+/// A form being read, part by part, in order.
+pub struct Form {
+    inner: multer::Multipart<'static>,
+    parts: usize,
+}
+
+/// One part of a [`Form`]: a text field or a file.
+pub struct Part {
+    field: multer::Field<'static>,
+}
+
+impl Form {
+    /// The form in `body`, else 400 with `suggestion` when the request is not
+    /// `multipart/form-data`.
+    pub fn new(headers: &HeaderMap, body: Body, suggestion: &str) -> AppResult<Form> {
+        let boundary = header_str(headers, header::CONTENT_TYPE)
+            .and_then(|ct| multer::parse_boundary(ct).ok())
+            .ok_or_else(|| {
+                AppError::invalid_request("The body is not multipart/form-data.", suggestion)
+            })?;
+        Ok(Form {
+            inner: multer::Multipart::new(body.into_data_stream(), boundary),
+            parts: 0,
+        })
+    }
+
+    /// The next part; None at the end of the form.
+    pub async fn next(&mut self) -> AppResult<Option<Part>> {
+        match self.inner.next_field().await.map_err(form_error)? {
+            None => Ok(None),
+            Some(_) if self.parts >= MAX_PARTS => Err(AppError::TooManyParts { limit: MAX_PARTS }),
+            Some(field) => {
+                self.parts += 1;
+                Ok(Some(Part { field }))
+            }
+        }
+    }
+}
+
+impl Part {
+    /// The part's field name (`""` when it has none).
+    pub fn name(&self) -> &str {
+        self.field.name().unwrap_or("")
+    }
+
+    /// The file name, if the part is a file input (`filename=` present).
+    pub fn file_name(&self) -> Option<&str> {
+        self.field.file_name()
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.field.content_type().map(|m| m.to_string())
+    }
+
+    /// The whole value of a text field, at most [`MAX_TEXT_FIELD`] bytes (413
+    /// `field_too_large` as soon as it passes that, without reading further).
+    pub async fn text(mut self) -> AppResult<String> {
+        let name = self.name().to_string();
+        let mut buf = Vec::new();
+        while let Some(chunk) = self.field.chunk().await.map_err(form_error)? {
+            if buf.len() + chunk.len() > MAX_TEXT_FIELD {
+                return Err(AppError::FieldTooLarge {
+                    name,
+                    limit: MAX_TEXT_FIELD,
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        String::from_utf8(buf).map_err(|_| {
+            AppError::invalid_request(
+                format!("The field {name:?} is not UTF-8 text."),
+                "Send text fields as UTF-8.",
+            )
+        })
+    }
+
+    /// The part's bytes as they arrive.
+    pub fn stream(self) -> impl Stream<Item = Result<Bytes, String>> + Send + 'static {
+        self.field.map_err(|e| form_error(e).to_string())
+    }
+
+    /// A text part holding base64 (optionally a `data:…;base64,` URL), decoded
+    /// as it streams: memory stays bounded whatever its size.
+    pub fn base64_stream(self) -> impl Stream<Item = Result<Bytes, String>> + Send + 'static {
+        let state = (self.stream().boxed(), Base64Decoder::default(), false);
+        futures::stream::unfold(state, |(mut input, mut dec, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                match input.next().await {
+                    Some(Ok(chunk)) => match dec.feed(&chunk) {
+                        Ok(out) if out.is_empty() => continue,
+                        Ok(out) => return Some((Ok(out), (input, dec, false))),
+                        Err(e) => return Some((Err(e), (input, dec, true))),
+                    },
+                    Some(Err(e)) => return Some((Err(e), (input, dec, true))),
+                    None => {
+                        return match dec.finish() {
+                            Ok(out) if out.is_empty() => None,
+                            Ok(out) => Some((Ok(out), (input, dec, true))),
+                            Err(e) => Some((Err(e), (input, dec, true))),
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Streaming standard base64: whitespace is skipped, an optional `data:` URL
+/// prefix (up to `;base64,`) is dropped, and whole 4-character groups are
+/// decoded as soon as they arrive.
+#[derive(Default)]
+struct Base64Decoder {
+    pending: BytesMut,
+    /// Past the optional `data:…;base64,` prefix.
+    started: bool,
+}
+
+/// How far into the field a `data:` URL prefix may reach.
+const MAX_DATA_URL_PREFIX: usize = 256;
+
+impl Base64Decoder {
+    fn feed(&mut self, chunk: &[u8]) -> Result<Bytes, String> {
+        self.pending
+            .extend(chunk.iter().filter(|b| !b.is_ascii_whitespace()));
+        if !self.started {
+            if self.pending.starts_with(b"data:") {
+                match find(&self.pending, b";base64,") {
+                    Some(i) => {
+                        let _ = self.pending.split_to(i + 8);
+                    }
+                    None if self.pending.len() < MAX_DATA_URL_PREFIX => return Ok(Bytes::new()),
+                    None => return Err(not_base64()),
+                }
+            } else if self.pending.len() < 5 && b"data:".starts_with(&self.pending) {
+                return Ok(Bytes::new());
+            }
+            self.started = true;
+        }
+        let whole = self.pending.len() / 4 * 4;
+        let group = self.pending.split_to(whole);
+        decode(&group)
+    }
+
+    fn finish(&mut self) -> Result<Bytes, String> {
+        if !self.started && self.pending.starts_with(b"data:") {
+            return Err(not_base64());
+        }
+        let rest = std::mem::take(&mut self.pending);
+        decode(&rest)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn decode(b64: &[u8]) -> Result<Bytes, String> {
+    if b64.is_empty() {
+        return Ok(Bytes::new());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map(Bytes::from)
+        .map_err(|_| not_base64())
+}
+
+fn not_base64() -> String {
+    "the file field is neither a file nor base64 data".into()
+}
+
+/// A multer error as the §8 error a client gets.
+fn form_error(e: multer::Error) -> AppError {
+    match e {
+        multer::Error::StreamReadFailed(inner) => AppError::UploadIncomplete {
+            message: format!("The request body ended early or failed: {inner}."),
+        },
+        other => AppError::invalid_request(
+            format!("The multipart body is malformed: {other}."),
+            "Send a well-formed multipart/form-data body (a browser form or curl -F does).",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_chunks(input: &str, size: usize) -> Result<Vec<u8>, String> {
+        let mut d = Base64Decoder::default();
+        let mut out = Vec::new();
+        for c in input.as_bytes().chunks(size) {
+            out.extend_from_slice(&d.feed(c)?);
+        }
+        out.extend_from_slice(&d.finish()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn base64_decodes_in_any_chunking() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        for size in [1, 3, 4, 7, 64, 5000] {
+            assert_eq!(decode_in_chunks(&b64, size).unwrap(), data, "chunk {size}");
+            let url = format!("data:image/png;base64,{b64}");
+            assert_eq!(
+                decode_in_chunks(&url, size).unwrap(),
+                data,
+                "url chunk {size}"
+            );
+        }
+        assert_eq!(decode_in_chunks("aGVs\nbG8=", 2).unwrap(), b"hello");
+        assert!(decode_in_chunks("not base64!", 3).is_err());
+        assert!(decode_in_chunks("data:no-comma", 3).is_err());
+    }
+}

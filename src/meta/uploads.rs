@@ -1,0 +1,189 @@
+//! Multipart upload sessions and their parts.
+//!
+//! The trait is implemented for both backends from one SQL body (see `sql.rs`).
+
+use super::*;
+use crate::error::AppResult;
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    async fn create_upload(&self, u: &UploadSession) -> AppResult<()>;
+    async fn get_upload(&self, account_id: &str, id: &str) -> AppResult<Option<UploadSession>>;
+    /// Records that a part's bytes are stored in `blob_key`, only while the
+    /// session is open (a retry replaces the record and un-confirms it if the
+    /// bytes changed). Returns whether it was recorded and the blob it replaced.
+    async fn record_part(&self, part: &UploadPart) -> AppResult<(bool, Option<String>)>;
+    /// Confirms a stored part whose etag matches; false otherwise.
+    async fn confirm_part(&self, upload_id: &str, idx: i64, etag: &str) -> AppResult<bool>;
+    async fn list_parts(&self, upload_id: &str) -> AppResult<Vec<UploadPart>>;
+    /// Moves an open session whose every part is confirmed to `completing`;
+    /// true for exactly one caller.
+    async fn claim_upload(&self, upload_id: &str) -> AppResult<bool>;
+    async fn set_upload_status(&self, upload_id: &str, status: &str) -> AppResult<()>;
+    /// Sessions past their expiry (any status but `done`), as (id, account).
+    async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<(String, String)>>;
+    /// Forgets a session and its parts.
+    async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
+}
+
+macro_rules! impl_uploads {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::meta::UploadStore for $ty {
+            async fn create_upload(
+                &self,
+                u: &$crate::meta::UploadSession,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO upload_sessions (id, account_id, status, spec, size, part_size, \
+                     part_count, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&u.id)
+                .bind(&u.account_id)
+                .bind(&u.status)
+                .bind(&u.spec)
+                .bind(u.size)
+                .bind(u.part_size)
+                .bind(u.part_count)
+                .bind(u.created_at)
+                .bind(u.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_upload(
+                &self,
+                account_id: &str,
+                id: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::UploadSession>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM upload_sessions WHERE account_id = $1 AND id = $2",
+                )
+                .bind(account_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn record_part(
+                &self,
+                p: &$crate::meta::UploadPart,
+            ) -> $crate::error::AppResult<(bool, Option<String>)> {
+                // No read-then-write transaction: SQLite cannot upgrade a read
+                // lock under concurrent writers (SQLITE_BUSY). A racing retry
+                // can at worst leave its replaced object to the GC sweep.
+                let old: Option<(String,)> = sqlx::query_as(
+                    "SELECT blob_key FROM upload_parts WHERE upload_id = $1 AND idx = $2",
+                )
+                .bind(&p.upload_id)
+                .bind(p.idx)
+                .fetch_optional(&self.pool)
+                .await?;
+                let done = sqlx::query(
+                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key) \
+                     SELECT $1, $2, $3, $4, FALSE, $5 WHERE EXISTS (SELECT 1 FROM upload_sessions \
+                     WHERE id = $1 AND status = 'open') \
+                     ON CONFLICT (upload_id, idx) DO UPDATE \
+                     SET confirmed = (upload_parts.confirmed AND upload_parts.etag = excluded.etag), \
+                     etag = excluded.etag, size = excluded.size, blob_key = excluded.blob_key",
+                )
+                .bind(&p.upload_id)
+                .bind(p.idx)
+                .bind(&p.etag)
+                .bind(p.size)
+                .bind(&p.blob_key)
+                .execute(&self.pool)
+                .await?;
+                let recorded = done.rows_affected() > 0;
+                Ok((recorded, if recorded { old.map(|(k,)| k) } else { None }))
+            }
+
+            async fn confirm_part(
+                &self,
+                upload_id: &str,
+                idx: i64,
+                etag: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE upload_parts SET confirmed = TRUE \
+                     WHERE upload_id = $1 AND idx = $2 AND etag = $3",
+                )
+                .bind(upload_id)
+                .bind(idx)
+                .bind(etag)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_parts(
+                &self,
+                upload_id: &str,
+            ) -> $crate::error::AppResult<Vec<$crate::meta::UploadPart>> {
+                Ok(sqlx::query_as("SELECT * FROM upload_parts WHERE upload_id = $1 ORDER BY idx")
+                    .bind(upload_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_upload(&self, upload_id: &str) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE upload_sessions SET status = 'completing' WHERE id = $1 \
+                     AND status = 'open' AND part_count = (SELECT COUNT(*) FROM upload_parts \
+                     WHERE upload_id = $1 AND confirmed = TRUE)",
+                )
+                .bind(upload_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_upload_status(
+                &self,
+                upload_id: &str,
+                status: &str,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query("UPDATE upload_sessions SET status = $2 WHERE id = $1")
+                    .bind(upload_id)
+                    .bind(status)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn expired_uploads(
+                &self,
+                now: i64,
+                limit: i64,
+            ) -> $crate::error::AppResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, account_id FROM upload_sessions WHERE expires_at <= $1 \
+                     ORDER BY expires_at LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn delete_upload(&self, upload_id: &str) -> $crate::error::AppResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+                    .bind(upload_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
+                    .bind(upload_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_uploads!(super::PgMeta);
+impl_uploads!(super::SqliteMeta);
