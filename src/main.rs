@@ -39,6 +39,15 @@ enum Command {
     /// Manage the public keys that verify an account's JWTs.
     #[command(subcommand, name = "jwt-keys")]
     JwtKeys(JwtKeysCommand),
+    /// Replace the master key: re-seals every signing-key secret under the new
+    /// key. Links and part upload URLs signed with the old key stop working.
+    /// Stop every node first; with several nodes, set the new key on each.
+    #[command(name = "rotate-secret-key")]
+    RotateSecretKey {
+        /// The new key, 64 hex characters (default: generate one).
+        #[arg(long, env = "STOWAGE_NEW_SECRET_KEY", hide_env_values = true)]
+        new_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +205,29 @@ async fn run(cli: Cli) -> Result<(), String> {
                     )
                 })?;
             stowage::server::run(config, listener, stowage::server::shutdown_signal()).await
+        }
+        Command::RotateSecretKey { new_key } => {
+            let r = stowage::master_key::rotate(
+                &config.secret_key,
+                std::path::Path::new(&config.data_dir),
+                &config.database_url,
+                new_key.as_deref(),
+            )
+            .await?;
+            eprintln!(
+                "re-sealed {} signing key secret(s); links signed with the old key no longer work",
+                r.resealed
+            );
+            if let Some(path) = r.key_file {
+                eprintln!("the new master key is in {}", path.display());
+            }
+            if let Some(key) = r.new_key_hex {
+                println!("{key}");
+                eprintln!("set STOWAGE_SECRET_KEY to the key above on every node, then start them");
+            } else if !config.secret_key.is_empty() {
+                eprintln!("set STOWAGE_SECRET_KEY to the new key on every node, then start them");
+            }
+            Ok(())
         }
         Command::Migrate => {
             let meta = stowage::meta::connect(&config.database_url).await?;
