@@ -1,6 +1,6 @@
 # Multi-stage build: compile in the Rust image, run from a small Debian image as
-# a non-root user.
-FROM rust:1-bookworm AS build
+# a non-root user. Base images are pinned to releases (.ci/compose-check.sh).
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -8,11 +8,12 @@ COPY migrations ./migrations
 COPY config ./config
 RUN cargo build --release --locked && strip target/release/stowage
 
-FROM debian:bookworm-slim
+FROM debian:12.12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/stowage --create-home stowage
+ && useradd --system --uid 10001 --home-dir /var/lib/stowage --create-home stowage \
+ && install -d -o stowage -g stowage -m 0700 /var/lib/stowage/data
 COPY --from=build /src/target/release/stowage /usr/local/bin/stowage
 COPY config/stowage.toml /etc/stowage/stowage.toml
 USER stowage

@@ -17,8 +17,8 @@ pub struct Config {
     pub database_url: String,
     /// object_store URL (`STOWAGE_STORAGE_URL`).
     pub storage_url: String,
-    /// Master key, 64 hex characters (`STOWAGE_SECRET_KEY`); generated into the data
-    /// directory in embedded mode.
+    /// Master key, 64 hex characters (`STOWAGE_SECRET_KEY`); empty: generated into
+    /// `<data_dir>/secret_key` on first start, with any database.
     pub secret_key: String,
     /// Server default maximum file size in bytes (`STOWAGE_MAX_FILE_SIZE`).
     pub max_file_size: u64,
@@ -26,7 +26,8 @@ pub struct Config {
     pub allowed_origins: String,
     /// Seconds before a sandbox account's files are deleted (`STOWAGE_SANDBOX_TTL`).
     pub sandbox_ttl: u64,
-    /// Directory for embedded-mode state (`STOWAGE_DATA_DIR`).
+    /// Directory for local state: the generated master key (any database) and, by
+    /// default, the SQLite file and blobs (`STOWAGE_DATA_DIR`).
     pub data_dir: String,
     /// Seconds between sweeps of abandoned and dropped blobs (`STOWAGE_SWEEP_INTERVAL`).
     pub sweep_interval: u64,
@@ -148,53 +149,21 @@ impl Config {
             .collect()
     }
 
-    /// True when running on the embedded default (SQLite), where a missing master
-    /// key may be generated into the data directory.
+    /// True when running on the embedded default (SQLite).
     pub fn is_embedded(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
 
-    /// The master key as bytes: the configured one, or (embedded mode) the one kept
-    /// in `<data_dir>/secret_key`, generated on first use.
+    /// The master key as bytes: the configured one, or the one kept in
+    /// `<data_dir>/secret_key`, generated on first use (any database); see
+    /// [`crate::master_key`]. Prints the multi-node notice when it generates one.
     pub fn master_key(&self) -> Result<[u8; 32], String> {
-        let text = if !self.secret_key.is_empty() {
-            self.secret_key.clone()
-        } else if self.is_embedded() {
-            let path = Path::new(&self.data_dir).join("secret_key");
-            match std::fs::read_to_string(&path) {
-                Ok(s) => s,
-                Err(_) => {
-                    std::fs::create_dir_all(&self.data_dir)
-                        .map_err(|e| format!("cannot create {}: {e}", self.data_dir))?;
-                    let key: [u8; 32] = rand::random();
-                    let s = hex::encode(key);
-                    write_private(&path, &s)
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    s
-                }
-            }
-        } else {
-            return Err(
-                "STOWAGE_SECRET_KEY is required with a non-SQLite database: \
-                 set it to 64 hex characters, e.g. the output of `openssl rand -hex 32`"
-                    .into(),
-            );
-        };
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| "STOWAGE_SECRET_KEY must be 64 hex characters".to_string())?;
-        bytes
-            .try_into()
-            .map_err(|_| "STOWAGE_SECRET_KEY must be 64 hex characters (32 bytes)".to_string())
+        let key = crate::master_key::resolve(&self.secret_key, Path::new(&self.data_dir))?;
+        if let Some(notice) = key.notice() {
+            eprintln!("{notice}");
+        }
+        Ok(key.bytes)
     }
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(contents.as_bytes())
 }
 
 #[cfg(test)]

@@ -39,6 +39,15 @@ pub enum Command {
     /// Manage the public keys that verify an account's JWTs.
     #[command(subcommand, name = "jwt-keys")]
     JwtKeys(keys::JwtKeysCommand),
+    /// Replace the master key: re-seals every signing-key secret under the new
+    /// key. Links and part upload URLs signed with the old key stop working.
+    /// Stop every node first; with several nodes, set the new key on each.
+    #[command(name = "rotate-secret-key")]
+    RotateSecretKey {
+        /// The new key, 64 hex characters (default: generate one).
+        #[arg(long, env = "STOWAGE_NEW_SECRET_KEY", hide_env_values = true)]
+        new_key: Option<String>,
+    },
 }
 
 /// Runs one command with the configuration every command reads.
@@ -66,7 +75,32 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Keys(cmd) => keys::run_keys(&config, cmd).await,
         Command::JwtKeys(cmd) => keys::run_jwt_keys(&config, cmd).await,
         Command::SigningKeys(cmd) => keys::run_signing_keys(&config, cmd).await,
+        Command::RotateSecretKey { new_key } => rotate_secret_key(&config, new_key).await,
     }
+}
+
+async fn rotate_secret_key(config: &Config, new_key: Option<String>) -> Result<(), String> {
+    let r = stowage::master_key::rotate(
+        &config.secret_key,
+        std::path::Path::new(&config.data_dir),
+        &config.database_url,
+        new_key.as_deref(),
+    )
+    .await?;
+    eprintln!(
+        "re-sealed {} signing key secret(s); links signed with the old key no longer work",
+        r.resealed
+    );
+    if let Some(path) = r.key_file {
+        eprintln!("the new master key is in {}", path.display());
+    }
+    if let Some(key) = r.new_key_hex {
+        println!("{key}");
+        eprintln!("set STOWAGE_SECRET_KEY to the key above on every node, then start them");
+    } else if !config.secret_key.is_empty() {
+        eprintln!("set STOWAGE_SECRET_KEY to the new key on every node, then start them");
+    }
+    Ok(())
 }
 
 pub(crate) async fn require_account(
