@@ -54,13 +54,17 @@ async fn get_raw_file(
     AppQuery(q): AppQuery<RawQuery>,
     method: Method,
     headers: HeaderMap,
+    dashboard: Option<axum::Extension<auth::Principal>>,
 ) -> AppResult<Response> {
     let path = format!("/{path}");
     let signature = UrlSignature {
         exp: q.exp,
         sig: q.sig.as_deref(),
     };
-    let principal = auth::cdn_principal(&state, &headers, &account, &path, signature).await?;
+    let principal = match dashboard {
+        Some(axum::Extension(p)) => p,
+        None => auth::cdn_principal(&state, &headers, &account, &path, signature).await?,
+    };
     let (row, access) =
         files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
     let opts = ServeOptions {

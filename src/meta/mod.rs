@@ -4,6 +4,7 @@
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod usage;
 
 pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;
@@ -282,6 +283,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn gc_due(&self, now: i64, limit: i64) -> AppResult<Vec<String>>;
     /// Forgets a queued blob (after it was deleted).
     async fn gc_remove(&self, blob_key: &str) -> AppResult<()>;
+
+    /// Files and bytes an account stores (the dashboard's account page); see `usage.rs`.
+    fn account_usage<'a>(
+        &'a self,
+        account_id: &'a str,
+    ) -> futures::future::BoxFuture<'a, AppResult<usage::AccountUsage>>;
 }
 
 /// Opens the store named by a `sqlite://` or `postgres://` URL and applies migrations.

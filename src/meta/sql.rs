@@ -23,6 +23,8 @@ macro_rules! impl_meta_store {
     ($ty:ty, $backend:literal) => {
         #[async_trait::async_trait]
         impl $crate::meta::MetaStore for $ty {
+            $crate::meta::usage::account_usage_fn!();
+
             fn backend(&self) -> &'static str {
                 $backend
             }
