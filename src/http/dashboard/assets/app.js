@@ -1004,7 +1004,7 @@
             } }, "Delete"))))));
         if (!(res.items || []).length) listBody.replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, "No presets yet.")));
       } catch (err) {
-        if (err.status === 404 && err.code === "route_not_found") {
+        if (err.status === 404) { // no presets API on this server (yet)
           errs.replaceChildren(h("div", { class: "alert info", role: "note" }, h("strong", {}, "Transformation presets are not available on this server yet."), h("span", {}, "This version of stowage has no presets API; the page will work once image transformations are installed.")));
           errs.hidden = false;
           listBody.replaceChildren();
