@@ -43,6 +43,8 @@ pub struct Config {
     pub drain_timeout: u64,
     /// Print the first account's keys when the database has no account (`STOWAGE_BOOTSTRAP`).
     pub bootstrap: bool,
+    /// Serve the web dashboard at `/dashboard` (`STOWAGE_DASHBOARD`).
+    pub dashboard: bool,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             cache_capacity: 256 * 1024 * 1024,
             drain_timeout: 30,
             bootstrap: true,
+            dashboard: true,
         }
     }
 }
@@ -84,6 +87,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_CACHE_CAPACITY", "cache_capacity"),
     ("STOWAGE_DRAIN_TIMEOUT", "drain_timeout"),
     ("STOWAGE_BOOTSTRAP", "bootstrap"),
+    ("STOWAGE_DASHBOARD", "dashboard"),
 ];
 
 impl Config {
@@ -133,6 +137,7 @@ impl Config {
                 }
                 "cache_capacity" => self.cache_capacity = value.parse().map_err(|e| bad(&e))?,
                 "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
+                "dashboard" => self.dashboard = value.parse().map_err(|e| bad(&e))?,
                 "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,
                 other => unreachable!("ENV_VARS names unknown field {other}"),
             }

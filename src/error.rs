@@ -11,6 +11,7 @@ pub type AppResult<T> = Result<T, AppError>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialError {
     ApiKeyRevoked,
+    DashboardSessionRequired,
     InvalidApiKey,
     InvalidAuthorization,
     InvalidSignature,
@@ -25,6 +26,7 @@ impl CredentialError {
     pub fn code(self) -> &'static str {
         match self {
             CredentialError::ApiKeyRevoked => "api_key_revoked",
+            CredentialError::DashboardSessionRequired => "dashboard_session_required",
             CredentialError::InvalidApiKey => "invalid_api_key",
             CredentialError::InvalidAuthorization => "invalid_authorization",
             CredentialError::InvalidSignature => "invalid_signature",

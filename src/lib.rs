@@ -37,7 +37,7 @@ pub fn build_app(state: AppState) -> Router {
         tracing::info_span!("http", request_id = %id, method = %req.method(), uri = %req.uri().path())
     });
     let allowed = Arc::new(state.config.allowed_origins());
-    Router::new()
+    let routes = Router::new()
         .merge(http::health::router())
         .merge(http::uploads::router())
         .merge(http::multipart::router())
@@ -47,11 +47,14 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::tokens::router())
         .merge(http::imagekit::router())
         .merge(http::session::router())
+        .merge(http::dashboard::router())
         .merge(http::cdn::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
         .layer(axum::middleware::from_fn(metrics::track))
-        .with_state(state)
+        .with_state(state.clone());
+    // The dashboard gate runs before routing: it rewrites `/dashboard/api/…`.
+    http::dashboard::gate(state, routes)
         .layer(axum::middleware::from_fn_with_state(
             allowed,
             http::cors::cors,

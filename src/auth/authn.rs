@@ -273,7 +273,8 @@ impl Auth {
         self.live_key_by_hash(&keys::hash(key)).await
     }
 
-    async fn live_key_by_hash(&self, hash: &str) -> AppResult<Arc<ResolvedKey>> {
+    /// A live key by its SHA-256 hash (the dashboard session holds the hash).
+    pub async fn live_key_by_hash(&self, hash: &str) -> AppResult<Arc<ResolvedKey>> {
         let resolved = self.key_by_hash(hash).await?;
         let resolved = resolved.ok_or_else(carriers::invalid_key)?;
         if resolved.row.revoked_at.is_some() {

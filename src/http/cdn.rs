@@ -3,7 +3,7 @@
 
 use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
-use crate::auth::{Access, SignedLink};
+use crate::auth::{Access, Principal, SignedLink};
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
@@ -54,6 +54,7 @@ async fn get_raw_file(
     AppQuery(q): AppQuery<RawQuery>,
     method: Method,
     headers: HeaderMap,
+    dashboard: Option<axum::Extension<Principal>>,
 ) -> AppResult<Response> {
     let path = format!("/{path}");
     let link = (q.exp.is_some() || q.sig.is_some()).then(|| SignedLink {
@@ -64,7 +65,10 @@ async fn get_raw_file(
             sig: q.sig.as_deref(),
         },
     });
-    let principal = state.auth.cdn_principal(&headers, &account, link).await?;
+    let principal = match dashboard {
+        Some(axum::Extension(p)) => p,
+        None => state.auth.cdn_principal(&headers, &account, link).await?,
+    };
     let (row, access) =
         files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
     let opts = ServeOptions {

@@ -3,6 +3,7 @@
 
 pub mod cdn;
 pub mod cors;
+pub mod dashboard;
 pub mod files;
 pub mod folders;
 pub mod form;

@@ -9,6 +9,7 @@ mod sql;
 mod sqlite;
 mod tokens;
 mod uploads;
+pub mod usage;
 
 pub use accounts::AccountStore;
 pub use files::FileStore;
@@ -17,6 +18,7 @@ pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use uploads::UploadStore;
+pub use usage::UsageStore;
 
 use crate::error::AppResult;
 use async_trait::async_trait;
@@ -181,7 +183,15 @@ pub enum CommitOutcome {
 /// are per backend.
 #[async_trait]
 pub trait MetaStore:
-    AccountStore + FileStore + FolderStore + UploadStore + TokenStore + Send + Sync + 'static
+    AccountStore
+    + FileStore
+    + FolderStore
+    + UploadStore
+    + TokenStore
+    + UsageStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;

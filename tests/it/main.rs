@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod dashboard;
 mod downloads;
 mod faults;
 mod files;

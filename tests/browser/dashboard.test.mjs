@@ -1,0 +1,179 @@
+// The dashboard (SPEC §10) in headless Chromium: sign in with the secret key,
+// create a folder, upload three files (one of 100 MiB through the multipart
+// protocol) and watch the progress reach 100 %, make the folder Private (an
+// anonymous fetch gets 401), create a key with a rule and use it from Node,
+// revoke it, sign out. Screenshots of every page at 1280×800 and 390×844 go to
+// artifacts/dashboard/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { startStowage, launchChromium, PNG, ARTIFACTS } from "./harness.mjs";
+
+const SHOTS = join(ARTIFACTS, "dashboard");
+const SIZES = [["desktop", 1280, 800], ["mobile", 390, 844]];
+let st, browser, page, files;
+
+async function shots(name) {
+  for (const [label, width, height] of SIZES) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+const raw = (path, headers = {}) => fetch(`${st.url}/${st.account}/raw${path}`, { headers });
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  files = mkdtempSync(join(tmpdir(), "stowage-dash-files-"));
+  writeFileSync(join(files, "notes.txt"), "hello from the dashboard\n");
+  writeFileSync(join(files, "pixel.png"), PNG);
+  const big = Buffer.alloc(100 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
+  writeFileSync(join(files, "big.bin"), big);
+  st = await startStowage();
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+after(async () => {
+  await browser?.close();
+  await st?.stop();
+  if (files) rmSync(files, { recursive: true, force: true });
+});
+
+test("sign in with the secret key", async () => {
+  await page.goto(`${st.url}/dashboard`);
+  await shots("01-sign-in");
+  await page.getByLabel("Secret key").fill("secret_nope");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /not valid/i);
+  await shots("02-sign-in-error");
+  await page.getByLabel("Secret key").fill(st.secret);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Dashboard sections" }).waitFor();
+  const cookies = await browser.context.cookies(st.url + "/dashboard");
+  const c = cookies.find((x) => x.name === "stowage_dashboard");
+  assert.ok(c && c.httpOnly && c.sameSite === "Strict" && c.path === "/dashboard");
+  assert.equal(await page.evaluate(() => JSON.stringify(localStorage)), "{}");
+  await page.getByText("This folder is empty").waitFor();
+  await shots("03-files-empty");
+});
+
+test("create a folder, upload three files (100 MiB multipart), browse into it", async () => {
+  await page.getByRole("button", { name: "New folder" }).click();
+  await page.getByLabel("Folder name").fill("reports");
+  await shots("04-new-folder-dialog");
+  await page.getByRole("button", { name: "Create folder" }).click();
+  await page.getByRole("link", { name: "reports/" }).click();
+  await page.getByRole("navigation", { name: "Breadcrumb" }).getByText("reports").waitFor();
+  await page.getByLabel("Upload files").setInputFiles(["notes.txt", "pixel.png", "big.bin"].map((f) => join(files, f)));
+  const bigBar = page.getByRole("progressbar", { name: "Upload progress for big.bin" });
+  await bigBar.waitFor();
+  // Watch the bar move and reach 100 %.
+  let seenPartial = false;
+  for (let i = 0; i < 600; i++) {
+    const v = Number(await bigBar.getAttribute("value"));
+    if (v > 0 && v < 100) {
+      if (!seenPartial) await shots("05-uploading");
+      seenPartial = true;
+    }
+    if (await page.locator('li[data-path="/reports/big.bin"][data-done="true"]').count()) break;
+    await page.waitForTimeout(100);
+  }
+  assert.equal(await bigBar.getAttribute("value"), "100");
+  await page.locator('.uploads li[data-done="true"]').nth(2).waitFor();
+  for (const name of ["notes.txt", "pixel.png", "big.bin"]) {
+    await page.getByRole("button", { name: `Details of ${name}` }).waitFor();
+  }
+  await shots("06-files-uploaded");
+  const head = await fetch(`${st.url}/${st.account}/raw/reports/big.bin`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(100 * 1024 * 1024));
+});
+
+test("file details", async () => {
+  await page.getByRole("button", { name: "Details of pixel.png" }).click();
+  const dlg = page.getByRole("dialog");
+  await dlg.getByText("image/png").waitFor();
+  await dlg.getByText(/Versions \(1\)/).waitFor();
+  await shots("07-file-details");
+  await dlg.getByRole("button", { name: "Close" }).first().click();
+});
+
+test("set the folder Private: anonymous fetch gets 401", async () => {
+  assert.equal((await raw("/reports/notes.txt")).status, 200);
+  await page.getByRole("button", { name: "Visibility" }).click();
+  const dlg = page.getByRole("dialog");
+  await dlg.getByText(/inherited from \//).waitFor();
+  await dlg.getByRole("radio", { name: /^Private/ }).check();
+  await shots("08-visibility");
+  await dlg.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Visibility of /reports saved.").waitFor();
+  let status;
+  for (let i = 0; i < 30; i++) {
+    status = (await raw("/reports/notes.txt")).status;
+    if (status === 401) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 401);
+});
+
+test("create a key with a rule, use it from Node, revoke it", async () => {
+  await page.getByRole("link", { name: "Keys" }).click();
+  const form = page.locator("form.create-key");
+  await form.getByLabel("Name").fill("reports reader");
+  await form.getByRole("button", { name: "Add rule" }).click();
+  await form.getByLabel("Path glob").fill("/reports/*");
+  await form.getByLabel("create", { exact: true }).uncheck();
+  await shots("09-keys");
+  await form.getByRole("button", { name: "Create key" }).click();
+  const dlg = page.getByRole("dialog", { name: "API key created" });
+  const key = await dlg.getByLabel("API key").inputValue();
+  assert.match(key, /^secret_/);
+  await shots("10-key-created");
+  await dlg.getByRole("button", { name: "Done" }).click();
+
+  const auth = { authorization: `Bearer ${key}` };
+  assert.equal((await raw("/reports/notes.txt", auth)).status, 200);
+  const up = await fetch(`${st.url}/v2/accounts/${st.account}/uploads/binary?filePath=/reports/new.txt`, {
+    method: "POST", headers: { ...auth, "content-type": "text/plain" }, body: "x",
+  });
+  assert.equal(up.status, 403, "the rule grants read only");
+
+  const display = `${key.slice(0, 14)}…${key.slice(-4)}`;
+  await page.getByRole("button", { name: `Revoke key ${display}` }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke key" }).click();
+  await page.getByText("Key revoked.").waitFor();
+  let status;
+  for (let i = 0; i < 30; i++) {
+    status = (await raw("/reports/notes.txt", auth)).status;
+    if (status === 401) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 401);
+});
+
+test("presets and account pages", async () => {
+  await page.getByRole("link", { name: "Presets" }).click();
+  await page.getByLabel("Preview with file").fill("/reports/pixel.png");
+  await page.waitForTimeout(800);
+  await shots("11-presets");
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByText("Max file size").waitFor();
+  const files = await page.locator(".stat").first().locator(".v").innerText();
+  assert.equal(files, "3");
+  await shots("12-account");
+});
+
+test("sign out", async () => {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Secret key").waitFor();
+  const res = await page.evaluate(async (acc) => (await fetch(`/dashboard/api/v2/accounts/${acc}/folders/list?folderPath=/`)).status, st.account);
+  assert.equal(res, 401);
+});
