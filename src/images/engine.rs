@@ -48,7 +48,7 @@ pub fn transform(
             out.ext()
         )));
     }
-    let img = decode(src, max_pixels)?;
+    let (img, icc) = decode(src, max_pixels)?;
     let img = match crop {
         Some(r) => cut(img, r)?,
         None => img,
@@ -58,7 +58,7 @@ pub fn transform(
     let bg = params.bg.unwrap_or(default_bg(out));
     let keep_alpha =
         out.has_alpha() && (img.color().has_alpha() || (plan.canvas.is_some() && bg[3] < 255));
-    let pixels = resize(img, &plan)?;
+    let pixels = to_srgb(resize(img, &plan)?, icc.as_deref());
     let pixels = match plan.canvas {
         Some((w, h)) => pad(pixels, w, h, bg),
         None => pixels,
@@ -78,8 +78,12 @@ pub fn transform(
     })
 }
 
-/// Header check, bounded decode, EXIF orientation.
-pub(crate) fn decode(src: &[u8], max_pixels: u64) -> Result<DynamicImage, EngineError> {
+/// Header check, bounded decode, EXIF orientation. Returns the embedded
+/// ICC profile too, if any.
+pub(crate) fn decode(
+    src: &[u8],
+    max_pixels: u64,
+) -> Result<(DynamicImage, Option<Vec<u8>>), EngineError> {
     let head = probe(src)?;
     if head.pixels() > max_pixels {
         return Err(EngineError::TooLarge {
@@ -104,9 +108,33 @@ pub(crate) fn decode(src: &[u8], max_pixels: u64) -> Result<DynamicImage, Engine
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     img.apply_orientation(orientation);
-    Ok(img)
+    Ok((img, icc))
+}
+
+/// Converts pixels described by an embedded ICC profile (Display P3 from
+/// phones, Adobe RGB from cameras) to sRGB with moxcms, since the outputs
+/// carry no profile. Done after the resize, on the small image. A profile
+/// that cannot be read or does not describe RGB (gray, CMYK) leaves the
+/// pixels as they are, read as sRGB.
+fn to_srgb(img: RgbaImage, icc: Option<&[u8]>) -> RgbaImage {
+    use moxcms::{ColorProfile, Layout, TransformOptions};
+    let Some(profile) = icc.and_then(|b| ColorProfile::new_from_slice(b).ok()) else {
+        return img;
+    };
+    let srgb = ColorProfile::new_srgb();
+    let opts = TransformOptions::default();
+    let Ok(t) = profile.create_transform_8bit(Layout::Rgba, &srgb, Layout::Rgba, opts) else {
+        return img;
+    };
+    let mut out = vec![0u8; img.as_raw().len()];
+    if t.transform(img.as_raw(), &mut out).is_err() {
+        return img;
+    }
+    let (w, h) = img.dimensions();
+    RgbaImage::from_raw(w, h, out).unwrap_or(img)
 }
 
 /// Cuts `r` (clamped to the image) out of `img`.

@@ -386,3 +386,24 @@ fn pixel_limit_applies_to_real_images() {
     ));
     assert!(transform(&src, &Params::default(), Format::Png, 10_000, None).is_ok());
 }
+
+#[test]
+fn icc_profile_is_converted_to_srgb_and_stripped() {
+    use image::ImageEncoder;
+    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let img = RgbImage::from_pixel(16, 16, Rgb([200, 100, 100]));
+    let mut src = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut src);
+    enc.set_icc_profile(p3).unwrap();
+    enc.write_image(img.as_raw(), 16, 16, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    assert!(contains(&src, b"iCCP"));
+    let out = run(&src, "", Format::Png);
+    assert!(
+        !contains(&out.bytes, b"iCCP"),
+        "ICC profile left in the output"
+    );
+    let px = decode(&out).into_rgb8().get_pixel(8, 8).0;
+    // P3 (200,100,100) is a more saturated red than sRGB (200,100,100).
+    assert!(px[0] > 208 && px[1] < 95, "{px:?}");
+}
