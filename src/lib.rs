@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod images;
 pub mod master_key;
 pub mod meta;
 pub mod metrics;
