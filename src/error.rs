@@ -84,6 +84,12 @@ pub enum AppError {
     TransformationNotSupported { name: String },
     #[error("service unavailable: {cause}")]
     Unavailable { cause: String },
+    /// A bounded resource is full (SPEC §8: 429 with `Retry-After`).
+    #[error("busy: {what}")]
+    Busy { what: String, retry_after: u64 },
+    /// The request body sent nothing for `STOWAGE_BODY_TIMEOUT` seconds.
+    #[error("body timeout")]
+    BodyTimeout { seconds: u64 },
     #[error("internal error: {cause}")]
     Internal { cause: String },
 }
@@ -134,6 +140,8 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             AppError::UploadIncomplete { .. } => StatusCode::BAD_REQUEST,
+            AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -176,6 +184,8 @@ impl AppError {
             AppError::MimeTypeNotAllowed { .. } => "mime_type_not_allowed",
             AppError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             AppError::Unavailable { .. } => "service_unavailable",
+            AppError::Busy { .. } => "busy",
+            AppError::BodyTimeout { .. } => "body_timeout",
             AppError::Internal { .. } => "internal_error",
         }
     }
@@ -222,6 +232,10 @@ impl AppError {
                 "A backing service (database or object store) is unreachable.".into()
             }
             AppError::Internal { .. } => "The server failed to handle this request.".into(),
+            AppError::Busy { what, .. } => format!("The server is busy: {what}."),
+            AppError::BodyTimeout { seconds } => {
+                format!("The request body sent nothing for {seconds} seconds; nothing was kept.")
+            }
         }
     }
 
@@ -283,6 +297,10 @@ impl AppError {
                 "Request a range within the file, e.g. 'Range: bytes=0-' for all of it.".into()
             }
             AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
+            AppError::Busy { .. } => "Retry after the number of seconds in Retry-After.".into(),
+            AppError::BodyTimeout { .. } => {
+                "Send the body without long pauses (STOWAGE_BODY_TIMEOUT sets the limit), then retry.".into()
+            }
             AppError::Internal { .. } => {
                 "Retry; if it keeps failing, report the x-request-id to the operator.".into()
             }
@@ -304,6 +322,10 @@ impl AppError {
             AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),
+            AppError::Busy { retry_after, .. } => json!({ "retryAfter": retry_after }),
+            AppError::BodyTimeout { seconds } => {
+                json!({ "seconds": seconds, "setting": "STOWAGE_BODY_TIMEOUT" })
+            }
             AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
             AppError::PathMismatch { expected, got } => {
                 json!({ "expected": expected, "path": got })
@@ -321,6 +343,15 @@ impl AppError {
             },
             AppError::NotFound { what } => AppError::NotFound { what: what.clone() },
             other => AppError::internal(other),
+        }
+    }
+
+    /// Seconds for `Retry-After`, when the error carries one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Unavailable { .. } => Some(2),
+            AppError::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -347,8 +378,8 @@ impl IntoResponse for AppError {
         }
         let mut resp = (status, axum::Json(self.body())).into_response();
         let headers = resp.headers_mut();
-        if let AppError::Unavailable { .. } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        if let Some(v) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(v));
         }
         if let AppError::RangeNotSatisfiable { size } = self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -54,6 +54,28 @@ fn describe() {
     );
 }
 
+/// A method as a label: the standard ones by name, anything made up as
+/// `other` (a client must not be able to grow the label set).
+fn method_label(method: &axum::http::Method) -> String {
+    use axum::http::Method as M;
+    let known = [
+        M::GET,
+        M::HEAD,
+        M::POST,
+        M::PUT,
+        M::DELETE,
+        M::PATCH,
+        M::OPTIONS,
+        M::CONNECT,
+        M::TRACE,
+    ];
+    if known.contains(method) {
+        method.to_string()
+    } else {
+        "other".into()
+    }
+}
+
 /// Middleware: counts and times every request by its route template.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -62,7 +84,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];

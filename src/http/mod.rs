@@ -10,6 +10,7 @@ pub mod form;
 pub mod health;
 pub mod imagekit;
 pub mod keys;
+pub mod limits;
 pub mod multipart;
 pub mod session;
 pub mod tokens;
@@ -120,13 +121,16 @@ pub fn file_details(state: &AppState, f: &FileRow) -> Value {
     })
 }
 
-/// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`.
+/// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`, plus the
+/// `size` and `mime` SPEC §5 adds to every upload response.
 pub fn upload_response(state: &AppState, f: &FileRow) -> Value {
     json!({
         "accountId": f.account_id,
         "etag": f.etag,
         "filePath": f.path,
         "fileUrl": file_url(state, &f.account_id, &f.path),
+        "size": f.size,
+        "mime": f.mime,
     })
 }
 

@@ -4,6 +4,7 @@
 
 use super::form::Form;
 use super::{file_url, AppJson, AppPath};
+use crate::auth::rules::Op;
 use crate::auth::{Principal, Via};
 use crate::domain::ingest::detached;
 use crate::domain::paths::PathSpec;
@@ -73,6 +74,7 @@ async fn upload_with_token(
         }
         _ => {
             let account = principal.account.clone().ok_or(AppError::Unauthorized)?;
+            principal.require_somewhere(&account, Op::Create)?;
             (account, None, principal)
         }
     };

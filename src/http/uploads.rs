@@ -3,6 +3,7 @@
 
 use super::form::{Form, MAX_TEXT_FIELD};
 use super::{content_length, header_str, upload_response, AppPath, AppQuery};
+use crate::auth::rules::Op;
 use crate::auth::Principal;
 use crate::domain::ingest::detached;
 use crate::domain::paths::{validate_file_path, PathSpec};
@@ -146,6 +147,8 @@ async fn post_form_data_upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
+    // Refused before any body byte is read when nothing could be created.
+    principal.require_somewhere(&account, Op::Create)?;
     let form = Form::new(
         &headers,
         body,
