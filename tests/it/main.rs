@@ -9,6 +9,8 @@ mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod hardening;
+mod hardening_auth;
 mod imagekit;
 mod jwt;
 mod meta;
