@@ -5,6 +5,7 @@ use crate::error::{AppError, AppResult};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
 use sha2::{Digest, Sha256};
@@ -12,17 +13,47 @@ use std::ops::Range;
 use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+mod local;
+mod multipart;
+
 /// Read size for local files: large reads keep big downloads near disk speed.
 const READ_CHUNK: usize = 256 * 1024;
 /// Buffered before the first part goes out; also the multipart part size.
-const WRITE_BUFFER: usize = 8 * 1024 * 1024;
+pub(crate) const WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<Bytes>>;
 
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The same store as a multipart store, where uploads over one part go
+    /// through a store-side multipart upload whose id is journaled (S3, GCS,
+    /// Azure, memory), so a crash leaves an upload the sweeper can abort.
+    multipart: Option<Arc<dyn MultipartStore>>,
+    /// The directory of a `file://` store, where object_store's `<key>#<n>`
+    /// staging files live until renamed (see [`Blobs::sweep_staging_files`]).
+    local_root: Option<std::path::PathBuf>,
     url: String,
+}
+
+/// Where a streaming put records the store-side multipart upload it starts,
+/// before the first part is sent, and forgets it once it is completed or
+/// aborted. What a crash leaves recorded is aborted by the sweeper.
+#[async_trait::async_trait]
+pub trait Journal: Send + Sync {
+    async fn started(&self, key: &str, upload_id: &str) -> AppResult<()>;
+    async fn finished(&self, key: &str);
+}
+
+/// A journal for puts that need none (tests, small objects).
+pub struct NoJournal;
+
+#[async_trait::async_trait]
+impl Journal for NoJournal {
+    async fn started(&self, _: &str, _: &str) -> AppResult<()> {
+        Ok(())
+    }
+    async fn finished(&self, _: &str) {}
 }
 
 /// What a finished put stored.
@@ -41,6 +72,8 @@ pub enum PutError {
     Body(String),
     /// The object store failed.
     Store(object_store::Error),
+    /// The multipart upload could not be journaled.
+    Journal(String),
 }
 
 impl From<PutError> for AppError {
@@ -56,6 +89,7 @@ impl From<PutError> for AppError {
             PutError::Store(err) => AppError::Unavailable {
                 cause: err.to_string(),
             },
+            PutError::Journal(cause) => AppError::Unavailable { cause },
         }
     }
 }
@@ -66,14 +100,18 @@ impl Blobs {
     /// are passed to the store's builder as options (`?endpoint=…&region=…&allow_http=true`);
     /// for S3 the usual `AWS_*` environment variables are read too.
     pub fn from_url(url: &str) -> Result<Blobs, String> {
+        let mut multipart: Option<Arc<dyn MultipartStore>> = None;
+        let mut local_root = None;
         let store: Arc<dyn ObjectStore> = if let Some(dir) = url.strip_prefix("file://") {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-            Arc::new(
-                object_store::local::LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| format!("STOWAGE_STORAGE_URL {url}: {e}"))?,
-            )
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| format!("STOWAGE_STORAGE_URL {url}: {e}"))?;
+            local_root = Some(std::fs::canonicalize(dir).map_err(|e| format!("{dir}: {e}"))?);
+            Arc::new(fs)
         } else if url.starts_with("memory://") {
-            Arc::new(object_store::memory::InMemory::new())
+            let mem = Arc::new(object_store::memory::InMemory::new());
+            multipart = Some(mem.clone());
+            mem
         } else {
             let parsed = url::Url::parse(url).map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
             let opts: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
@@ -87,7 +125,9 @@ impl Blobs {
                         .map_err(|e| format!("STOWAGE_STORAGE_URL option {k}: {e}"))?;
                     b = b.with_config(key, v);
                 }
-                Arc::new(b.build().map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?)
+                let s3 = Arc::new(b.build().map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?);
+                multipart = Some(s3.clone());
+                s3
             } else {
                 let (store, _) = object_store::parse_url_opts(&base, opts)
                     .map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
@@ -96,6 +136,8 @@ impl Blobs {
         };
         Ok(Blobs {
             store,
+            multipart,
+            local_root,
             url: redact(url),
         })
     }
@@ -106,12 +148,23 @@ impl Blobs {
     }
 
     /// Streams `body` into `key`, hashing and counting; fails (and aborts the
-    /// partial object) once more than `limit` bytes arrive.
-    pub async fn put_stream<S, E>(&self, key: &str, body: S, limit: u64) -> Result<Stored, PutError>
+    /// partial object) once more than `limit` bytes arrive. A store-side
+    /// multipart upload is recorded in `journal` before its first part.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        journal: &dyn Journal,
+    ) -> Result<Stored, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        if let Some(mp) = &self.multipart {
+            let put = multipart::TrackedPut::new(self.store.clone(), mp.clone(), key, journal);
+            return put.run(body, limit).await;
+        }
         let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), WRITE_BUFFER)
             .with_max_concurrency(2);
         let mut hasher = Sha256::new();
@@ -145,6 +198,33 @@ impl Blobs {
             size,
             sha256: hex::encode(hasher.finalize()),
         })
+    }
+
+    /// Aborts a store-side multipart upload a crash left behind (a missing
+    /// upload counts as aborted).
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> AppResult<()> {
+        let Some(mp) = &self.multipart else {
+            return Ok(());
+        };
+        match mp
+            .abort_multipart(&ObjectPath::from(key), &upload_id.to_string())
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// For a `file://` store: removes object_store's staging files
+    /// (`<key>#<n>`) not modified for `older_than` — what a crash mid-write
+    /// left; returns how many went. Other stores have none.
+    pub async fn sweep_staging_files(&self, older_than: std::time::Duration) -> usize {
+        let Some(root) = self.local_root.clone() else {
+            return 0;
+        };
+        tokio::task::spawn_blocking(move || local::sweep_staging(&root, older_than))
+            .await
+            .unwrap_or(0)
     }
 
     /// Stores a small object whole.
@@ -234,7 +314,7 @@ fn store_read_error(e: object_store::Error) -> AppError {
     AppError::from(e)
 }
 
-fn io_to_store(e: std::io::Error) -> object_store::Error {
+pub(crate) fn io_to_store(e: std::io::Error) -> object_store::Error {
     object_store::Error::Generic {
         store: "stowage",
         source: Box::new(e),

@@ -44,7 +44,12 @@ impl StagedBlob {
         E: std::fmt::Display,
     {
         let mut staged = StagedBlob::reserve(state, prefix).await?;
-        let stored = match state.blobs.put_stream(&staged.key, body, limit).await {
+        let journal = GcJournal(state);
+        let stored = match state
+            .blobs
+            .put_stream(&staged.key, body, limit, &journal)
+            .await
+        {
             Ok(stored) => stored,
             Err(e) => {
                 staged.discard().await;
@@ -120,6 +125,26 @@ impl Drop for StagedBlob {
                 rt.spawn(async move { discard(&state, &key).await });
             }
             Err(_) => tracing::warn!(blob.key = %key, "staged blob left to the sweeper"),
+        }
+    }
+}
+
+/// Journals store-side multipart uploads next to the blob's GC entry, so the
+/// sweeper aborts what a crash left (see `sweeper::abort_and_delete`).
+struct GcJournal<'a>(&'a AppState);
+
+#[async_trait::async_trait]
+impl crate::blobs::Journal for GcJournal<'_> {
+    async fn started(&self, key: &str, upload_id: &str) -> AppResult<()> {
+        self.0
+            .meta
+            .gc_upload_started(key, upload_id, now_ms())
+            .await
+    }
+
+    async fn finished(&self, key: &str) {
+        if let Err(e) = self.0.meta.gc_upload_finished(key).await {
+            tracing::warn!(blob.key = key, error = %e, "multipart journal entry not removed");
         }
     }
 }

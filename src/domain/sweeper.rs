@@ -22,7 +22,7 @@ pub async fn sweep_once(state: &AppState) -> usize {
         }
         let batch = due.len();
         for key in due {
-            match state.blobs.delete(&key).await {
+            match abort_and_delete(state, &key).await {
                 Ok(()) => {
                     if state.meta.gc_remove(&key).await.is_ok() {
                         removed += 1;
@@ -37,6 +37,34 @@ pub async fn sweep_once(state: &AppState) -> usize {
         if batch < 500 {
             return removed;
         }
+    }
+}
+
+/// Aborts the store-side multipart upload a crash left for `key` (if any),
+/// then deletes the object.
+async fn abort_and_delete(state: &AppState, key: &str) -> crate::error::AppResult<()> {
+    if let Some(upload_id) = state.meta.gc_upload_of(key).await? {
+        state.blobs.abort_upload(key, &upload_id).await?;
+        state.meta.gc_upload_finished(key).await?;
+    }
+    state.blobs.delete(key).await
+}
+
+/// Removes the local store's staging files a crash left, at most every
+/// `STOWAGE_ABANDONED_UPLOAD_TTL / 2` (walking the tree is not free).
+async fn sweep_staging_files(state: &AppState, last: &mut Option<std::time::Instant>) {
+    let ttl = Duration::from_secs(state.config.abandoned_upload_ttl);
+    let every = (ttl / 2).min(Duration::from_secs(3600));
+    if last.is_some_and(|t| t.elapsed() < every) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    let n = state.blobs.sweep_staging_files(ttl).await;
+    if n > 0 {
+        tracing::info!(
+            files.removed = n,
+            "sweeper removed staging files left by a crash"
+        );
     }
 }
 
@@ -64,8 +92,10 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
 /// Runs [`sweep_once`] every `interval` forever.
 pub async fn run(state: AppState, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
+    let mut staging_swept = None;
     loop {
         tick.tick().await;
+        sweep_staging_files(&state, &mut staging_swept).await;
         let n = sweep_once(&state).await;
         if n > 0 {
             tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
