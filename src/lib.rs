@@ -17,6 +17,9 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 
+#[cfg(test)]
+mod proptests;
+
 use axum::http::{HeaderName, Method, Uri};
 use axum::Router;
 use error::AppError;

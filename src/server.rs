@@ -119,7 +119,17 @@ pub async fn serve(
     let limits = ConnLimits::of(&state.config);
     let app = crate::build_app(state);
     let graceful = GracefulShutdown::new();
-    accept_loop(listener, app, &limits, &graceful, shutdown).await;
+    // The signal runs in its own task (as axum::serve does): a panic there,
+    // e.g. logging to a closed stderr, must not take the server down.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = signalled_tx.send(());
+    });
+    let signalled = async move {
+        let _ = signalled_rx.await;
+    };
+    accept_loop(listener, app, &limits, &graceful, signalled).await;
     // Shutdown stops accepting and lets in-flight requests finish, for at most
     // `drain` after the signal.
     if tokio::time::timeout(drain, graceful.shutdown())

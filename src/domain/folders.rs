@@ -181,7 +181,7 @@ pub struct ListParams {
     pub include_files: bool,
 }
 
-fn encode_cursor(after: &After) -> String {
+pub(crate) fn encode_cursor(after: &After) -> String {
     let raw = match after {
         After::Start => String::new(),
         After::Folder(p) => format!("d{p}"),
@@ -190,7 +190,7 @@ fn encode_cursor(after: &After) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_cursor(cursor: &str) -> AppResult<After> {
+pub(crate) fn decode_cursor(cursor: &str) -> AppResult<After> {
     let bad = || {
         AppError::invalid_request(
             "The cursor is not one this server issued.",

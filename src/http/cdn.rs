@@ -225,10 +225,27 @@ fn requested_range(
     modified: SystemTime,
     size: u64,
 ) -> AppResult<Option<Range<u64>>> {
-    let Some(raw) = header_str(req, header::RANGE) else {
+    select_range(
+        header_str(req, header::RANGE),
+        header_str(req, header::IF_RANGE),
+        etag,
+        modified,
+        size,
+    )
+}
+
+/// [`requested_range`] on the header values: pure, so it can be tested alone.
+pub(crate) fn select_range(
+    range: Option<&str>,
+    if_range: Option<&str>,
+    etag: &str,
+    modified: SystemTime,
+    size: u64,
+) -> AppResult<Option<Range<u64>>> {
+    let Some(raw) = range else {
         return Ok(None);
     };
-    if let Some(if_range) = header_str(req, header::IF_RANGE) {
+    if let Some(if_range) = if_range {
         let fresh = if if_range.starts_with('"') {
             if_range == etag
         } else {

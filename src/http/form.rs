@@ -131,7 +131,7 @@ impl Part {
 /// prefix (up to `;base64,`) is dropped, and whole 4-character groups are
 /// decoded as soon as they arrive.
 #[derive(Default)]
-struct Base64Decoder {
+pub(crate) struct Base64Decoder {
     pending: BytesMut,
     /// Past the optional `data:…;base64,` prefix.
     started: bool,
@@ -141,7 +141,7 @@ struct Base64Decoder {
 const MAX_DATA_URL_PREFIX: usize = 256;
 
 impl Base64Decoder {
-    fn feed(&mut self, chunk: &[u8]) -> Result<Bytes, String> {
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<Bytes, String> {
         self.pending
             .extend(chunk.iter().filter(|b| !b.is_ascii_whitespace()));
         if !self.started {
@@ -163,7 +163,7 @@ impl Base64Decoder {
         decode(&group)
     }
 
-    fn finish(&mut self) -> Result<Bytes, String> {
+    pub(crate) fn finish(&mut self) -> Result<Bytes, String> {
         if !self.started && self.pending.starts_with(b"data:") {
             return Err(not_base64());
         }

@@ -28,8 +28,8 @@ fn storage_url(dir: &Path) -> String {
         .unwrap_or_else(|| format!("file://{}/blobs", dir.display()))
 }
 
-/// Starts `stowage serve` on a free port; returns it and the printed lines.
-fn start(dir: &Path, storage: &str) -> (Node, Vec<String>) {
+/// Starts `stowage serve` on a free port; returns it and its stdout lines.
+fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -66,8 +66,19 @@ fn start(dir: &Path, storage: &str) -> (Node, Vec<String>) {
         assert!(Instant::now() < deadline, "stowage did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(200));
-    (node, rx.try_iter().collect())
+    (node, rx)
+}
+
+/// The bootstrap output, once its last line (the public key) is printed.
+fn bootstrap_lines(rx: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("public key:")) {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => lines.push(l),
+            Err(_) => panic!("no keys printed: {lines:?}"),
+        }
+    }
+    lines
 }
 
 fn field(lines: &[String], name: &str) -> String {
@@ -142,7 +153,8 @@ async fn blob_key(dir: &Path) -> String {
 async fn kill_9_mid_upload_leaves_nothing_after_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let storage = storage_url(dir.path());
-    let (node, lines) = start(dir.path(), &storage);
+    let (node, out) = start(dir.path(), &storage);
+    let lines = bootstrap_lines(&out);
     let account = field(&lines, "account:");
     let secret = field(&lines, "secret key:");
 
