@@ -19,6 +19,8 @@ mod multipart;
 /// Read size for local files: large reads keep big downloads near disk speed.
 const READ_CHUNK: usize = 256 * 1024;
 /// Buffered before the first part goes out; also the multipart part size.
+/// The same for the local filesystem store.
+const LOCAL_WRITE_BUFFER: usize = 256 * 1024;
 pub(crate) const WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<Bytes>>;
@@ -165,7 +167,14 @@ impl Blobs {
             let put = multipart::TrackedPut::new(self.store.clone(), mp.clone(), key, journal);
             return put.run(body, limit).await;
         }
-        let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), WRITE_BUFFER)
+        // A local file takes any part size: buffer little, so memory per
+        // upload stays small whatever the file size.
+        let capacity = if self.local_root.is_some() {
+            LOCAL_WRITE_BUFFER
+        } else {
+            WRITE_BUFFER
+        };
+        let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), capacity)
             .with_max_concurrency(2);
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
