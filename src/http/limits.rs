@@ -27,6 +27,10 @@ use tokio::time::{Instant, Sleep};
 /// seconds, and turns the error response of a request whose body timed out
 /// into 408 `body_timeout` (ImageKit's shape on the ImageKit routes).
 pub async fn body_timeout(State(secs): State<u64>, req: Request, next: Next) -> Response {
+    // A request without a body (most downloads) has nothing to time out.
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
     let fired = Arc::new(AtomicBool::new(false));
     let imagekit = is_imagekit(req.uri().path());
     let req = req.map(|body| {
