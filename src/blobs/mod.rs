@@ -1,5 +1,8 @@
 //! Bytes, through object_store: streaming put with SHA-256 and a size limit,
-//! ranged streaming get (big reads for local files), copy and delete.
+//! ranged streaming get (big reads for local files), copy and delete; RFC 9530
+//! digest fields ([`digest`]).
+
+pub mod digest;
 
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;
@@ -7,7 +10,6 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
-use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
@@ -41,6 +43,8 @@ pub enum PutError {
     Body(String),
     /// The object store failed.
     Store(object_store::Error),
+    /// The bytes did not match a digest the client declared (RFC 9530).
+    Digest(digest::Mismatch),
 }
 
 impl From<PutError> for AppError {
@@ -56,6 +60,7 @@ impl From<PutError> for AppError {
             PutError::Store(err) => AppError::Unavailable {
                 cause: err.to_string(),
             },
+            PutError::Digest(m) => m.into(),
         }
     }
 }
@@ -112,9 +117,26 @@ impl Blobs {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        self.put_stream_verified(key, body, limit, None).await
+    }
+
+    /// [`Blobs::put_stream`], also checking the digests the client declared
+    /// (SHA-512 is computed only when one was): on a mismatch the partial
+    /// object is aborted before it is ever completed, so nothing is stored.
+    pub async fn put_stream_verified<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        expected: Option<digest::Expected>,
+    ) -> Result<Stored, PutError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), WRITE_BUFFER)
             .with_max_concurrency(2);
-        let mut hasher = Sha256::new();
+        let mut hasher = digest::Digester::new(expected);
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
         let failure = loop {
@@ -133,17 +155,24 @@ impl Blobs {
                 }
             }
         };
-        if let Some(err) = failure {
-            let _ = writer.abort().await;
-            return Err(err);
-        }
+        let verified = match failure {
+            Some(err) => Err(err),
+            None => hasher.verify().map_err(PutError::Digest),
+        };
+        let computed = match verified {
+            Ok(c) => c,
+            Err(err) => {
+                let _ = writer.abort().await;
+                return Err(err);
+            }
+        };
         if let Err(e) = writer.shutdown().await {
             let _ = writer.abort().await;
             return Err(PutError::Store(io_to_store(e)));
         }
         Ok(Stored {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hex::encode(computed.sha256),
         })
     }
 

@@ -308,9 +308,8 @@ pub async fn delete(
     for file in &doomed {
         let dropped = state.meta.delete_file(account, file, now_ms()).await?;
         state.files.forget(account, file).await;
-        if !dropped.is_empty() {
-            deleted_files += 1;
-        }
+        let Some(dropped) = dropped else { continue };
+        deleted_files += 1;
         for key in dropped {
             discard(state, &key).await;
         }

@@ -53,7 +53,7 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
         for (account, path) in batch {
             let dropped = state.meta.delete_file(&account, &path, now_ms()).await?;
             state.files.forget(&account, &path).await;
-            for key in dropped {
+            for key in dropped.unwrap_or_default() {
                 discard(state, &key).await;
             }
             removed += 1;
