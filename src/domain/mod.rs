@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod keys;
 pub mod multipart;
 pub mod paths;
+pub mod digests;
 pub mod sweeper;
 pub mod tokens;
 pub mod uploads;

@@ -82,6 +82,11 @@ pub async fn run(state: AppState, interval: Duration) {
         if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {
             tracing::warn!(error = %e, "sweeper: expired upload tokens not pruned");
         }
+        match crate::domain::digests::run_once(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs.hashed = n, "digest pass hashed stored objects"),
+            Err(e) => tracing::warn!(error = %e, "digest pass stopped; it resumes next sweep"),
+        }
         match crate::domain::multipart::sweep_expired(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(

@@ -4,13 +4,14 @@
 use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
+use crate::blobs::digest;
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -131,6 +132,15 @@ async fn serve(
     insert(&mut headers, header::ACCEPT_RANGES, "bytes");
     insert(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     insert(&mut headers, header::CONTENT_SECURITY_POLICY, CSP);
+    // RFC 9530: the whole file's digest, on 200, 206 and HEAD alike. Only
+    // SHA-256 is kept; a Want-Repr-Digest preferring another algorithm still
+    // gets it, unless it rates sha-256 0 ("not acceptable").
+    let want = header_str(req, "want-repr-digest");
+    if let Some(digest) = row.sha256.as_deref().filter(|_| digest::sha256_wanted(want)) {
+        if let Some(value) = digest::repr_digest_from_hex(digest) {
+            insert(&mut headers, HeaderName::from_static("repr-digest"), &value);
+        }
+    }
     if opts.download {
         let name = row
             .original_file_name
