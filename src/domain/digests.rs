@@ -29,7 +29,10 @@ pub async fn run_once(state: &AppState) -> AppResult<usize> {
     let mut failed = std::collections::HashSet::new();
     loop {
         metrics::gauge!(DIGEST_PENDING).set(state.meta.unhashed_count().await? as f64);
-        let batch = state.meta.unhashed_blobs(BATCH + failed.len() as i64).await?;
+        let batch = state
+            .meta
+            .unhashed_blobs(BATCH + failed.len() as i64)
+            .await?;
         let todo: Vec<_> = batch
             .into_iter()
             .filter(|(k, _)| !failed.contains(k))

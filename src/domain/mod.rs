@@ -2,6 +2,7 @@
 //! return rows and plain structs; http/ shapes them for the wire.
 
 pub mod cache;
+pub mod digests;
 pub mod files;
 pub mod folders;
 pub mod imagekit;
@@ -9,7 +10,6 @@ pub mod ingest;
 pub mod keys;
 pub mod multipart;
 pub mod paths;
-pub mod digests;
 pub mod sweeper;
 pub mod tokens;
 pub mod uploads;

@@ -136,7 +136,11 @@ async fn serve(
     // SHA-256 is kept; a Want-Repr-Digest preferring another algorithm still
     // gets it, unless it rates sha-256 0 ("not acceptable").
     let want = header_str(req, "want-repr-digest");
-    if let Some(digest) = row.sha256.as_deref().filter(|_| digest::sha256_wanted(want)) {
+    if let Some(digest) = row
+        .sha256
+        .as_deref()
+        .filter(|_| digest::sha256_wanted(want))
+    {
         if let Some(value) = digest::repr_digest_from_hex(digest) {
             insert(&mut headers, HeaderName::from_static("repr-digest"), &value);
         }

@@ -43,7 +43,10 @@ struct Tap {
 }
 
 impl Tap {
-    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Result<Bytes, axum::Error>>> {
+    fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Bytes, axum::Error>>> {
         let r = self.body.poll_next_unpin(cx);
         if let (Poll::Ready(Some(Ok(chunk))), Some(d)) = (&r, &mut self.digester) {
             d.update(chunk);

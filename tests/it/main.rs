@@ -5,6 +5,8 @@ mod common;
 mod auth;
 mod cli;
 mod dashboard;
+mod dedup;
+mod digest;
 mod downloads;
 mod faults;
 mod files;

@@ -27,7 +27,9 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     meta.gc_register("k1", i64::MAX).await.unwrap();
     let r1 = row(&app, "/m.txt", "v1", "k1");
     assert_eq!(
-        meta.commit_file(&r1, false, BlobClaim::Staged).await.unwrap(),
+        meta.commit_file(&r1, false, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Committed {
             dropped_blobs: vec![],
             blob_key: "k1".into(),
@@ -39,7 +41,9 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     let r2 = row(&app, "/m.txt", "v2", "k2");
     meta.gc_register("k2", i64::MAX).await.unwrap();
     assert_eq!(
-        meta.commit_file(&r2, false, BlobClaim::Staged).await.unwrap(),
+        meta.commit_file(&r2, false, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Exists
     );
     assert_eq!(
@@ -59,7 +63,9 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     );
     // With overwrite it becomes current and v1 stays as history.
     assert!(matches!(
-        meta.commit_file(&r2, true, BlobClaim::Staged).await.unwrap(),
+        meta.commit_file(&r2, true, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Committed { .. }
     ));
     let current = meta
@@ -99,7 +105,10 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
         .is_none());
     // A blob the sweeper already took cannot be committed.
     let r3 = row(&app, "/n.txt", "v3", "swept");
-    let err = meta.commit_file(&r3, false, BlobClaim::Staged).await.unwrap_err();
+    let err = meta
+        .commit_file(&r3, false, BlobClaim::Staged)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "service_unavailable");
     assert!(meta
         .get_file(&app.account, "/n.txt")
