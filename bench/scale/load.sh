@@ -5,12 +5,15 @@
 #
 #   PGURL=postgres://postgres@127.0.0.1:5432/test N=2000000 bench/scale/load.sh
 #
-# N defaults to 2 000 000 (the development machine had ~4 GB of free disk;
-# 10 M rows with indexes need ~6 GB per variant). Rows are generated in SQL
-# (generate_series), so loading is bounded by PostgreSQL, not by a client.
+# N defaults to 1 000 000: the shared development machine had ~5 GB of free
+# disk, and a first 2 M-row attempt with logged tables filled it with WAL. The
+# tables are UNLOGGED (no WAL; reads, plans and indexes are the same), and
+# the script refuses to start when the database's disk has less than ~1.5 KB
+# per row free. Rows are generated in SQL (generate_series), so loading is
+# bounded by PostgreSQL, not by a client.
 set -euo pipefail
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test}
-N=${N:-2000000}
+N=${N:-1000000}
 ACCOUNTS=${ACCOUNTS:-1000}
 LOOPS=${LOOPS:-20000}
 PARTS=${PARTS:-16}
@@ -21,26 +24,26 @@ schema() { # $1 = plain | partitioned
   psql_ -c "SET client_min_messages=warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA;"
   if [ "$1" = plain ]; then
     psql_ -c "SET search_path=$SCHEMA;
-      CREATE TABLE file_versions (version_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,
+      CREATE UNLOGGED TABLE file_versions (version_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,
         path TEXT COLLATE \"C\" NOT NULL, blob_key TEXT NOT NULL, size BIGINT NOT NULL,
         mime TEXT NOT NULL, etag TEXT NOT NULL, original_file_name TEXT, metadata TEXT NOT NULL,
         tags TEXT NOT NULL, created_at BIGINT NOT NULL, sha256 TEXT);
-      CREATE TABLE files (account_id TEXT NOT NULL, path TEXT COLLATE \"C\" NOT NULL,
+      CREATE UNLOGGED TABLE files (account_id TEXT NOT NULL, path TEXT COLLATE \"C\" NOT NULL,
         parent TEXT COLLATE \"C\" NOT NULL, version_id TEXT NOT NULL, PRIMARY KEY (account_id, path));"
   else
     psql_ -c "SET search_path=$SCHEMA;
-      CREATE TABLE file_versions (version_id TEXT NOT NULL, account_id TEXT NOT NULL,
+      CREATE UNLOGGED TABLE file_versions (version_id TEXT NOT NULL, account_id TEXT NOT NULL,
         path TEXT COLLATE \"C\" NOT NULL, blob_key TEXT NOT NULL, size BIGINT NOT NULL,
         mime TEXT NOT NULL, etag TEXT NOT NULL, original_file_name TEXT, metadata TEXT NOT NULL,
         tags TEXT NOT NULL, created_at BIGINT NOT NULL, sha256 TEXT,
         PRIMARY KEY (account_id, version_id)) PARTITION BY HASH (account_id);
-      CREATE TABLE files (account_id TEXT NOT NULL, path TEXT COLLATE \"C\" NOT NULL,
+      CREATE UNLOGGED TABLE files (account_id TEXT NOT NULL, path TEXT COLLATE \"C\" NOT NULL,
         parent TEXT COLLATE \"C\" NOT NULL, version_id TEXT NOT NULL,
         PRIMARY KEY (account_id, path)) PARTITION BY HASH (account_id);"
     for i in $(seq 0 $((PARTS - 1))); do
       psql_ -c "SET search_path=$SCHEMA;
-        CREATE TABLE file_versions_$i PARTITION OF file_versions FOR VALUES WITH (MODULUS $PARTS, REMAINDER $i);
-        CREATE TABLE files_$i PARTITION OF files FOR VALUES WITH (MODULUS $PARTS, REMAINDER $i);"
+        CREATE UNLOGGED TABLE file_versions_$i PARTITION OF file_versions FOR VALUES WITH (MODULUS $PARTS, REMAINDER $i);
+        CREATE UNLOGGED TABLE files_$i PARTITION OF files FOR VALUES WITH (MODULUS $PARTS, REMAINDER $i);"
     done
   fi
 }
@@ -103,6 +106,14 @@ measure() { # $1 = join condition on versions
     END \$\$;" 2>&1 | sed 's/^psql:.*NOTICE: */  /'
 }
 
+DATA=$(psql_ -c "SHOW data_directory")
+if [ -d "$DATA" ]; then
+  FREE_KB=$(df -Pk "$DATA" | awk 'NR == 2 { print $4 }')
+  if [ "$FREE_KB" -lt $(( N * 3 / 2 )) ]; then
+    echo "refusing: ${FREE_KB} KiB free at $DATA, need ~$(( N * 3 / 2 )) KiB for N=$N" >&2
+    exit 1
+  fi
+fi
 echo "== plain tables, N=$N, $ACCOUNTS accounts"
 schema plain; load; measure "v.version_id = f.version_id"
 echo "== hash-partitioned by account ($PARTS partitions), N=$N"
