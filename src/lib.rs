@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -104,7 +104,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    crate::metrics::handle();
+    let metrics = crate::metrics::handle();
+    // Histograms keep every sample until upkeep drains them into their
+    // buckets: without this, memory grows with every request served.
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
     let drain = Duration::from_secs(state.config.drain_timeout);
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
@@ -134,6 +143,7 @@ pub async fn serve(
         _ = deadline => Ok(()),
     };
     sweeper.abort();
+    upkeep.abort();
     result
 }
 

@@ -3,6 +3,7 @@
 //! caller who may not read a path learns nothing about it.
 
 use crate::auth::{Access, Need, Principal};
+use crate::domain::cache::Served;
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::domain::paths;
 use crate::domain::uploads;
@@ -18,7 +19,7 @@ pub async fn for_download(
     account: &str,
     path: &str,
     version_id: Option<&str>,
-) -> AppResult<(Arc<FileRow>, Access)> {
+) -> AppResult<(Arc<Served>, Access)> {
     paths::validate_file_path(path)?;
     let access = state.auth.require_read(principal, account, path).await?;
     let row = match version_id {
@@ -27,7 +28,7 @@ pub async fn for_download(
             .meta
             .get_version(account, path, v)
             .await?
-            .map(Arc::new),
+            .map(|r| Arc::new(Served::new(r))),
     };
     let row = row.ok_or_else(|| AppError::FileNotFound {
         path: path.to_string(),

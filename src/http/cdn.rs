@@ -5,6 +5,7 @@ use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
 use crate::blobs::digest;
+use crate::domain::cache::Served;
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
@@ -18,7 +19,7 @@ use axum::Router;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 const DEFAULT_TTL: u64 = 3600;
@@ -99,51 +100,45 @@ struct ServeOptions {
 /// Builds the response for a file: 200, 206, 304 or 416, as nginx would.
 async fn serve(
     state: &AppState,
-    row: &FileRow,
+    file: &Served,
     req: &HeaderMap,
     opts: ServeOptions,
 ) -> AppResult<Response> {
+    let row = &file.row;
     let size = row.size as u64;
-    let etag = format!("\"{}\"", row.etag);
-    let modified = UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64);
-    let last_modified = httpdate::fmt_http_date(modified);
-
-    let mut headers = HeaderMap::new();
-    insert(&mut headers, header::ETAG, &etag);
-    insert(&mut headers, header::LAST_MODIFIED, &last_modified);
-    let scope = match opts.access {
-        Access::Public => "public",
-        Access::Credential => "private",
-    };
-    insert(
-        &mut headers,
-        header::CACHE_CONTROL,
-        &format!("{scope}, max-age={}", opts.ttl),
-    );
+    let mut headers = HeaderMap::with_capacity(12);
+    headers.insert(header::ETAG, file.etag.clone());
+    headers.insert(header::LAST_MODIFIED, file.last_modified.clone());
+    headers.insert(header::CACHE_CONTROL, cache_control(opts.access, opts.ttl));
     if opts.access == Access::Credential {
-        insert(&mut headers, header::VARY, "Authorization, Cookie");
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Authorization, Cookie"),
+        );
     }
-
-    if not_modified(req, &etag, modified) {
+    let etag = file.etag.to_str().unwrap_or("");
+    if not_modified(req, etag, file.modified) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-
-    insert(&mut headers, header::CONTENT_TYPE, &row.mime);
-    insert(&mut headers, header::ACCEPT_RANGES, "bytes");
-    insert(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    insert(&mut headers, header::CONTENT_SECURITY_POLICY, CSP);
+    headers.insert(header::CONTENT_TYPE, file.content_type.clone());
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     // RFC 9530: the whole file's digest, on 200, 206 and HEAD alike. Only
     // SHA-256 is kept; a Want-Repr-Digest preferring another algorithm still
     // gets it, unless it rates sha-256 0 ("not acceptable").
-    let want = header_str(req, "want-repr-digest");
-    if let Some(digest) = row
-        .sha256
-        .as_deref()
-        .filter(|_| digest::sha256_wanted(want))
+    if let Some(value) = file
+        .repr_digest
+        .as_ref()
+        .filter(|_| digest::sha256_wanted(header_str(req, "want-repr-digest")))
     {
-        if let Some(value) = digest::repr_digest_from_hex(digest) {
-            insert(&mut headers, HeaderName::from_static("repr-digest"), &value);
-        }
+        headers.insert(HeaderName::from_static("repr-digest"), value.clone());
     }
     if opts.download {
         let name = row
@@ -152,8 +147,7 @@ async fn serve(
             .unwrap_or_else(|| crate::domain::paths::file_name(&row.path));
         insert(&mut headers, header::CONTENT_DISPOSITION, &attachment(name));
     }
-
-    let (status, range) = match requested_range(req, &etag, modified, size)? {
+    let (status, range) = match requested_range(req, etag, file.modified, size)? {
         Some(r) => {
             insert(
                 &mut headers,
@@ -164,10 +158,9 @@ async fn serve(
         }
         None => (StatusCode::OK, 0..size),
     };
-    insert(
-        &mut headers,
+    headers.insert(
         header::CONTENT_LENGTH,
-        &(range.end - range.start).to_string(),
+        HeaderValue::from(range.end - range.start),
     );
     if opts.head {
         return Ok((status, headers).into_response());
@@ -188,6 +181,18 @@ async fn serve(
         Body::from_stream(stream)
     };
     Ok((status, headers, body).into_response())
+}
+
+/// `public|private, max-age=<ttl>`; the default TTL's values are built once.
+fn cache_control(access: Access, ttl: u64) -> HeaderValue {
+    match (access, ttl) {
+        (Access::Public, DEFAULT_TTL) => HeaderValue::from_static("public, max-age=3600"),
+        (Access::Credential, DEFAULT_TTL) => HeaderValue::from_static("private, max-age=3600"),
+        (Access::Public, t) => HeaderValue::from_str(&format!("public, max-age={t}"))
+            .unwrap_or(HeaderValue::from_static("public")),
+        (Access::Credential, t) => HeaderValue::from_str(&format!("private, max-age={t}"))
+            .unwrap_or(HeaderValue::from_static("private")),
+    }
 }
 
 /// A row whose object vanished was deleted concurrently: answer as if the
