@@ -80,6 +80,14 @@ pub enum AppError {
     TooManyParts { limit: usize },
     #[error("upload incomplete: {message}")]
     UploadIncomplete { message: String },
+    /// The bytes did not match a declared `Content-Digest`/`Repr-Digest`
+    /// (RFC 9530); base64 digests.
+    #[error("digest mismatch ({algorithm})")]
+    DigestMismatch {
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
     #[error("transformation not supported: {name}")]
     TransformationNotSupported { name: String },
     #[error("service unavailable: {cause}")]
@@ -139,7 +147,9 @@ impl AppError {
             AppError::InvalidPath { .. } | AppError::InvalidRequest { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::UploadIncomplete { .. } => StatusCode::BAD_REQUEST,
+            AppError::UploadIncomplete { .. } | AppError::DigestMismatch { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
@@ -168,6 +178,7 @@ impl AppError {
             AppError::InvalidPath { .. } => "invalid_path",
             AppError::InvalidRequest { .. } => "invalid_request",
             AppError::UploadIncomplete { .. } => "upload_incomplete",
+            AppError::DigestMismatch { .. } => "digest_mismatch",
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidCredentials { code, .. } => code.code(),
             AppError::Forbidden { .. } => "forbidden",
@@ -198,6 +209,9 @@ impl AppError {
             | AppError::InvalidCredentials { message, .. }
             | AppError::Forbidden { message, .. } => message.clone(),
             AppError::UploadIncomplete { message } => message.clone(),
+            AppError::DigestMismatch { algorithm, .. } => {
+                format!("The uploaded bytes do not match the {algorithm} digest sent with them; nothing was stored.")
+            }
             AppError::Unauthorized => "This resource needs credentials.".into(),
             AppError::AccountMismatch { url_account } => {
                 format!("The credential does not belong to account {url_account}.")
@@ -250,6 +264,11 @@ impl AppError {
             | AppError::Forbidden { suggestion, .. } => suggestion.clone(),
             AppError::UploadIncomplete { .. } => {
                 "Send the whole body; the upload was discarded and can be retried.".into()
+            }
+            AppError::DigestMismatch { .. } => {
+                "Compute the digest over exactly the bytes sent (for multipart/form-data, the whole \
+                 request body), e.g. openssl dgst -sha256 -binary FILE | base64, and retry."
+                    .into()
             }
             AppError::Unauthorized => {
                 "Send an API key as 'Authorization: Bearer <key>', or make the folder public.".into()
@@ -320,6 +339,11 @@ impl AppError {
                 json!({ "mime": mime, "allowed": allowed })
             }
             AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
+            AppError::DigestMismatch {
+                algorithm,
+                expected,
+                actual,
+            } => json!({ "algorithm": algorithm, "expected": expected, "actual": actual }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),
             AppError::Busy { retry_after, .. } => json!({ "retryAfter": retry_after }),

@@ -16,6 +16,8 @@ pub const BYTES_IN: &str = "stowage_bytes_in_total";
 pub const BYTES_OUT: &str = "stowage_bytes_out_total";
 pub const UPLOADS_IN_FLIGHT: &str = "stowage_uploads_in_flight";
 pub const CACHE_LOOKUPS: &str = "stowage_cache_lookups_total";
+pub const DIGEST_PENDING: &str = "stowage_digest_pending_files";
+pub const DIGEST_HASHED_BYTES: &str = "stowage_digest_hashed_bytes_total";
 
 /// The process-wide recorder (installed once; every server in the process
 /// shares it, which only matters to tests).
@@ -53,6 +55,14 @@ fn describe() {
     metrics::describe_counter!(
         CACHE_LOOKUPS,
         "Cache lookups by cache and result (hit|miss)"
+    );
+    metrics::describe_gauge!(
+        DIGEST_PENDING,
+        "Stored objects whose whole-file SHA-256 the digest pass has not read yet"
+    );
+    metrics::describe_counter!(
+        DIGEST_HASHED_BYTES,
+        "Bytes read and hashed by the background digest pass"
     );
 }
 

@@ -1,5 +1,8 @@
 //! Bytes, through object_store: streaming put with SHA-256 and a size limit,
-//! ranged streaming get (big reads for local files), copy and delete.
+//! ranged streaming get (big reads for local files), copy and delete; RFC 9530
+//! digest fields ([`digest`]).
+
+pub mod digest;
 
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;
@@ -8,7 +11,6 @@ use object_store::buffered::BufWriter;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
-use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
@@ -76,6 +78,8 @@ pub enum PutError {
     Store(object_store::Error),
     /// The multipart upload could not be journaled.
     Journal(String),
+    /// The bytes did not match a digest the client declared (RFC 9530).
+    Digest(digest::Mismatch),
 }
 
 impl From<PutError> for AppError {
@@ -92,6 +96,7 @@ impl From<PutError> for AppError {
                 cause: err.to_string(),
             },
             PutError::Journal(cause) => AppError::Unavailable { cause },
+            PutError::Digest(m) => m.into(),
         }
     }
 }
@@ -163,9 +168,28 @@ impl Blobs {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        self.put_stream_verified(key, body, limit, None, journal)
+            .await
+    }
+
+    /// [`Blobs::put_stream`], also checking the digests the client declared
+    /// (SHA-512 is computed only when one was): on a mismatch the partial
+    /// object is aborted before it is ever completed, so nothing is stored.
+    pub async fn put_stream_verified<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        expected: Option<digest::Expected>,
+        journal: &dyn Journal,
+    ) -> Result<Stored, PutError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         if let Some(mp) = &self.multipart {
             let put = multipart::TrackedPut::new(self.store.clone(), mp.clone(), key, journal);
-            return put.run(body, limit).await;
+            return put.run(body, limit, expected).await;
         }
         // A local file takes any part size: buffer little, so memory per
         // upload stays small whatever the file size.
@@ -176,7 +200,7 @@ impl Blobs {
         };
         let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), capacity)
             .with_max_concurrency(2);
-        let mut hasher = Sha256::new();
+        let mut hasher = digest::Digester::new(expected);
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
         let failure = loop {
@@ -195,17 +219,24 @@ impl Blobs {
                 }
             }
         };
-        if let Some(err) = failure {
-            let _ = writer.abort().await;
-            return Err(err);
-        }
+        let verified = match failure {
+            Some(err) => Err(err),
+            None => hasher.verify().map_err(PutError::Digest),
+        };
+        let computed = match verified {
+            Ok(c) => c,
+            Err(err) => {
+                let _ = writer.abort().await;
+                return Err(err);
+            }
+        };
         if let Err(e) = writer.shutdown().await {
             let _ = writer.abort().await;
             return Err(PutError::Store(io_to_store(e)));
         }
         Ok(Stored {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hex::encode(computed.sha256),
         })
     }
 

@@ -2,13 +2,13 @@
 //! upload id is recorded before the first part goes out, so a crash at any
 //! point leaves either nothing or an id the sweeper aborts.
 
+use super::digest::{Digester, Expected};
 use super::{Journal, PutError, Stored, WRITE_BUFFER};
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartId, ObjectStore};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 pub(super) struct TrackedPut<'a> {
@@ -43,12 +43,17 @@ impl<'a> TrackedPut<'a> {
     /// Streams `body` in: one plain put when it fits in one part, else a
     /// multipart upload of [`WRITE_BUFFER`]-sized parts. Any failure aborts
     /// the store-side upload before returning.
-    pub(super) async fn run<S, E>(mut self, body: S, limit: u64) -> Result<Stored, PutError>
+    pub(super) async fn run<S, E>(
+        mut self,
+        body: S,
+        limit: u64,
+        expected: Option<Expected>,
+    ) -> Result<Stored, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        match self.stream(body, limit).await {
+        match self.stream(body, limit, expected).await {
             Ok(stored) => Ok(stored),
             Err(e) => {
                 if let Some(id) = self.upload.take() {
@@ -60,12 +65,17 @@ impl<'a> TrackedPut<'a> {
         }
     }
 
-    async fn stream<S, E>(&mut self, body: S, limit: u64) -> Result<Stored, PutError>
+    async fn stream<S, E>(
+        &mut self,
+        body: S,
+        limit: u64,
+        expected: Option<Expected>,
+    ) -> Result<Stored, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let mut hasher = Sha256::new();
+        let mut hasher = Digester::new(expected);
         let mut size: u64 = 0;
         let mut buf = BytesMut::new();
         let mut body = std::pin::pin!(body);
@@ -83,6 +93,8 @@ impl<'a> TrackedPut<'a> {
                 self.put_part(part).await?;
             }
         }
+        // A digest mismatch aborts before the object is ever completed.
+        let computed = hasher.verify().map_err(PutError::Digest)?;
         let rest = buf.freeze();
         match self.upload.clone() {
             None => {
@@ -106,7 +118,7 @@ impl<'a> TrackedPut<'a> {
         }
         Ok(Stored {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hex::encode(computed.sha256),
         })
     }
 

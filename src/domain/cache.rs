@@ -23,6 +23,8 @@ pub struct Served {
     pub last_modified: HeaderValue,
     pub modified: SystemTime,
     pub content_type: HeaderValue,
+    /// `sha-256=:<base64>:` when the whole file's SHA-256 is known (RFC 9530).
+    pub repr_digest: Option<HeaderValue>,
 }
 
 impl Served {
@@ -37,6 +39,11 @@ impl Served {
             content_type: HeaderValue::from_str(&row.mime)
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
             modified,
+            repr_digest: row
+                .sha256
+                .as_deref()
+                .and_then(crate::blobs::digest::repr_digest_from_hex)
+                .and_then(|v| HeaderValue::from_str(&v).ok()),
             row,
         }
     }

@@ -405,9 +405,8 @@ async fn delete_files_in(
             principal.require(account, Need::delete(&f.path))?;
             let dropped = state.meta.delete_file(account, &f.path, now_ms()).await?;
             state.files.forget(account, &f.path).await;
-            if !dropped.is_empty() {
-                deleted += 1;
-            }
+            let Some(dropped) = dropped else { continue };
+            deleted += 1;
             for key in dropped {
                 discard(state, &key).await;
             }

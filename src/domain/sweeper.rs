@@ -81,7 +81,7 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
         for (account, path) in batch {
             let dropped = state.meta.delete_file(&account, &path, now_ms()).await?;
             state.files.forget(&account, &path).await;
-            for key in dropped {
+            for key in dropped.unwrap_or_default() {
                 discard(state, &key).await;
             }
             removed += 1;
@@ -111,6 +111,11 @@ pub async fn run(state: AppState, interval: Duration) {
         // Expired upload tokens answer token_expired for a day, then are forgotten.
         if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {
             tracing::warn!(error = %e, "sweeper: expired upload tokens not pruned");
+        }
+        match crate::domain::digests::run_once(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs.hashed = n, "digest pass hashed stored objects"),
+            Err(e) => tracing::warn!(error = %e, "digest pass stopped; it resumes next sweep"),
         }
         match crate::domain::multipart::sweep_expired(&state).await {
             Ok(0) => {}

@@ -4,6 +4,7 @@
 use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
+use crate::blobs::digest;
 use crate::domain::cache::Served;
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
@@ -11,7 +12,7 @@ use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -129,6 +130,16 @@ async fn serve(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
+    // RFC 9530: the whole file's digest, on 200, 206 and HEAD alike. Only
+    // SHA-256 is kept; a Want-Repr-Digest preferring another algorithm still
+    // gets it, unless it rates sha-256 0 ("not acceptable").
+    if let Some(value) = file
+        .repr_digest
+        .as_ref()
+        .filter(|_| digest::sha256_wanted(header_str(req, "want-repr-digest")))
+    {
+        headers.insert(HeaderName::from_static("repr-digest"), value.clone());
+    }
     if opts.download {
         let name = row
             .original_file_name

@@ -13,9 +13,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-const EXPOSE: &str = "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id";
+const EXPOSE: &str =
+    "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id, Repr-Digest";
 const ALLOW_HEADERS: &str = "authorization, authorization-token, content-type, x-api-key, \
-     x-upload-metadata, x-upload-tags, range, if-none-match, if-modified-since, if-range";
+     x-upload-metadata, x-upload-tags, range, if-none-match, if-modified-since, if-range, \
+     content-digest, repr-digest, want-repr-digest";
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
 
 /// Whether a path belongs to the credentialed group.

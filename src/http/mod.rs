@@ -142,6 +142,24 @@ pub fn header_str<K: axum::http::header::AsHeaderName>(
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The digests a request declares for its content (`Content-Digest`,
+/// `Repr-Digest`; RFC 9530): None when it sends neither, 400 when they are
+/// malformed or name no algorithm stowage knows.
+pub fn request_digest(headers: &HeaderMap) -> AppResult<Option<crate::blobs::digest::Expected>> {
+    let field = |name: &str| -> AppResult<Option<&str>> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(Some).map_err(|_| {
+                AppError::invalid_request(
+                    format!("The {name} header is not ASCII."),
+                    "Send e.g. sha-256=:<base64 of the SHA-256>: (RFC 9530).",
+                )
+            }),
+        }
+    };
+    crate::blobs::digest::Expected::from_fields(field("content-digest")?, field("repr-digest")?)
+}
+
 /// The declared `Content-Length`, if any (400 when it is not a number).
 pub fn content_length(headers: &HeaderMap) -> AppResult<Option<u64>> {
     match header_str(headers, header::CONTENT_LENGTH) {

@@ -109,7 +109,17 @@ async fn upload_with_token(
                         metadata: json!({}),
                         ..UploadRequest::default()
                     };
-                    return uploads::ingest(st, principal, req, part.stream()).await;
+                    if !form.has_digest() {
+                        return uploads::ingest(st, principal, req, part.stream()).await;
+                    }
+                    // The digest covers the whole body: commit only once the
+                    // rest of the form is read and the digest checks out.
+                    let prepared = uploads::stage(&st, &principal, req, part.stream()).await?;
+                    if let Err(e) = form.finish().await {
+                        prepared.discard().await;
+                        return Err(e);
+                    }
+                    return uploads::finish(&st, &principal, prepared).await;
                 }
                 _ => {}
             }

@@ -432,14 +432,17 @@ async fn recursive_delete_in_pages(b: Backend) {
             blob_key: format!("{}/none/{}", app.account, uuid::Uuid::new_v4().simple()),
             size: 0,
             mime: "text/plain".into(),
-            etag: "e".into(),
+            etag: crate::common::sha256_hex(path.as_bytes()),
+            sha256: Some(crate::common::sha256_hex(path.as_bytes())),
             original_file_name: None,
             metadata: "{}".into(),
             tags: "[]".into(),
             created_at: stowage::meta::now_ms(),
         };
         meta.gc_register(&row.blob_key, i64::MAX).await.unwrap();
-        meta.commit_file(&row, false).await.unwrap();
+        meta.commit_file(&row, false, stowage::meta::BlobClaim::Staged)
+            .await
+            .unwrap();
     }
     let resp = app
         .client

@@ -6,6 +6,8 @@ mod auth;
 mod cli;
 mod crash;
 mod dashboard;
+mod dedup;
+mod digest;
 mod downloads;
 mod faults;
 mod files;
