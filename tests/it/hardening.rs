@@ -217,11 +217,17 @@ async fn anonymous_form_data_stops_at_the_first_part(b: Backend) {
         .query(&[("filePath", "/anon/a.bin")])
         .multipart(form)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "unauthorized", "{v}");
+        .await;
+    // The 401 goes out before the body is read; the server then closes the
+    // connection, so a client still writing may see the reset instead.
+    match resp {
+        Ok(resp) => {
+            assert_eq!(resp.status(), 401);
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "unauthorized", "{v}");
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
     assert!(app.blob_keys().await.is_empty());
 }
 both!(anonymous_form_data_stops_at_the_first_part);
