@@ -165,22 +165,29 @@ async fn serve(
     if opts.head {
         return Ok((status, headers).into_response());
     }
-    let body = if size <= state.config.cache_max_file_size {
+    let body = body(state, row, range).await?;
+    Ok((status, headers, body).into_response())
+}
+
+/// The bytes of `range`: from the small-file cache, else streamed from the store.
+async fn body(state: &AppState, row: &FileRow, range: Range<u64>) -> AppResult<Body> {
+    if row.size as u64 <= state.config.cache_max_file_size {
         let bytes = state
             .files
             .small_blob(&state.blobs, &row.blob_key)
             .await
             .map_err(|e| missing(e, row))?;
-        Body::from(bytes.slice(range.start as usize..range.end as usize))
+        Ok(Body::from(
+            bytes.slice(range.start as usize..range.end as usize),
+        ))
     } else {
         let stream = state
             .blobs
             .get_range(&row.blob_key, range)
             .await
             .map_err(|e| missing(e, row))?;
-        Body::from_stream(stream)
-    };
-    Ok((status, headers, body).into_response())
+        Ok(Body::from_stream(stream))
+    }
 }
 
 /// `public|private, max-age=<ttl>`; the default TTL's values are built once.
