@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { startStowage, launchChromium, PNG, ARTIFACTS } from "./harness.mjs";
+import { startStowage, launchChromium, ARTIFACTS } from "./harness.mjs";
 
 const SHOTS = join(ARTIFACTS, "dashboard");
 const SIZES = [["desktop", 1280, 800], ["mobile", 390, 844]];
@@ -30,7 +30,6 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   files = mkdtempSync(join(tmpdir(), "stowage-dash-files-"));
   writeFileSync(join(files, "notes.txt"), "hello from the dashboard\n");
-  writeFileSync(join(files, "pixel.png"), PNG);
   const big = Buffer.alloc(100 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
   writeFileSync(join(files, "big.bin"), big);
@@ -38,7 +37,31 @@ before(async () => {
   browser = await launchChromium();
   page = await browser.context.newPage();
   await page.setViewportSize({ width: 1280, height: 800 });
+  // A real 320×200 PNG drawn by Chromium, for thumbnails and the preset preview.
+  const b64 = await page.evaluate(async () => {
+    const c = document.createElement("canvas");
+    c.width = 320; c.height = 200;
+    const g = c.getContext("2d");
+    g.fillStyle = "#2f6fd6"; g.fillRect(0, 0, 320, 200);
+    g.fillStyle = "#f5b82e"; g.beginPath(); g.arc(160, 100, 70, 0, 7); g.fill();
+    const blob = await new Promise((r) => c.toBlob(r, "image/png"));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let bin = ""; for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin);
+  });
+  writeFileSync(join(files, "chart.png"), Buffer.from(b64, "base64"));
 });
+
+/** The natural width of the row thumbnail of `name`, once it has loaded. */
+async function thumbWidth(name) {
+  const img = page.locator("tr", { has: page.getByRole("button", { name: `Details of ${name}` }) }).locator("img.thumb");
+  for (let i = 0; i < 100; i++) {
+    const w = await img.evaluate((el) => (el.complete ? el.naturalWidth : 0));
+    if (w > 0) return { width: w, src: await img.getAttribute("src") };
+    await page.waitForTimeout(100);
+  }
+  return { width: 0, src: await img.getAttribute("src") };
+}
 
 after(async () => {
   await browser?.close();
@@ -72,7 +95,7 @@ test("create a folder, upload three files (100 MiB multipart), browse into it", 
   await page.getByRole("button", { name: "Create folder" }).click();
   await page.getByRole("link", { name: "reports/" }).click();
   await page.getByRole("navigation", { name: "Breadcrumb" }).getByText("reports").waitFor();
-  await page.getByLabel("Upload files").setInputFiles(["notes.txt", "pixel.png", "big.bin"].map((f) => join(files, f)));
+  await page.getByLabel("Upload files").setInputFiles(["notes.txt", "chart.png", "big.bin"].map((f) => join(files, f)));
   const bigBar = page.getByRole("progressbar", { name: "Upload progress for big.bin" });
   await bigBar.waitFor();
   // Watch the bar move and reach 100 %.
@@ -88,9 +111,13 @@ test("create a folder, upload three files (100 MiB multipart), browse into it", 
   }
   assert.equal(await bigBar.getAttribute("value"), "100");
   await page.locator('.uploads li[data-done="true"]').nth(2).waitFor();
-  for (const name of ["notes.txt", "pixel.png", "big.bin"]) {
+  for (const name of ["notes.txt", "chart.png", "big.bin"]) {
     await page.getByRole("button", { name: `Details of ${name}` }).waitFor();
   }
+  // No "thumbnail" preset yet: the thumbnail comes from /image?w=96&h=96&fit=crop.
+  const t = await thumbWidth("chart.png");
+  assert.equal(t.width, 96, `thumbnail ${t.src}`);
+  assert.match(t.src, /\/image\/reports\/chart\.png\?w=96/);
   await shots("06-files-uploaded");
   const head = await fetch(`${st.url}/${st.account}/raw/reports/big.bin`, { method: "HEAD" });
   assert.equal(head.status, 200);
@@ -98,7 +125,7 @@ test("create a folder, upload three files (100 MiB multipart), browse into it", 
 });
 
 test("file details", async () => {
-  await page.getByRole("button", { name: "Details of pixel.png" }).click();
+  await page.getByRole("button", { name: "Details of chart.png" }).click();
   const dlg = page.getByRole("dialog");
   await dlg.getByText("image/png").waitFor();
   await dlg.getByText(/Versions \(1\)/).waitFor();
@@ -161,9 +188,22 @@ test("create a key with a rule, use it from Node, revoke it", async () => {
 
 test("presets and account pages", async () => {
   await page.getByRole("link", { name: "Presets" }).click();
-  await page.getByLabel("Preview with file").fill("/reports/pixel.png");
-  await page.waitForTimeout(800);
+  await page.getByLabel("Preset name").fill("thumbnail");
+  await page.getByLabel("Parameters").fill("w=64&h=64&fit=crop");
+  await page.getByLabel("Preview with file").fill("/reports/chart.png");
+  const preview = page.getByRole("img", { name: "Preset preview" }).locator("img");
+  await preview.waitFor();
+  await page.waitForFunction(() => document.querySelector(".preset-preview img")?.naturalWidth > 0);
+  assert.equal(await preview.evaluate((el) => [el.naturalWidth, el.naturalHeight].join("x")), "64x64");
+  await page.getByRole("button", { name: "Save preset" }).click();
+  await page.getByRole("cell", { name: "w=64&h=64&fit=crop" }).waitFor();
   await shots("11-presets");
+  // The Files page now takes thumbnails through the preset.
+  await page.getByRole("link", { name: "Files" }).click();
+  await page.getByRole("link", { name: "reports/" }).click();
+  const t = await thumbWidth("chart.png");
+  assert.equal(t.width, 64, `thumbnail ${t.src}`);
+  assert.match(t.src, /\/thumbnail\/reports\/chart\.png$/);
   await page.getByRole("link", { name: "Account" }).click();
   await page.getByText("Max file size").waitFor();
   const files = await page.locator(".stat").first().locator(".v").innerText();

@@ -41,6 +41,8 @@
   const joinPath = (folder, name) => (folder === "/" ? "" : folder) + "/" + name.replace(/^\/+/, "");
   const encPath = (p) => p.split("/").map(encodeURIComponent).join("/");
   const IMAGE_EXT = /\.(png|jpe?g|gif|webp|avif|bmp|tiff?)$/i;
+  const THUMB_PRESET = "thumbnail";
+  const THUMB_PARAMS = "w=96&h=96&fit=crop";
 
   // ---------- API ----------
   class ApiError extends Error {
@@ -347,10 +349,19 @@
         : "data:image/svg+xml," + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><rect width="36" height="36" rx="6" fill="#eef1f5"/><path d="M12 8h8l6 6v14a1 1 0 0 1-1 1H12a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z" fill="#fff" stroke="#9aa5b4"/><path d="M20 8v6h6" fill="none" stroke="#9aa5b4"/></svg>');
       return h("img", { class: "thumb", src: svg, alt: "" });
     }
+    // Thumbnails come from the account's preset named "thumbnail" (SPEC §10);
+    // without one (404), from /image with fixed parameters; else the file icon.
     function thumb(path) {
       if (!IMAGE_EXT.test(path)) return icon("file");
-      const img = h("img", { class: "thumb", alt: "", loading: "lazy", src: `/dashboard/api/${ACC}/thumbnail${encPath(path)}` });
-      img.addEventListener("error", () => img.replaceWith(icon("file")), { once: true });
+      const viaPreset = `/dashboard/api/${ACC}/${THUMB_PRESET}${encPath(path)}`;
+      const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}?${THUMB_PARAMS}`;
+      const img = h("img", { class: "thumb", alt: "", loading: "lazy", src: viaPreset });
+      const onError = () => {
+        if (img.getAttribute("src") === viaPreset) { img.src = viaImage; return; }
+        img.removeEventListener("error", onError);
+        img.replaceWith(icon("file"));
+      };
+      img.addEventListener("error", onError);
       return img;
     }
 
@@ -956,7 +967,7 @@
 
   // ---------- Presets ----------
   function pagePresets(main) {
-    main.append(pageHead("Transformation presets", "Named image parameter sets, served at /{account}/{preset}/{path}."));
+    main.append(pageHead("Transformation presets", "Named image parameter sets, served at /{account}/{preset}/{path}. The Files page shows thumbnails through the preset named \"thumbnail\" when it exists (else w=96&h=96&fit=crop)."));
     const errs = h("div", { hidden: true });
     const listBody = h("tbody");
     const nameId = nextId("pname"), paramsId = nextId("params"), fileId = nextId("pfile");
@@ -1004,11 +1015,7 @@
             } }, "Delete"))))));
         if (!(res.items || []).length) listBody.replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, "No presets yet.")));
       } catch (err) {
-        if (err.status === 404) { // no presets API on this server (yet)
-          errs.replaceChildren(h("div", { class: "alert info", role: "note" }, h("strong", {}, "Transformation presets are not available on this server yet."), h("span", {}, "This version of stowage has no presets API; the page will work once image transformations are installed.")));
-          errs.hidden = false;
-          listBody.replaceChildren();
-        } else showError(errs, err);
+        showError(errs, err);
       }
     }
     form.addEventListener("submit", async (e) => {
