@@ -1,6 +1,8 @@
 //! Bytes, through object_store: streaming put with SHA-256 and a size limit,
 //! ranged streaming get (big reads for local files), copy and delete.
 
+pub mod multipart;
+
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -22,6 +24,8 @@ pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<Bytes>
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// How tus writes resumably into this store (see [`multipart`]).
+    resumable: multipart::Resumable,
     url: String,
 }
 
@@ -66,36 +70,10 @@ impl Blobs {
     /// are passed to the store's builder as options (`?endpoint=…&region=…&allow_http=true`);
     /// for S3 the usual `AWS_*` environment variables are read too.
     pub fn from_url(url: &str) -> Result<Blobs, String> {
-        let store: Arc<dyn ObjectStore> = if let Some(dir) = url.strip_prefix("file://") {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-            Arc::new(
-                object_store::local::LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| format!("STOWAGE_STORAGE_URL {url}: {e}"))?,
-            )
-        } else if url.starts_with("memory://") {
-            Arc::new(object_store::memory::InMemory::new())
-        } else {
-            let parsed = url::Url::parse(url).map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
-            let opts: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-            let mut base = parsed.clone();
-            base.set_query(None);
-            if parsed.scheme() == "s3" {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(base.as_str());
-                for (k, v) in opts {
-                    let key = k
-                        .parse()
-                        .map_err(|e| format!("STOWAGE_STORAGE_URL option {k}: {e}"))?;
-                    b = b.with_config(key, v);
-                }
-                Arc::new(b.build().map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?)
-            } else {
-                let (store, _) = object_store::parse_url_opts(&base, opts)
-                    .map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
-                Arc::from(store)
-            }
-        };
+        let (store, resumable) = multipart::open(url)?;
         Ok(Blobs {
             store,
+            resumable,
             url: redact(url),
         })
     }

@@ -76,6 +76,19 @@ impl StagedBlob {
         Ok(staged)
     }
 
+    /// A blob written elsewhere (a tus upload's object, assembled part by
+    /// part) under `key`, already registered for garbage collection. It is
+    /// owned like any staged blob from now on: committed, or deleted.
+    pub fn assembled(state: &AppState, key: String, size: u64, sha256: String) -> StagedBlob {
+        StagedBlob {
+            state: state.clone(),
+            key,
+            size,
+            sha256,
+            armed: true,
+        }
+    }
+
     /// A fresh key below `prefix`, registered for garbage collection so that it
     /// is removed unless a commit claims it in time.
     async fn reserve(state: &AppState, prefix: &str) -> AppResult<StagedBlob> {

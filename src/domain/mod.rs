@@ -11,4 +11,5 @@ pub mod multipart;
 pub mod paths;
 pub mod sweeper;
 pub mod tokens;
+pub mod tus;
 pub mod uploads;

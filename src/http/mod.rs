@@ -13,6 +13,7 @@ pub mod keys;
 pub mod multipart;
 pub mod session;
 pub mod tokens;
+pub mod tus;
 pub mod uploads;
 
 use crate::auth::Principal;

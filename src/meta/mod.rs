@@ -8,6 +8,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod tokens;
+mod tus;
 mod uploads;
 pub mod usage;
 
@@ -17,6 +18,7 @@ pub use folders::FolderStore;
 pub use postgres::PgMeta;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
+pub use tus::{TusProgress, TusStore, TusUpload};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;
 
@@ -188,6 +190,7 @@ pub trait MetaStore:
     + FolderStore
     + UploadStore
     + TokenStore
+    + TusStore
     + UsageStore
     + Send
     + Sync

@@ -15,4 +15,5 @@ mod meta;
 mod multipart;
 mod session;
 mod tokens;
+mod tus;
 mod uploads;
