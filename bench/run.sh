@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# bench/run.sh: load stowage and nginx (the reference) with the same files on
-# 127.0.0.1 in one run and print ratios. Every load is bounded (DUR seconds).
-#   bash bench/run.sh            # needs nginx and wrk: apt-get install -y nginx-light wrk
-# Measures: public 1 KiB GET (c=64), private 1 KiB GET with a Bearer key (c=64),
-# 100 MiB GET (c=1), 1 GiB upload (vs. cp of the same file on the same disk),
-# and stowage's peak RSS during the upload and over the whole run.
+# bench/run.sh: the one table. Loads stowage and nginx (the reference, sendfile
+# on) with the same files on 127.0.0.1 in one run and prints ratios; every load
+# is bounded (DUR seconds). Never used as a timed assertion in tests.
+#   apt-get install -y nginx-light wrk && bash bench/run.sh
+# Rows (issue #16): public / private-key / private-JWT / cookie-JWT 1 KiB GET
+# (c=64), p99 at c=8, 100 MiB GET (c=1), RSS idle after start + 3 uploads, peak
+# RSS during a 2 GiB upload while 100 clients download 100 MiB, the completing
+# confirmation of a 1 GiB multipart upload, and a 1 GiB binary upload vs cp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-8}
-for t in nginx wrk curl python3; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
+for t in nginx wrk curl python3 openssl; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
 cargo build --release -q
 BIN=$PWD/target/release/stowage
 TMP=$(mktemp -d /tmp/stowage-bench.XXXXXX); chmod 755 "$TMP"
@@ -35,13 +37,24 @@ S=http://127.0.0.1:18183
 for _ in $(seq 1 50); do curl -fs $S/healthz >/dev/null && break; sleep 0.1; done
 ACC=$(awk '/account:/ {print $2}' "$TMP/st/out.log")
 KEY=$(awk '/secret key:/ {print $3}' "$TMP/st/out.log")
+rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$ST_PID/status; }
 up() { curl -fs -X POST -H "Authorization: Bearer $KEY" -H "Content-Type: application/octet-stream" -T "$2" "$S/v2/accounts/$ACC/uploads/binary?filePath=$1" >/dev/null; }
 up /pub/1k.bin "$TMP/www/1k.bin"; up /priv/1k.bin "$TMP/www/1k.bin"; up /pub/big.bin "$TMP/www/big.bin"
+sleep 2; IDLE=$(rss)
 curl -fs -X PUT -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"folderPath":"/priv","folderSettings":{"publicPermissions":{"set":true,"value":[]}}}' "$S/v2/accounts/$ACC/folders" >/dev/null
 [ "$(curl -s -o /dev/null -w '%{http_code}' $S/$ACC/raw/priv/1k.bin)" = 401 ] || { echo "private file is not private" >&2; exit 1; }
+# An ES256 key registered for the account, and a JWT granting read on /priv/*.
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/ec.pem" 2>/dev/null
+openssl ec -in "$TMP/ec.pem" -pubout -out "$TMP/ec.pub" 2>/dev/null
+python3 -c "import json,sys; print(json.dumps({'pem': open(sys.argv[1]).read()}))" "$TMP/ec.pub" \
+  | curl -fs -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d @- "$S/v2/accounts/$ACC/jwt_keys" >/dev/null
+JWT=$(python3 bench/helpers.py jwt "$TMP/ec.pem" "$ACC")
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "JWT read failed" >&2; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: access-token-$ACC=$JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "cookie read failed" >&2; exit 1; }
 
 rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {print $2}'; }
+p99() { wrk -t2 -c8 -d${DUR}s --latency "$@" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 tps() { wrk -t1 -c1 -d${DUR}s "$1" | awk '/Transfer\/sec/ {print $2}'; }
 tob() { python3 -c "import sys,re; m=re.match(r'([\d.]+)([KMG]?)B',sys.argv[1]); print(float(m[1])*{'':1,'K':2**10,'M':2**20,'G':2**30}[m[2]])" "$1"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
@@ -49,27 +62,41 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 N1=$(rps http://127.0.0.1:18181/1k.bin)
 P1=$(rps "$S/$ACC/raw/pub/1k.bin")
 K1=$(rps -H "Authorization: Bearer $KEY" "$S/$ACC/raw/priv/1k.bin")
+J1=$(rps -H "Authorization: Bearer $JWT" "$S/$ACC/raw/priv/1k.bin")
+C1=$(rps -H "Cookie: access-token-$ACC=$JWT" "$S/$ACC/raw/priv/1k.bin")
+NL=$(p99 http://127.0.0.1:18181/1k.bin)
+SL=$(p99 "$S/$ACC/raw/pub/1k.bin")
 NB=$(tob "$(tps http://127.0.0.1:18181/big.bin)")
 SB=$(tob "$(tps "$S/$ACC/raw/pub/big.bin")")
 
-# 1 GiB upload, with stowage's RSS sampled meanwhile; baseline: cp on the same disk.
-peak=0
-up /up/1g.bin "$TMP/upload.bin" & UP=$!
-t0=$(date +%s.%N)
-while kill -0 $UP 2>/dev/null; do
-  r=$(awk '/VmRSS/ {print $2}' /proc/$ST_PID/status); [ "${r:-0}" -gt $peak ] && peak=$r; sleep 0.1
-done
-wait $UP
-t1=$(date +%s.%N)
-c0=$(date +%s.%N); cp "$TMP/upload.bin" "$TMP/copy.bin"; c1=$(date +%s.%N)  # neither side fsyncs
-UPS=$(python3 -c "print(2**30/($t1-$t0))"); CPS=$(python3 -c "print(2**30/($c1-$c0))")
-HWM=$(awk '/VmHWM/ {print $2}' /proc/$ST_PID/status)
+# 1 GiB multipart upload: how long the completing confirmation takes.
+MP=$(python3 bench/helpers.py multipart "$S" "$ACC" "$KEY" $((1024*1024*1024)))
 
-printf '\n%-34s %14s %14s %7s\n' "load ($(nproc) cores, ${DUR}s each)" stowage baseline ratio
-printf '%-34s %14.0f %14.0f %7s\n' "public 1 KiB GET, req/s (c=64)" "$P1" "$N1" "$(ratio "$P1" "$N1")"
-printf '%-34s %14.0f %14.0f %7s\n' "private 1 KiB GET+Bearer, req/s" "$K1" "$N1" "$(ratio "$K1" "$N1")"
-printf '%-34s %14.0f %14.0f %7s\n' "private vs public stowage, req/s" "$K1" "$P1" "$(ratio "$K1" "$P1")"
-printf '%-34s %14.1f %14.1f %7s\n' "100 MiB GET, MiB/s (c=1)" "$(python3 -c "print($SB/2**20)")" "$(python3 -c "print($NB/2**20)")" "$(ratio "$SB" "$NB")"
-printf '%-34s %14.1f %14.1f %7s\n' "1 GiB upload, MiB/s (vs cp)" "$(python3 -c "print($UPS/2**20)")" "$(python3 -c "print($CPS/2**20)")" "$(ratio "$UPS" "$CPS")"
-printf '%-34s %14s\n' "peak RSS during 1 GiB upload" "$((peak/1024)) MiB"
-printf '%-34s %14s\n' "peak RSS over the whole run" "$((HWM/1024)) MiB"
+# 1 GiB binary upload; baseline: cp on the same disk.
+t0=$(date +%s.%N); up /up/1g.bin "$TMP/upload.bin"; t1=$(date +%s.%N)
+c0=$(date +%s.%N); cp "$TMP/upload.bin" "$TMP/copy.bin"; c1=$(date +%s.%N)  # neither side fsyncs
+rm -f "$TMP/copy.bin"
+UPS=$(python3 -c "print(2**30/($t1-$t0))"); CPS=$(python3 -c "print(2**30/($c1-$c0))")
+
+# Peak RSS: a 2 GiB upload while 100 clients download 100 MiB.
+cat "$TMP/upload.bin" "$TMP/upload.bin" > "$TMP/upload2.bin"
+peak=0
+up /up/2g.bin "$TMP/upload2.bin" & UP=$!
+wrk -t2 -c100 -d$((DUR*2))s "$S/$ACC/raw/pub/big.bin" >/dev/null & WRK=$!
+while kill -0 $UP 2>/dev/null || kill -0 $WRK 2>/dev/null; do
+  r=$(rss); [ "${r:-0}" -gt $peak ] && peak=$r; sleep 0.1
+done
+wait $UP; wait $WRK || true
+
+row() { printf '%-46s %12s %12s %8s\n' "$@"; }
+printf '\n'; row "load ($(nproc) cores, ${DUR}s each, $(date -u +%F))" stowage nginx ratio
+row "public 1 KiB GET, req/s (c=64)" "$P1" "$N1" "$(ratio "$P1" "$N1")"
+row "private 1 KiB GET, Bearer secret key, req/s" "$K1" "$N1" "$(ratio "$K1" "$N1")"
+row "private 1 KiB GET, Bearer JWT (ES256), req/s" "$J1" "$N1" "$(ratio "$J1" "$N1")"
+row "private 1 KiB GET, session cookie JWT, req/s" "$C1" "$N1" "$(ratio "$C1" "$N1")"
+row "p99 latency at c=8, ms (ratio: × nginx)" "$SL" "$NL" "$(ratio "$SL" "$NL")"
+row "100 MiB GET, MiB/s (c=1)" "$(python3 -c "print(round($SB/2**20))")" "$(python3 -c "print(round($NB/2**20))")" "$(ratio "$SB" "$NB")"
+row "1 GiB binary upload, MiB/s (baseline: cp)" "$(python3 -c "print(round($UPS/2**20))")" "$(python3 -c "print(round($CPS/2**20))")" "$(ratio "$UPS" "$CPS")"
+row "RSS idle after start + 3 uploads, MiB" "$IDLE" "" ""
+row "peak RSS, 2 GiB upload + 100 × 100 MiB GET, MiB" "$peak" "" ""
+row "1 GiB multipart: last confirmation, s" "$MP" "" ""

@@ -45,6 +45,15 @@ pub struct Config {
     pub bootstrap: bool,
     /// Serve the web dashboard at `/dashboard` (`STOWAGE_DASHBOARD`).
     pub dashboard: bool,
+    /// Seconds a request body may send nothing before 408 `body_timeout`
+    /// (`STOWAGE_BODY_TIMEOUT`).
+    pub body_timeout: u64,
+    /// Seconds a connection may take to send a request's headers, and may stay
+    /// idle between requests (`STOWAGE_HEADER_TIMEOUT`).
+    pub header_timeout: u64,
+    /// Open connections served at once; more wait to be accepted
+    /// (`STOWAGE_MAX_CONNECTIONS`).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -66,6 +75,9 @@ impl Default for Config {
             drain_timeout: 30,
             bootstrap: true,
             dashboard: true,
+            body_timeout: 60,
+            header_timeout: 30,
+            max_connections: 4096,
         }
     }
 }
@@ -88,6 +100,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_DRAIN_TIMEOUT", "drain_timeout"),
     ("STOWAGE_BOOTSTRAP", "bootstrap"),
     ("STOWAGE_DASHBOARD", "dashboard"),
+    ("STOWAGE_BODY_TIMEOUT", "body_timeout"),
+    ("STOWAGE_HEADER_TIMEOUT", "header_timeout"),
+    ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
 ];
 
 impl Config {
@@ -139,6 +154,9 @@ impl Config {
                 "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
                 "dashboard" => self.dashboard = value.parse().map_err(|e| bad(&e))?,
                 "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,
+                "body_timeout" => self.body_timeout = value.parse().map_err(|e| bad(&e))?,
+                "header_timeout" => self.header_timeout = value.parse().map_err(|e| bad(&e))?,
+                "max_connections" => self.max_connections = value.parse().map_err(|e| bad(&e))?,
                 other => unreachable!("ENV_VARS names unknown field {other}"),
             }
         }
@@ -211,5 +229,8 @@ mod tests {
         assert_eq!(c.database_url, d.database_url);
         assert_eq!(c.storage_url, d.storage_url);
         assert_eq!(c.max_file_size, d.max_file_size);
+        assert_eq!(c.body_timeout, d.body_timeout);
+        assert_eq!(c.header_timeout, d.header_timeout);
+        assert_eq!(c.max_connections, d.max_connections);
     }
 }

@@ -165,12 +165,26 @@ pub enum AppError {
     TooManyParts { limit: usize },
     #[error("upload incomplete: {message}")]
     UploadIncomplete { message: String },
+    /// The bytes did not match a declared `Content-Digest`/`Repr-Digest`
+    /// (RFC 9530); base64 digests.
+    #[error("digest mismatch ({algorithm})")]
+    DigestMismatch {
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
     #[error("transformation not supported: {name}")]
     TransformationNotSupported { name: String },
     #[error("tus: {0:?}")]
     Tus(TusError),
     #[error("service unavailable: {cause}")]
     Unavailable { cause: String },
+    /// A bounded resource is full (SPEC §8: 429 with `Retry-After`).
+    #[error("busy: {what}")]
+    Busy { what: String, retry_after: u64 },
+    /// The request body sent nothing for `STOWAGE_BODY_TIMEOUT` seconds.
+    #[error("body timeout")]
+    BodyTimeout { seconds: u64 },
     #[error("internal error: {cause}")]
     Internal { cause: String },
 }
@@ -220,7 +234,11 @@ impl AppError {
             AppError::InvalidPath { .. } | AppError::InvalidRequest { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::UploadIncomplete { .. } => StatusCode::BAD_REQUEST,
+            AppError::UploadIncomplete { .. } | AppError::DigestMismatch { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -248,6 +266,7 @@ impl AppError {
             AppError::InvalidPath { .. } => "invalid_path",
             AppError::InvalidRequest { .. } => "invalid_request",
             AppError::UploadIncomplete { .. } => "upload_incomplete",
+            AppError::DigestMismatch { .. } => "digest_mismatch",
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidCredentials { code, .. } => code.code(),
             AppError::Forbidden { .. } => "forbidden",
@@ -265,6 +284,8 @@ impl AppError {
             AppError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             AppError::Tus(t) => t.code(),
             AppError::Unavailable { .. } => "service_unavailable",
+            AppError::Busy { .. } => "busy",
+            AppError::BodyTimeout { .. } => "body_timeout",
             AppError::Internal { .. } => "internal_error",
         }
     }
@@ -277,6 +298,9 @@ impl AppError {
             | AppError::InvalidCredentials { message, .. }
             | AppError::Forbidden { message, .. } => message.clone(),
             AppError::UploadIncomplete { message } => message.clone(),
+            AppError::DigestMismatch { algorithm, .. } => {
+                format!("The uploaded bytes do not match the {algorithm} digest sent with them; nothing was stored.")
+            }
             AppError::Unauthorized => "This resource needs credentials.".into(),
             AppError::AccountMismatch { url_account } => {
                 format!("The credential does not belong to account {url_account}.")
@@ -312,6 +336,10 @@ impl AppError {
                 "A backing service (database or object store) is unreachable.".into()
             }
             AppError::Internal { .. } => "The server failed to handle this request.".into(),
+            AppError::Busy { what, .. } => format!("The server is busy: {what}."),
+            AppError::BodyTimeout { seconds } => {
+                format!("The request body sent nothing for {seconds} seconds; nothing was kept.")
+            }
         }
     }
 
@@ -326,6 +354,11 @@ impl AppError {
             | AppError::Forbidden { suggestion, .. } => suggestion.clone(),
             AppError::UploadIncomplete { .. } => {
                 "Send the whole body; the upload was discarded and can be retried.".into()
+            }
+            AppError::DigestMismatch { .. } => {
+                "Compute the digest over exactly the bytes sent (for multipart/form-data, the whole \
+                 request body), e.g. openssl dgst -sha256 -binary FILE | base64, and retry."
+                    .into()
             }
             AppError::Unauthorized => {
                 "Send an API key as 'Authorization: Bearer <key>', or make the folder public.".into()
@@ -374,6 +407,10 @@ impl AppError {
             }
             AppError::Tus(t) => t.suggestion().into(),
             AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
+            AppError::Busy { .. } => "Retry after the number of seconds in Retry-After.".into(),
+            AppError::BodyTimeout { .. } => {
+                "Send the body without long pauses (STOWAGE_BODY_TIMEOUT sets the limit), then retry.".into()
+            }
             AppError::Internal { .. } => {
                 "Retry; if it keeps failing, report the x-request-id to the operator.".into()
             }
@@ -393,8 +430,17 @@ impl AppError {
                 json!({ "mime": mime, "allowed": allowed })
             }
             AppError::RangeNotSatisfiable { size } => json!({ "size": size }),
+            AppError::DigestMismatch {
+                algorithm,
+                expected,
+                actual,
+            } => json!({ "algorithm": algorithm, "expected": expected, "actual": actual }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),
+            AppError::Busy { retry_after, .. } => json!({ "retryAfter": retry_after }),
+            AppError::BodyTimeout { seconds } => {
+                json!({ "seconds": seconds, "setting": "STOWAGE_BODY_TIMEOUT" })
+            }
             AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
             AppError::PathMismatch { expected, got } => {
                 json!({ "expected": expected, "path": got })
@@ -416,6 +462,15 @@ impl AppError {
             },
             AppError::NotFound { what } => AppError::NotFound { what: what.clone() },
             other => AppError::internal(other),
+        }
+    }
+
+    /// Seconds for `Retry-After`, when the error carries one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Unavailable { .. } => Some(2),
+            AppError::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -442,8 +497,8 @@ impl IntoResponse for AppError {
         }
         let mut resp = (status, axum::Json(self.body())).into_response();
         let headers = resp.headers_mut();
-        if let AppError::Unavailable { .. } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        if let Some(v) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(v));
         }
         if let AppError::RangeNotSatisfiable { size } = self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -16,6 +17,9 @@ pub mod meta;
 pub mod metrics;
 pub mod server;
 pub mod state;
+
+#[cfg(test)]
+mod proptests;
 
 use axum::http::{HeaderName, Method, Uri};
 use axum::Router;
@@ -38,6 +42,7 @@ pub fn build_app(state: AppState) -> Router {
         tracing::info_span!("http", request_id = %id, method = %req.method(), uri = %req.uri().path())
     });
     let allowed = Arc::new(state.config.allowed_origins());
+    let body_timeout = state.config.body_timeout;
     let routes = Router::new()
         .merge(http::health::router())
         .merge(http::uploads::router())
@@ -57,6 +62,11 @@ pub fn build_app(state: AppState) -> Router {
         .with_state(state.clone());
     // The dashboard gate runs before routing: it rewrites `/dashboard/api/…`.
     http::dashboard::gate(state, routes)
+        .layer(axum::middleware::from_fn_with_state(
+            body_timeout,
+            http::limits::body_timeout,
+        ))
+        .layer(axum::middleware::from_fn(http::limits::strict_utf8))
         .layer(axum::middleware::from_fn_with_state(
             allowed,
             http::cors::cors,

@@ -2,10 +2,12 @@
 //! histograms, bytes in and out, uploads in flight, cache hit ratio.
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 pub const REQUESTS: &str = "stowage_http_requests_total";
@@ -14,6 +16,8 @@ pub const BYTES_IN: &str = "stowage_bytes_in_total";
 pub const BYTES_OUT: &str = "stowage_bytes_out_total";
 pub const UPLOADS_IN_FLIGHT: &str = "stowage_uploads_in_flight";
 pub const CACHE_LOOKUPS: &str = "stowage_cache_lookups_total";
+pub const DIGEST_PENDING: &str = "stowage_digest_pending_files";
+pub const DIGEST_HASHED_BYTES: &str = "stowage_digest_hashed_bytes_total";
 
 /// The process-wide recorder (installed once; every server in the process
 /// shares it, which only matters to tests).
@@ -52,22 +56,70 @@ fn describe() {
         CACHE_LOOKUPS,
         "Cache lookups by cache and result (hit|miss)"
     );
+    metrics::describe_gauge!(
+        DIGEST_PENDING,
+        "Stored objects whose whole-file SHA-256 the digest pass has not read yet"
+    );
+    metrics::describe_counter!(
+        DIGEST_HASHED_BYTES,
+        "Bytes read and hashed by the background digest pass"
+    );
+}
+
+/// Route templates as `&'static str`: there are a few dozen, so each is leaked
+/// once and every request's labels are then static (no allocation).
+fn route_label(route: Option<&MatchedPath>) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashMap<String, &'static str>>> = OnceLock::new();
+    let Some(route) = route.map(MatchedPath::as_str) else {
+        return "unmatched";
+    };
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return r;
+    }
+    let mut w = routes.write().unwrap_or_else(|e| e.into_inner());
+    w.entry(route.to_string())
+        .or_insert_with(|| Box::leak(route.to_string().into_boxed_str()))
+}
+
+/// A status code as a `&'static str` label (interned once per code).
+fn status_label(code: u16) -> &'static str {
+    static CODES: OnceLock<RwLock<HashMap<u16, &'static str>>> = OnceLock::new();
+    let codes = CODES.get_or_init(Default::default);
+    if let Some(c) = codes.read().unwrap_or_else(|e| e.into_inner()).get(&code) {
+        return c;
+    }
+    let mut w = codes.write().unwrap_or_else(|e| e.into_inner());
+    w.entry(code)
+        .or_insert_with(|| Box::leak(code.to_string().into_boxed_str()))
+}
+
+/// The method as a label: the standard ones by name, anything else `other`
+/// (a made-up method must not create a new series per request).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Middleware: counts and times every request by its route template.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let route = route_label(req.extensions().get::<MatchedPath>());
+    let method = method_label(req.method());
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
-    metrics::counter!(REQUESTS, &labels).increment(1);
-    metrics::histogram!(LATENCY, &labels[..2]).record(start.elapsed().as_secs_f64());
+    let status = status_label(resp.status().as_u16());
+    metrics::counter!(REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(LATENCY, "route" => route, "method" => method)
+        .record(start.elapsed().as_secs_f64());
     if let Some(len) = resp
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

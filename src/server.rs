@@ -7,11 +7,19 @@ use crate::config::Config;
 use crate::domain::keys as admin;
 use crate::meta::{self, Meta};
 use crate::state::AppState;
-use axum::serve::ListenerExt;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
 
 /// Opens the metadata store (migrating it) and the object store.
 pub async fn open_stores(config: &Config) -> Result<(Meta, Blobs), String> {
@@ -104,37 +112,124 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    crate::metrics::handle();
+    let metrics = crate::metrics::handle();
+    // Histograms keep every sample until upkeep drains them into their
+    // buckets: without this, memory grows with every request served.
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
     let drain = Duration::from_secs(state.config.drain_timeout);
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
+    let limits = ConnLimits::of(&state.config);
     let app = crate::build_app(state);
-    let listener = listener.tap_io(|tcp| {
-        // Head and body go out in separate writes; Nagle would hold the body ~40 ms.
-        let _ = tcp.set_nodelay(true);
-    });
-    // Shutdown stops accepting and lets in-flight requests finish, for at most
-    // `drain` after the signal.
+    let graceful = GracefulShutdown::new();
+    // The signal runs in its own task (as axum::serve does): a panic there,
+    // e.g. logging to a closed stderr, must not take the server down.
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
+    tokio::spawn(async move {
         shutdown.await;
         let _ = signalled_tx.send(());
+    });
+    let signalled = async move {
+        let _ = signalled_rx.await;
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let deadline = async move {
-        if signalled_rx.await.is_ok() {
-            tokio::time::sleep(drain).await;
-            tracing::warn!(?drain, "drain timeout: closing remaining connections");
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    let result = tokio::select! {
-        r = server => r.map_err(|e| e.to_string()),
-        _ = deadline => Ok(()),
-    };
+    accept_loop(listener, app, &limits, &graceful, signalled).await;
+    // Shutdown stops accepting and lets in-flight requests finish, for at most
+    // `drain` after the signal.
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?drain, "drain timeout: closing remaining connections");
+    }
     sweeper.abort();
-    result
+    upkeep.abort();
+    Ok(())
+}
+
+/// Per-connection bounds (SPEC §8 "Bounded work per request").
+struct ConnLimits {
+    /// Connections served at once (`STOWAGE_MAX_CONNECTIONS`).
+    max: Arc<Semaphore>,
+    /// Time to send a request head, or to stay idle between requests
+    /// (`STOWAGE_HEADER_TIMEOUT`).
+    header_timeout: Duration,
+}
+
+impl ConnLimits {
+    fn of(config: &Config) -> ConnLimits {
+        ConnLimits {
+            max: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            header_timeout: Duration::from_secs(config.header_timeout.max(1)),
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, at most `limits.max` open at
+/// once (the rest wait in the kernel's accept queue), each with a header-read
+/// timeout and watched by `graceful`.
+async fn accept_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: &ConnLimits,
+    graceful: &GracefulShutdown,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.as_mut() => return,
+            accepted = accept(&listener, &limits.max) => accepted,
+        };
+        let Some((tcp, permit)) = accepted else {
+            continue;
+        };
+        // Head and body go out in separate writes; Nagle would hold the body ~40 ms.
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(
+            app.clone()
+                .map_request(|req: Request<Incoming>| req.map(axum::body::Body::new)),
+        );
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+}
+
+/// The next connection once a slot is free; None after a failed accept (which
+/// is logged and briefly backed off, e.g. when out of file descriptors).
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> Option<(tokio::net::TcpStream, OwnedSemaphorePermit)> {
+    let permit = slots.clone().acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((tcp, _)) => Some((tcp, permit)),
+        Err(e) => {
+            tracing::warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -27,7 +27,7 @@ pub struct Inner {
     pub files: FileCache,
     /// Bounds how many not-yet-authenticated ImageKit uploads may be staging
     /// bytes at once (their token may only come after the file).
-    pub anonymous_staging: tokio::sync::Semaphore,
+    pub anonymous_staging: Arc<tokio::sync::Semaphore>,
     /// Base of returned URLs, without a trailing slash.
     pub public_url: String,
 }
@@ -54,7 +54,7 @@ impl AppState {
             config,
             meta,
             blobs,
-            anonymous_staging: tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS),
+            anonymous_staging: Arc::new(tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS)),
         }))
     }
 

@@ -6,16 +6,19 @@ use super::jwt::{self, JwtKey, VerifiedJwt};
 use super::rules::{Grants, Op};
 use super::visibility::{self, FolderPermissions};
 use super::{decide, keys, merge, signed, tokens, Access, Need, Principal, ResolvedKey, Via};
+use crate::cache::TtlCache;
 use crate::error::{AppError, AppResult, CredentialError};
 use crate::meta::Meta;
 use axum::http::{header, HeaderMap};
-use moka::future::Cache;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a cached key, JWT key or visibility may be served without asking
 /// the database: it bounds how late another node's revocation or change is seen.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
+/// How long a verified JWT is remembered: signature checks are the costly part
+/// of a JWT request, and a token's claims never change.
+pub const JWT_CACHE_TTL: Duration = Duration::from_secs(600);
 
 /// The authentication component `AppState` holds.
 pub struct Auth {
@@ -23,28 +26,15 @@ pub struct Auth {
     /// Signs URLs (multipart parts, download links) and seals signing keys.
     master_key: [u8; 32],
     /// key hash → key (None: no such key).
-    keys: Cache<String, Option<Arc<ResolvedKey>>>,
+    keys: TtlCache<String, Option<Arc<ResolvedKey>>>,
     /// account → its JWT verification keys.
-    jwt_keys: Cache<String, Arc<Vec<JwtKey>>>,
-    /// (account, SHA-256 of token) → verified claims.
-    jwts: Cache<(String, String), Arc<VerifiedJwt>>,
+    jwt_keys: TtlCache<String, Arc<Vec<JwtKey>>>,
+    /// (account, SHA-256 of token) → verified claims, kept up to
+    /// [`JWT_CACHE_TTL`] (expiry is checked on every use, and the verifying key
+    /// must still be registered, so a deleted key stops it within [`CACHE_TTL`]).
+    jwts: TtlCache<(String, String), Arc<VerifiedJwt>>,
     /// account → folders' publicPermissions.
-    visibility: Cache<String, Arc<FolderPermissions>>,
-}
-
-fn ttl_cache<K, V>(capacity: u64) -> Cache<K, V>
-where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(CACHE_TTL)
-        .build()
-}
-
-fn unwrap_shared(e: Arc<AppError>) -> AppError {
-    Arc::try_unwrap(e).unwrap_or_else(|shared| shared.duplicate())
+    visibility: TtlCache<String, Arc<FolderPermissions>>,
 }
 
 impl Auth {
@@ -52,10 +42,10 @@ impl Auth {
         Auth {
             meta,
             master_key,
-            keys: ttl_cache(100_000),
-            jwt_keys: ttl_cache(10_000),
-            jwts: ttl_cache(100_000),
-            visibility: ttl_cache(10_000),
+            keys: TtlCache::new(100_000, CACHE_TTL),
+            jwt_keys: TtlCache::new(10_000, CACHE_TTL),
+            jwts: TtlCache::new(100_000, JWT_CACHE_TTL),
+            visibility: TtlCache::new(10_000, CACHE_TTL),
         }
     }
 
@@ -233,22 +223,27 @@ impl Auth {
 
     async fn verify_jwt(&self, token: &str, account: &str) -> AppResult<Arc<VerifiedJwt>> {
         let cache_key = (account.to_string(), keys::hash(token));
-        if let Some(hit) = self.jwts.get(&cache_key).await {
-            return Ok(hit);
-        }
         let keys = self.jwt_keys_of(account).await?;
+        if let Some(hit) = self.jwts.get(&cache_key) {
+            if keys.iter().any(|k| k.kid == hit.kid) {
+                return Ok(hit);
+            }
+            self.jwts.invalidate(&cache_key);
+        }
         let now = chrono::Utc::now().timestamp();
         let verified = Arc::new(jwt::verify(token, account, &keys, now)?);
-        self.jwts.insert(cache_key, verified.clone()).await;
+        self.jwts.insert(cache_key, verified.clone());
         Ok(verified)
     }
 
     async fn jwt_keys_of(&self, account: &str) -> AppResult<Arc<Vec<JwtKey>>> {
-        let meta = self.meta.clone();
-        let a = account.to_string();
+        if let Some(hit) = self.jwt_keys.get(account) {
+            return Ok(hit);
+        }
+        let meta = &self.meta;
         self.jwt_keys
-            .try_get_with(account.to_string(), async move {
-                let rows = meta.list_jwt_keys(&a).await?;
+            .get_or_load(account.to_string(), || async move {
+                let rows = meta.list_jwt_keys(account).await?;
                 let keys = rows
                     .iter()
                     .filter_map(|r| match JwtKey::from_row(r) {
@@ -262,7 +257,6 @@ impl Auth {
                 Ok(Arc::new(keys))
             })
             .await
-            .map_err(unwrap_shared)
     }
 
     /// A plaintext key that parses, exists and is not revoked.
@@ -289,51 +283,50 @@ impl Auth {
 
     /// The key with this hash, from the cache or the database.
     async fn key_by_hash(&self, hash: &str) -> AppResult<Option<Arc<ResolvedKey>>> {
-        if let Some(hit) = self.keys.get(hash).await {
+        if let Some(hit) = self.keys.get(hash) {
             crate::metrics::cache_lookup("keys", true);
             return Ok(hit);
         }
         crate::metrics::cache_lookup("keys", false);
-        let meta = self.meta.clone();
-        let h = hash.to_string();
+        let meta = &self.meta;
         self.keys
-            .try_get_with(hash.to_string(), async move {
-                match meta.find_api_key(&h).await? {
+            .get_or_load(hash.to_string(), || async move {
+                match meta.find_api_key(hash).await? {
                     Some(row) => Ok(Some(Arc::new(ResolvedKey::from_row(row)?))),
                     None => Ok(None),
                 }
             })
             .await
-            .map_err(unwrap_shared)
     }
 
     /// Every folder's `publicPermissions` in the account (one query a second at most).
     pub async fn folder_permissions(&self, account: &str) -> AppResult<Arc<FolderPermissions>> {
-        let meta = self.meta.clone();
-        let a = account.to_string();
+        if let Some(hit) = self.visibility.get(account) {
+            return Ok(hit);
+        }
+        let meta = &self.meta;
         self.visibility
-            .try_get_with(account.to_string(), async move {
-                Ok(Arc::new(visibility::load(meta.as_ref(), &a).await?))
+            .get_or_load(account.to_string(), || async move {
+                Ok(Arc::new(visibility::load(meta.as_ref(), account).await?))
             })
             .await
-            .map_err(unwrap_shared)
     }
 
     /// Forgets an account's cached visibility on this node after a folder change.
     pub async fn forget_folders(&self, account: &str) {
-        self.visibility.invalidate(account).await;
+        self.visibility.invalidate(account);
     }
 
     /// Forgets every cached key on this node (others follow within [`CACHE_TTL`]).
     pub fn forget_all_keys(&self) {
-        self.keys.invalidate_all();
+        self.keys.clear();
     }
 
     /// Forgets an account's cached JWT keys and verified tokens on this node.
     pub async fn forget_jwt_keys(&self, account: &str) {
-        self.jwt_keys.invalidate(account).await;
+        self.jwt_keys.invalidate(account);
         // Tokens are keyed by account too, but dropping them all is simpler and rare.
-        self.jwts.invalidate_all();
+        self.jwts.clear();
     }
 }
 

@@ -103,6 +103,9 @@ pub struct VerifiedJwt {
     pub account: String,
     /// The `sub` claim: who the token speaks for (owns the uploads it begins).
     pub sub: String,
+    /// The registered key that verified it (a cached verification holds only
+    /// while that key is still registered).
+    pub kid: String,
     pub exp: i64,
     pub rules: Vec<Rule>,
     allowed_origins: Option<Vec<String>>,
@@ -219,7 +222,11 @@ pub fn verify(token: &str, account: &str, keys: &[JwtKey], now: i64) -> AppResul
             continue;
         }
         match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
-            Ok(data) => return accept(data.claims, account, now),
+            Ok(data) => {
+                let mut verified = accept(data.claims, account, now)?;
+                verified.kid = key.kid.clone();
+                return Ok(verified);
+            }
             Err(e) => last = Some(e),
         }
     }
@@ -274,6 +281,7 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
     Ok(VerifiedJwt {
         account: account.to_string(),
         sub: claims.sub,
+        kid: String::new(),
         exp: claims.exp,
         rules,
         allowed_origins: claims.allowed_origins,

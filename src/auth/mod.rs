@@ -107,6 +107,18 @@ impl Principal {
         decide(self, account, need, false).map(|_| ())
     }
 
+    /// Refuses, before a body is read, a principal that may not do `op`
+    /// anywhere in `account` (wrong account, anonymous, or no rule with `op`):
+    /// the same answer [`Principal::require`] gives for any path.
+    pub fn require_somewhere(&self, account: &str, op: Op) -> AppResult<()> {
+        let own = self.account.as_deref() == Some(account);
+        if own && self.grants.allows_somewhere(op) {
+            return Ok(());
+        }
+        // No path is allowed: let `decide` phrase the refusal.
+        decide(self, account, Need { op, path: "/" }, false).map(|_| ())
+    }
+
     /// Whether [`Principal::require`] would allow `need`.
     pub fn may(&self, account: &str, need: Need) -> bool {
         self.require(account, need).is_ok()

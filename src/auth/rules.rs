@@ -155,6 +155,15 @@ pub enum Grants {
 }
 
 impl Grants {
+    /// Whether `op` is allowed on at least one path.
+    pub fn allows_somewhere(&self, op: Op) -> bool {
+        match self {
+            Grants::None => false,
+            Grants::Everywhere(ops) => ops.contains(op),
+            Grants::Rules(rules) => rules.iter().any(|r| r.ops.contains(op)),
+        }
+    }
+
     pub fn allows(&self, op: Op, path: &str) -> bool {
         match self {
             Grants::None => false,

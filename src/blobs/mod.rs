@@ -1,32 +1,66 @@
 //! Bytes, through object_store: streaming put with SHA-256 and a size limit,
-//! ranged streaming get (big reads for local files), copy and delete.
+//! ranged streaming get (big reads for local files), copy and delete; RFC 9530
+//! digest fields ([`digest`]).
 
-pub mod multipart;
+pub mod digest;
+pub mod resumable;
 
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
-use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+mod local;
+mod multipart;
+
 /// Read size for local files: large reads keep big downloads near disk speed.
 const READ_CHUNK: usize = 256 * 1024;
 /// Buffered before the first part goes out; also the multipart part size.
-const WRITE_BUFFER: usize = 8 * 1024 * 1024;
+/// The same for the local filesystem store.
+const LOCAL_WRITE_BUFFER: usize = 256 * 1024;
+pub(crate) const WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<Bytes>>;
 
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
-    /// How tus writes resumably into this store (see [`multipart`]).
-    resumable: multipart::Resumable,
+    /// How tus writes resumably into this store (see [`resumable`]).
+    resumable: resumable::Resumable,
+    /// The same store as a multipart store, where uploads over one part go
+    /// through a store-side multipart upload whose id is journaled (S3, GCS,
+    /// Azure, memory), so a crash leaves an upload the sweeper can abort.
+    multipart: Option<Arc<dyn MultipartStore>>,
+    /// The directory of a `file://` store, where object_store's `<key>#<n>`
+    /// staging files live until renamed (see [`Blobs::sweep_staging_files`]).
+    local_root: Option<std::path::PathBuf>,
     url: String,
+}
+
+/// Where a streaming put records the store-side multipart upload it starts,
+/// before the first part is sent, and forgets it once it is completed or
+/// aborted. What a crash leaves recorded is aborted by the sweeper.
+#[async_trait::async_trait]
+pub trait Journal: Send + Sync {
+    async fn started(&self, key: &str, upload_id: &str) -> AppResult<()>;
+    async fn finished(&self, key: &str);
+}
+
+/// A journal for puts that need none (tests, small objects).
+pub struct NoJournal;
+
+#[async_trait::async_trait]
+impl Journal for NoJournal {
+    async fn started(&self, _: &str, _: &str) -> AppResult<()> {
+        Ok(())
+    }
+    async fn finished(&self, _: &str) {}
 }
 
 /// What a finished put stored.
@@ -45,6 +79,10 @@ pub enum PutError {
     Body(String),
     /// The object store failed.
     Store(object_store::Error),
+    /// The multipart upload could not be journaled.
+    Journal(String),
+    /// The bytes did not match a digest the client declared (RFC 9530).
+    Digest(digest::Mismatch),
 }
 
 impl From<PutError> for AppError {
@@ -60,6 +98,8 @@ impl From<PutError> for AppError {
             PutError::Store(err) => AppError::Unavailable {
                 cause: err.to_string(),
             },
+            PutError::Journal(cause) => AppError::Unavailable { cause },
+            PutError::Digest(m) => m.into(),
         }
     }
 }
@@ -70,10 +110,22 @@ impl Blobs {
     /// are passed to the store's builder as options (`?endpoint=…&region=…&allow_http=true`);
     /// for S3 the usual `AWS_*` environment variables are read too.
     pub fn from_url(url: &str) -> Result<Blobs, String> {
-        let (store, resumable) = multipart::open(url)?;
+        let (store, resumable) = resumable::open(url)?;
+        // Stores with a native multipart upload (S3, GCS, Azure, memory) also
+        // take big streaming puts through a journaled multipart upload.
+        let multipart = match &resumable {
+            resumable::Resumable::Native(mp) => Some(mp.clone()),
+            _ => None,
+        };
+        let local_root = match url.strip_prefix("file://") {
+            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| format!("{dir}: {e}"))?),
+            None => None,
+        };
         Ok(Blobs {
             store,
             resumable,
+            multipart,
+            local_root,
             url: redact(url),
         })
     }
@@ -84,15 +136,52 @@ impl Blobs {
     }
 
     /// Streams `body` into `key`, hashing and counting; fails (and aborts the
-    /// partial object) once more than `limit` bytes arrive.
-    pub async fn put_stream<S, E>(&self, key: &str, body: S, limit: u64) -> Result<Stored, PutError>
+    /// partial object) once more than `limit` bytes arrive. A store-side
+    /// multipart upload is recorded in `journal` before its first part.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        journal: &dyn Journal,
+    ) -> Result<Stored, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), WRITE_BUFFER)
+        self.put_stream_verified(key, body, limit, None, journal)
+            .await
+    }
+
+    /// [`Blobs::put_stream`], also checking the digests the client declared
+    /// (SHA-512 is computed only when one was): on a mismatch the partial
+    /// object is aborted before it is ever completed, so nothing is stored.
+    pub async fn put_stream_verified<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        expected: Option<digest::Expected>,
+        journal: &dyn Journal,
+    ) -> Result<Stored, PutError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        if let Some(mp) = &self.multipart {
+            let put = multipart::TrackedPut::new(self.store.clone(), mp.clone(), key, journal);
+            return put.run(body, limit, expected).await;
+        }
+        // A local file takes any part size: buffer little, so memory per
+        // upload stays small whatever the file size.
+        let capacity = if self.local_root.is_some() {
+            LOCAL_WRITE_BUFFER
+        } else {
+            WRITE_BUFFER
+        };
+        let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), capacity)
             .with_max_concurrency(2);
-        let mut hasher = Sha256::new();
+        let mut hasher = digest::Digester::new(expected);
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
         let failure = loop {
@@ -111,18 +200,52 @@ impl Blobs {
                 }
             }
         };
-        if let Some(err) = failure {
-            let _ = writer.abort().await;
-            return Err(err);
-        }
+        let verified = match failure {
+            Some(err) => Err(err),
+            None => hasher.verify().map_err(PutError::Digest),
+        };
+        let computed = match verified {
+            Ok(c) => c,
+            Err(err) => {
+                let _ = writer.abort().await;
+                return Err(err);
+            }
+        };
         if let Err(e) = writer.shutdown().await {
             let _ = writer.abort().await;
             return Err(PutError::Store(io_to_store(e)));
         }
         Ok(Stored {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hex::encode(computed.sha256),
         })
+    }
+
+    /// Aborts a store-side multipart upload a crash left behind (a missing
+    /// upload counts as aborted).
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> AppResult<()> {
+        let Some(mp) = &self.multipart else {
+            return Ok(());
+        };
+        match mp
+            .abort_multipart(&ObjectPath::from(key), &upload_id.to_string())
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// For a `file://` store: removes object_store's staging files
+    /// (`<key>#<n>`) not modified for `older_than` — what a crash mid-write
+    /// left; returns how many went. Other stores have none.
+    pub async fn sweep_staging_files(&self, older_than: std::time::Duration) -> usize {
+        let Some(root) = self.local_root.clone() else {
+            return 0;
+        };
+        tokio::task::spawn_blocking(move || local::sweep_staging(&root, older_than))
+            .await
+            .unwrap_or(0)
     }
 
     /// Stores a small object whole.
@@ -212,7 +335,7 @@ fn store_read_error(e: object_store::Error) -> AppError {
     AppError::from(e)
 }
 
-fn io_to_store(e: std::io::Error) -> object_store::Error {
+pub(crate) fn io_to_store(e: std::io::Error) -> object_store::Error {
     object_store::Error::Generic {
         store: "stowage",
         source: Box::new(e),

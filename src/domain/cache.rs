@@ -1,39 +1,100 @@
 //! What downloads read from memory: path → current version (for ≤ 1 s, so
-//! another node's overwrite or delete is seen that late at most) and the bytes
-//! of small files (blobs never change once written, so they need no
-//! invalidation).
+//! another node's overwrite or delete is seen that late at most), with the
+//! response header values prebuilt, and the bytes of small files (blobs never
+//! change once written, so they need no invalidation). Lookups allocate nothing.
 
 use crate::auth::CACHE_TTL;
 use crate::blobs::Blobs;
-use crate::error::{AppError, AppResult};
+use crate::cache::TtlCache;
+use crate::error::AppResult;
 use crate::meta::{FileRow, Meta};
+use axum::http::HeaderValue;
 use bytes::Bytes;
-use moka::future::Cache;
+use quick_cache::{Equivalent, Weighter};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A file version as downloads serve it: the row and its header values.
+pub struct Served {
+    pub row: FileRow,
+    /// `"<etag>"`.
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
+    pub modified: SystemTime,
+    pub content_type: HeaderValue,
+    /// `sha-256=:<base64>:` when the whole file's SHA-256 is known (RFC 9530).
+    pub repr_digest: Option<HeaderValue>,
+}
+
+impl Served {
+    pub fn new(row: FileRow) -> Served {
+        let modified = UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64);
+        let value = |s: &str| {
+            HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        };
+        Served {
+            etag: value(&format!("\"{}\"", row.etag)),
+            last_modified: value(&httpdate::fmt_http_date(modified)),
+            content_type: HeaderValue::from_str(&row.mime)
+                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
+            modified,
+            repr_digest: row
+                .sha256
+                .as_deref()
+                .and_then(crate::blobs::digest::repr_digest_from_hex)
+                .and_then(|v| HeaderValue::from_str(&v).ok()),
+            row,
+        }
+    }
+}
+
+/// (account, path), owned.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FileKey(String, String);
+
+/// (account, path), borrowed: hashes exactly like [`FileKey`].
+struct FileKeyRef<'a>(&'a str, &'a str);
+
+impl Hash for FileKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+impl Equivalent<FileKey> for FileKeyRef<'_> {
+    fn equivalent(&self, key: &FileKey) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+#[derive(Clone)]
+struct ByteWeight;
+
+impl Weighter<String, Bytes> for ByteWeight {
+    fn weight(&self, _key: &String, v: &Bytes) -> u64 {
+        v.len().max(1) as u64
+    }
+}
 
 pub struct FileCache {
     /// (account, path) → current version (None: no file).
-    rows: Cache<(String, String), Option<Arc<FileRow>>>,
+    rows: TtlCache<FileKey, Option<Arc<Served>>>,
     /// blob key → bytes of small files.
-    bytes: Cache<String, Bytes>,
-}
-
-fn unwrap_shared(e: Arc<AppError>) -> AppError {
-    Arc::try_unwrap(e).unwrap_or_else(|shared| shared.duplicate())
+    bytes: quick_cache::sync::Cache<String, Bytes, ByteWeight>,
 }
 
 impl FileCache {
     /// `capacity`: bytes of small files kept.
     pub fn new(capacity: u64) -> FileCache {
         FileCache {
-            rows: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(CACHE_TTL)
-                .build(),
-            bytes: Cache::builder()
-                .max_capacity(capacity)
-                .weigher(|_k: &String, v: &Bytes| v.len().try_into().unwrap_or(u32::MAX))
-                .build(),
+            rows: TtlCache::new(100_000, CACHE_TTL),
+            bytes: quick_cache::sync::Cache::with_weighter(
+                (capacity / 4096).clamp(16, 1_000_000) as usize,
+                capacity.max(1),
+                ByteWeight,
+            ),
         }
     }
 
@@ -43,45 +104,42 @@ impl FileCache {
         meta: &Meta,
         account: &str,
         path: &str,
-    ) -> AppResult<Option<Arc<FileRow>>> {
-        let key = (account.to_string(), path.to_string());
-        if let Some(hit) = self.rows.get(&key).await {
+    ) -> AppResult<Option<Arc<Served>>> {
+        if let Some(hit) = self.rows.get(&FileKeyRef(account, path)) {
             crate::metrics::cache_lookup("files", true);
             return Ok(hit);
         }
         crate::metrics::cache_lookup("files", false);
-        let meta = meta.clone();
-        let (a, p) = (account.to_string(), path.to_string());
+        let key = FileKey(account.to_string(), path.to_string());
         self.rows
-            .try_get_with(key, async move {
-                Ok(meta.get_file(&a, &p).await?.map(Arc::new))
+            .get_or_load(key, || async move {
+                Ok(meta
+                    .get_file(account, path)
+                    .await?
+                    .map(|r| Arc::new(Served::new(r))))
             })
             .await
-            .map_err(unwrap_shared)
     }
 
     /// Forgets a cached path on this node after a write to it.
     pub async fn forget(&self, account: &str, path: &str) {
-        self.rows
-            .invalidate(&(account.to_string(), path.to_string()))
-            .await;
+        self.rows.invalidate(&FileKeyRef(account, path));
     }
 
-    /// The whole blob, reading it on a miss.
+    /// The whole blob, reading it on a miss (one read per key at a time).
     pub async fn small_blob(&self, blobs: &Blobs, blob_key: &str) -> AppResult<Bytes> {
-        if let Some(hit) = self.bytes.get(blob_key).await {
+        if let Some(hit) = self.bytes.get(blob_key) {
             crate::metrics::cache_lookup("bytes", true);
             return Ok(hit);
         }
         crate::metrics::cache_lookup("bytes", false);
-        let blobs = blobs.clone();
-        let k = blob_key.to_string();
-        self.bytes
-            .try_get_with(
-                blob_key.to_string(),
-                async move { blobs.get_bytes(&k).await },
-            )
-            .await
-            .map_err(unwrap_shared)
+        match self.bytes.get_value_or_guard_async(blob_key).await {
+            Ok(hit) => Ok(hit),
+            Err(guard) => {
+                let bytes = blobs.get_bytes(blob_key).await?;
+                let _ = guard.insert(bytes.clone());
+                Ok(bytes)
+            }
+        }
     }
 }

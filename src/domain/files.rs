@@ -3,6 +3,7 @@
 //! caller who may not read a path learns nothing about it.
 
 use crate::auth::{Access, Need, Principal};
+use crate::domain::cache::Served;
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::domain::paths;
 use crate::domain::uploads;
@@ -18,7 +19,7 @@ pub async fn for_download(
     account: &str,
     path: &str,
     version_id: Option<&str>,
-) -> AppResult<(Arc<FileRow>, Access)> {
+) -> AppResult<(Arc<Served>, Access)> {
     paths::validate_file_path(path)?;
     let access = state.auth.require_read(principal, account, path).await?;
     let row = match version_id {
@@ -27,7 +28,7 @@ pub async fn for_download(
             .meta
             .get_version(account, path, v)
             .await?
-            .map(Arc::new),
+            .map(|r| Arc::new(Served::new(r))),
     };
     let row = row.ok_or_else(|| AppError::FileNotFound {
         path: path.to_string(),
@@ -62,19 +63,20 @@ pub async fn delete(
     principal.require(account, Need::delete(path))?;
     let dropped = state.meta.delete_file(account, path, now_ms()).await?;
     state.files.forget(account, path).await;
-    if dropped.is_empty() {
+    let Some(dropped) = dropped else {
         return Err(AppError::FileNotFound {
             path: path.to_string(),
         });
-    }
+    };
     for key in dropped {
         discard(state, &key).await;
     }
     Ok(())
 }
 
-/// Copies the current version of `source` to `destination` (a new blob, so the
-/// two evolve independently).
+/// Copies the current version of `source` to `destination`: the new file
+/// shares the source's blob (one more reference, no bytes copied); the two
+/// still evolve independently, since blobs are never rewritten.
 pub async fn copy(
     state: &AppState,
     principal: &Principal,
@@ -98,7 +100,7 @@ pub async fn copy(
     let limits = uploads::limits(state, &acc);
     uploads::check_mime(limits.allowed_mime.as_deref(), &src.mime)?;
 
-    let blob = StagedBlob::copy(state, account, &src.blob_key, src.size as u64, &src.etag).await?;
+    let blob = StagedBlob::shared(state, &src);
     let file = NewFile {
         account: account.to_string(),
         path: destination.to_string(),

@@ -181,7 +181,7 @@ pub struct ListParams {
     pub include_files: bool,
 }
 
-fn encode_cursor(after: &After) -> String {
+pub(crate) fn encode_cursor(after: &After) -> String {
     let raw = match after {
         After::Start => String::new(),
         After::Folder(p) => format!("d{p}"),
@@ -190,7 +190,7 @@ fn encode_cursor(after: &After) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_cursor(cursor: &str) -> AppResult<After> {
+pub(crate) fn decode_cursor(cursor: &str) -> AppResult<After> {
     let bad = || {
         AppError::invalid_request(
             "The cursor is not one this server issued.",
@@ -259,10 +259,17 @@ pub async fn list(
         None => after,
     };
     let own = state.meta.get_folder(account, &folder).await?;
+    // A recursive listing shows an item only to a principal that may list the
+    // folder holding it (the page and cursor still advance past the others).
+    let visible = |path: &str| principal.may(account, Need::list(paths::parent(path)));
     Ok(Listing {
         folder,
         own,
-        items: items.into_iter().map(|(_, _, item)| item).collect(),
+        items: items
+            .into_iter()
+            .filter(|(p, _, _)| !params.recursive || visible(p))
+            .map(|(_, _, item)| item)
+            .collect(),
         cursor: encode_cursor(&next),
         complete,
     })
@@ -270,7 +277,13 @@ pub async fn list(
 
 /// Deletes a folder's settings (and subfolders' when `recursive`), and with
 /// `delete_files` the files in it (direct children, or the subtree when
-/// `recursive`). Every file is authorized before any is deleted.
+/// `recursive`).
+///
+/// Everything is authorized before anything changes: `folders` on the folder
+/// and, when `recursive`, on every subfolder that holds settings (so `folders`
+/// on `/users/42` cannot clear `/users/42/private`'s Private setting), and
+/// `delete` on every file. Files are then deleted page by page (memory stays
+/// bounded whatever the subtree holds), each re-checked as it goes.
 pub async fn delete(
     state: &AppState,
     principal: &Principal,
@@ -281,40 +294,28 @@ pub async fn delete(
 ) -> AppResult<Deleted> {
     let path = normalize(path)?;
     principal.require(account, Need::folders(&path))?;
-    let mut doomed = Vec::new();
+    if recursive {
+        for_each_page(state, account, &path, true, false, |folders, _| {
+            folders
+                .iter()
+                .filter(|f| f.explicit || f.settings.trim() != "{}")
+                .try_for_each(|f| principal.require(account, Need::folders(&f.path)))
+        })
+        .await?;
+    }
     if delete_files {
-        let mut after = After::Start;
-        loop {
-            let (_, files) = state
-                .meta
-                .list_folder(&ListQuery {
-                    account_id: account.to_string(),
-                    folder: path.clone(),
-                    recursive,
-                    include_files: true,
-                    after: after.clone(),
-                    limit: 1000,
-                })
-                .await?;
-            let Some(last) = files.last() else { break };
-            after = After::File(last.path.clone());
-            for f in &files {
-                principal.require(account, Need::delete(&f.path))?;
-                doomed.push(f.path.clone());
-            }
-        }
+        for_each_page(state, account, &path, recursive, true, |_, files| {
+            files
+                .iter()
+                .try_for_each(|f| principal.require(account, Need::delete(&f.path)))
+        })
+        .await?;
     }
-    let mut deleted_files = 0;
-    for file in &doomed {
-        let dropped = state.meta.delete_file(account, file, now_ms()).await?;
-        state.files.forget(account, file).await;
-        if !dropped.is_empty() {
-            deleted_files += 1;
-        }
-        for key in dropped {
-            discard(state, &key).await;
-        }
-    }
+    let deleted_files = if delete_files {
+        delete_files_in(state, principal, account, &path, recursive).await?
+    } else {
+        0
+    };
     let deleted_folders = state.meta.delete_folders(account, &path, recursive).await?;
     state.auth.forget_folders(account).await;
     Ok(Deleted {
@@ -322,4 +323,93 @@ pub async fn delete(
         files: deleted_files,
         folders: deleted_folders,
     })
+}
+
+/// Page size of the passes over a subtree.
+const PAGE: i64 = 1000;
+
+/// Calls `check` on every page of `path`'s children (or subtree), stopping at
+/// its first error.
+async fn for_each_page(
+    state: &AppState,
+    account: &str,
+    path: &str,
+    recursive: bool,
+    include_files: bool,
+    mut check: impl FnMut(&[FolderRow], &[FileRow]) -> AppResult<()>,
+) -> AppResult<()> {
+    let mut after = After::Start;
+    loop {
+        let (folders, files) = state
+            .meta
+            .list_folder(&ListQuery {
+                account_id: account.to_string(),
+                folder: path.to_string(),
+                recursive,
+                include_files,
+                after: after.clone(),
+                limit: PAGE,
+            })
+            .await?;
+        check(&folders, &files)?;
+        // Each kind comes in path order; resume after the later of the two
+        // last items, whose kind decides the tie (folders before files).
+        let last_folder = folders.last().map(|f| After::Folder(f.path.clone()));
+        let last_file = files.last().map(|f| After::File(f.path.clone()));
+        let full = folders.len() as i64 >= PAGE || files.len() as i64 >= PAGE;
+        after = match (last_folder, last_file) {
+            (None, None) => return Ok(()),
+            (Some(d), None) => d,
+            (None, Some(f)) => f,
+            (Some(d), Some(f)) => std::cmp::min_by(d, f, |a, b| after_key(a).cmp(&after_key(b))),
+        };
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+fn after_key(a: &After) -> (&str, u8) {
+    match a {
+        After::Start => ("", 0),
+        After::Folder(p) => (p, 0),
+        After::File(p) => (p, 1),
+    }
+}
+
+/// Deletes every file below `path`, one page at a time; returns how many went.
+async fn delete_files_in(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    recursive: bool,
+) -> AppResult<u64> {
+    let mut deleted = 0;
+    loop {
+        let (_, files) = state
+            .meta
+            .list_folder(&ListQuery {
+                account_id: account.to_string(),
+                folder: path.to_string(),
+                recursive,
+                include_files: true,
+                after: After::Start,
+                limit: PAGE,
+            })
+            .await?;
+        if files.is_empty() {
+            return Ok(deleted);
+        }
+        for f in &files {
+            principal.require(account, Need::delete(&f.path))?;
+            let dropped = state.meta.delete_file(account, &f.path, now_ms()).await?;
+            state.files.forget(account, &f.path).await;
+            let Some(dropped) = dropped else { continue };
+            deleted += 1;
+            for key in dropped {
+                discard(state, &key).await;
+            }
+        }
+    }
 }

@@ -9,11 +9,18 @@
 //!
 //! A [`StagedBlob`] owns its cleanup: dropped without being committed or kept,
 //! it deletes its bytes, so every error path reaches the cleanup.
+//!
+//! Integrity and deduplication (SPEC §5): [`StagedBlob::stream_verified`]
+//! checks the client's RFC 9530 digests before the object is completed; the
+//! commit reuses the account's object with the same SHA-256 when there is one
+//! (the fresh one is then deleted), and [`StagedBlob::shared`] commits a new
+//! reference to an existing object (copies).
 
 use crate::auth::{Need, Principal};
+use crate::blobs::digest::Expected;
 use crate::domain::paths;
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, CommitOutcome, FileRow};
+use crate::meta::{now_ms, BlobClaim, CommitOutcome, FileRow};
 use crate::state::AppState;
 use bytes::Bytes;
 use futures::Stream;
@@ -28,6 +35,10 @@ pub struct StagedBlob {
     /// Lower-case hex SHA-256 of the bytes.
     pub sha256: String,
     armed: bool,
+    /// An object other versions already use (not ours to delete).
+    shared: bool,
+    /// Whether `sha256` is the digest of the whole content (not just an etag).
+    digest_known: bool,
 }
 
 impl StagedBlob {
@@ -43,8 +54,30 @@ impl StagedBlob {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        StagedBlob::stream_verified(state, prefix, body, limit, None).await
+    }
+
+    /// [`StagedBlob::stream`], refusing bytes that do not match the digests
+    /// the client declared (`Content-Digest`/`Repr-Digest`, parsed with
+    /// [`Expected::from_fields`]): 400 `digest_mismatch`, nothing stored.
+    /// Every upload protocol (tus included) can hand its body here.
+    pub async fn stream_verified<S, E>(
+        state: &AppState,
+        prefix: &str,
+        body: S,
+        limit: u64,
+        expected: Option<Expected>,
+    ) -> AppResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         let mut staged = StagedBlob::reserve(state, prefix).await?;
-        let stored = match state.blobs.put_stream(&staged.key, body, limit).await {
+        let journal = GcJournal(state);
+        let put = state
+            .blobs
+            .put_stream_verified(&staged.key, body, limit, expected, &journal);
+        let stored = match put.await {
             Ok(stored) => stored,
             Err(e) => {
                 staged.discard().await;
@@ -86,6 +119,22 @@ impl StagedBlob {
             size,
             sha256,
             armed: true,
+            shared: false,
+            digest_known: true,
+        }
+    }
+
+    /// The blob of `source` (another version of the same account), for a
+    /// commit that adds a reference to it instead of copying bytes.
+    pub fn shared(state: &AppState, source: &FileRow) -> StagedBlob {
+        StagedBlob {
+            state: state.clone(),
+            key: source.blob_key.clone(),
+            size: source.size.max(0) as u64,
+            sha256: source.sha256.clone().unwrap_or_else(|| source.etag.clone()),
+            armed: false,
+            shared: true,
+            digest_known: source.sha256.is_some(),
         }
     }
 
@@ -101,6 +150,8 @@ impl StagedBlob {
             size: 0,
             sha256: String::new(),
             armed: true,
+            shared: false,
+            digest_known: true,
         })
     }
 
@@ -108,10 +159,12 @@ impl StagedBlob {
         &self.key
     }
 
-    /// Deletes the bytes now.
+    /// Deletes the bytes now (a shared blob is left to its other users).
     pub async fn discard(mut self) {
         self.armed = false;
-        discard(&self.state, &self.key).await;
+        if !self.shared {
+            discard(&self.state, &self.key).await;
+        }
     }
 
     /// Hands the blob to a record that owns it from now on (its GC entry stays
@@ -133,6 +186,26 @@ impl Drop for StagedBlob {
                 rt.spawn(async move { discard(&state, &key).await });
             }
             Err(_) => tracing::warn!(blob.key = %key, "staged blob left to the sweeper"),
+        }
+    }
+}
+
+/// Journals store-side multipart uploads next to the blob's GC entry, so the
+/// sweeper aborts what a crash left (see `sweeper::abort_and_delete`).
+struct GcJournal<'a>(&'a AppState);
+
+#[async_trait::async_trait]
+impl crate::blobs::Journal for GcJournal<'_> {
+    async fn started(&self, key: &str, upload_id: &str) -> AppResult<()> {
+        self.0
+            .meta
+            .gc_upload_started(key, upload_id, now_ms())
+            .await
+    }
+
+    async fn finished(&self, key: &str) {
+        if let Err(e) = self.0.meta.gc_upload_finished(key).await {
+            tracing::warn!(blob.key = key, error = %e, "multipart journal entry not removed");
         }
     }
 }
@@ -174,8 +247,14 @@ pub async fn commit(
         metadata: object_or_empty(&file.metadata).to_string(),
         tags: serde_json::to_string(&file.tags).map_err(AppError::internal)?,
         created_at: now_ms(),
+        sha256: blob.digest_known.then(|| blob.sha256.clone()),
     };
-    match try_commit(state, principal, &mut row, &file).await {
+    let claim = if blob.shared {
+        BlobClaim::Shared
+    } else {
+        BlobClaim::Staged
+    };
+    match try_commit(state, principal, &mut row, &file, claim).await {
         Ok(()) => {
             blob.keep();
             Ok(row)
@@ -192,14 +271,19 @@ async fn try_commit(
     principal: &Principal,
     row: &mut FileRow,
     file: &NewFile,
+    claim: BlobClaim,
 ) -> AppResult<()> {
     let account = row.account_id.clone();
     for attempt in 0..2 {
         paths::validate_file_path(&row.path)?;
         principal.require(&account, Need::create(&row.path))?;
         let overwrite = file.allow_overwrite && principal.may(&account, Need::overwrite(&row.path));
-        match state.meta.commit_file(row, overwrite).await? {
-            CommitOutcome::Committed { dropped_blobs } => {
+        match state.meta.commit_file(row, overwrite, claim).await? {
+            CommitOutcome::Committed {
+                dropped_blobs,
+                blob_key,
+            } => {
+                row.blob_key = blob_key;
                 state.files.forget(&account, &row.path).await;
                 for key in dropped_blobs {
                     discard(state, &key).await;

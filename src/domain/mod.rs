@@ -2,6 +2,7 @@
 //! return rows and plain structs; http/ shapes them for the wire.
 
 pub mod cache;
+pub mod digests;
 pub mod files;
 pub mod folders;
 pub mod imagekit;

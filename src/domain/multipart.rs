@@ -280,6 +280,15 @@ async fn open_part(
     Ok((end + 1) as u64 - start)
 }
 
+/// What a part PUT declares about its bytes.
+#[derive(Debug, Default)]
+pub struct PartBody {
+    /// `Content-Length`.
+    pub declared: Option<u64>,
+    /// The part's own `Content-Digest`/`Repr-Digest` (RFC 9530).
+    pub digest: Option<crate::blobs::digest::Expected>,
+}
+
 /// Stores one part's bytes (the signed URL is the credential). Returns its ETag.
 pub async fn put_part<S, E>(
     state: &AppState,
@@ -287,13 +296,14 @@ pub async fn put_part<S, E>(
     id: &str,
     idx: u64,
     signature: signed::UrlSignature<'_>,
-    declared: Option<u64>,
+    checks: PartBody,
     body: S,
 ) -> AppResult<String>
 where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
+    let declared = checks.declared;
     let expected = open_part(state, account, id, idx, signature).await?;
     if declared.is_some_and(|d| d != expected) {
         return Err(AppError::invalid_request(
@@ -307,7 +317,7 @@ where
     // Each attempt gets its own object, so a failed or late retry never harms
     // the part already stored (or one being assembled).
     let prefix = part_prefix(account, id, idx);
-    let blob = StagedBlob::stream(state, &prefix, body, expected)
+    let blob = StagedBlob::stream_verified(state, &prefix, body, expected, checks.digest)
         .await
         .map_err(|e| match e {
             AppError::FileTooLarge { .. } => AppError::invalid_request(

@@ -22,7 +22,7 @@ pub async fn sweep_once(state: &AppState) -> usize {
         }
         let batch = due.len();
         for key in due {
-            match state.blobs.delete(&key).await {
+            match abort_and_delete(state, &key).await {
                 Ok(()) => {
                     if state.meta.gc_remove(&key).await.is_ok() {
                         removed += 1;
@@ -40,6 +40,34 @@ pub async fn sweep_once(state: &AppState) -> usize {
     }
 }
 
+/// Aborts the store-side multipart upload a crash left for `key` (if any),
+/// then deletes the object.
+async fn abort_and_delete(state: &AppState, key: &str) -> crate::error::AppResult<()> {
+    if let Some(upload_id) = state.meta.gc_upload_of(key).await? {
+        state.blobs.abort_upload(key, &upload_id).await?;
+        state.meta.gc_upload_finished(key).await?;
+    }
+    state.blobs.delete(key).await
+}
+
+/// Removes the local store's staging files a crash left, at most every
+/// `STOWAGE_ABANDONED_UPLOAD_TTL / 2` (walking the tree is not free).
+async fn sweep_staging_files(state: &AppState, last: &mut Option<std::time::Instant>) {
+    let ttl = Duration::from_secs(state.config.abandoned_upload_ttl);
+    let every = (ttl / 2).min(Duration::from_secs(3600));
+    if last.is_some_and(|t| t.elapsed() < every) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    let n = state.blobs.sweep_staging_files(ttl).await;
+    if n > 0 {
+        tracing::info!(
+            files.removed = n,
+            "sweeper removed staging files left by a crash"
+        );
+    }
+}
+
 /// Deletes sandbox accounts' files older than `STOWAGE_SANDBOX_TTL`, bytes
 /// included; returns how many files went.
 pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize> {
@@ -53,7 +81,7 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
         for (account, path) in batch {
             let dropped = state.meta.delete_file(&account, &path, now_ms()).await?;
             state.files.forget(&account, &path).await;
-            for key in dropped {
+            for key in dropped.unwrap_or_default() {
                 discard(state, &key).await;
             }
             removed += 1;
@@ -64,8 +92,10 @@ pub async fn sweep_sandboxes(state: &AppState) -> crate::error::AppResult<usize>
 /// Runs [`sweep_once`] every `interval` forever.
 pub async fn run(state: AppState, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
+    let mut staging_swept = None;
     loop {
         tick.tick().await;
+        sweep_staging_files(&state, &mut staging_swept).await;
         let n = sweep_once(&state).await;
         if n > 0 {
             tracing::info!(blobs.removed = n, "sweeper removed abandoned blobs");
@@ -81,6 +111,11 @@ pub async fn run(state: AppState, interval: Duration) {
         // Expired upload tokens answer token_expired for a day, then are forgotten.
         if let Err(e) = state.meta.prune_upload_tokens(now_ms() - 86_400_000).await {
             tracing::warn!(error = %e, "sweeper: expired upload tokens not pruned");
+        }
+        match crate::domain::digests::run_once(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs.hashed = n, "digest pass hashed stored objects"),
+            Err(e) => tracing::warn!(error = %e, "digest pass stopped; it resumes next sweep"),
         }
         match crate::domain::multipart::sweep_expired(&state).await {
             Ok(0) => {}

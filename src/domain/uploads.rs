@@ -2,6 +2,7 @@
 //! fresh blob, then the commit that makes it visible (SPEC §5).
 
 use crate::auth::{Need, Principal};
+use crate::blobs::digest::Expected;
 use crate::domain::ingest::{self, NewFile, StagedBlob};
 use crate::domain::paths::{self, PathContext, PathSpec};
 use crate::error::{AppError, AppResult};
@@ -26,6 +27,23 @@ pub struct UploadRequest {
     /// Tighter limits than the account's (an upload token's `max_size`/`mime`).
     pub max_size: Option<u64>,
     pub allowed_mime: Option<String>,
+    /// The digests the client declared for these bytes (RFC 9530), checked
+    /// before the blob is completed.
+    pub digest: Option<Expected>,
+}
+
+/// An upload whose bytes are stored but not yet visible: [`finish`] commits
+/// it; dropped, its bytes are deleted.
+pub struct Prepared {
+    file: NewFile,
+    blob: StagedBlob,
+}
+
+impl Prepared {
+    /// Deletes the bytes now.
+    pub async fn discard(self) {
+        self.blob.discard().await;
+    }
 }
 
 /// The effective limits of an account.
@@ -135,6 +153,32 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
+    let prepared = stage(&state, &principal, req, body).await?;
+    finish(&state, &principal, prepared).await
+}
+
+/// Makes a [`Prepared`] upload visible (or deletes its bytes).
+pub async fn finish(
+    state: &AppState,
+    principal: &Principal,
+    prepared: Prepared,
+) -> AppResult<FileRow> {
+    ingest::commit(state, principal, prepared.file, prepared.blob).await
+}
+
+/// Checks, resolves and streams an upload into a staged blob, without making
+/// it visible: a form whose whole-body digest is only known at its end stages
+/// every file first (see `http/form.rs`).
+pub async fn stage<S, E>(
+    state: &AppState,
+    principal: &Principal,
+    req: UploadRequest,
+    body: S,
+) -> AppResult<Prepared>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
     let ctx = PathContext {
         now: chrono::Utc::now(),
         original_file_name: req.original_file_name.as_deref(),
@@ -144,8 +188,8 @@ where
     paths::validate_file_path(&paths::fill_hash(&resolved.path, &placeholder))?;
     principal.require(&req.account, Need::create(&resolved.path))?;
 
-    let account = account(&state, &req.account).await?;
-    let mut limits = limits(&state, &account);
+    let account = account(state, &req.account).await?;
+    let mut limits = limits(state, &account);
     if let Some(max) = req.max_size {
         limits.max_file_size = limits.max_file_size.min(max);
     }
@@ -158,10 +202,11 @@ where
     check_mime(limits.allowed_mime.as_deref(), &mime)?;
     check_mime(req.allowed_mime.as_deref(), &mime)?;
 
-    let target = ingest::target_path(&state, &principal, &req.account, &resolved).await?;
+    let target = ingest::target_path(state, principal, &req.account, &resolved).await?;
 
     let _in_flight = crate::metrics::InFlight::start();
-    let blob = StagedBlob::stream(&state, &req.account, body, limits.max_file_size).await?;
+    let limit = limits.max_file_size;
+    let blob = StagedBlob::stream_verified(state, &req.account, body, limit, req.digest).await?;
     if let Some(declared) = req.declared_size.filter(|d| *d != blob.size) {
         let got = blob.size;
         blob.discard().await;
@@ -182,5 +227,5 @@ where
         tags: req.tags,
         allow_overwrite: true,
     };
-    ingest::commit(&state, &principal, file, blob).await
+    Ok(Prepared { file, blob })
 }

@@ -4,20 +4,22 @@
 use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
+use crate::blobs::digest;
+use crate::domain::cache::Served;
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 const DEFAULT_TTL: u64 = 3600;
@@ -98,39 +100,46 @@ struct ServeOptions {
 /// Builds the response for a file: 200, 206, 304 or 416, as nginx would.
 async fn serve(
     state: &AppState,
-    row: &FileRow,
+    file: &Served,
     req: &HeaderMap,
     opts: ServeOptions,
 ) -> AppResult<Response> {
+    let row = &file.row;
     let size = row.size as u64;
-    let etag = format!("\"{}\"", row.etag);
-    let modified = UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64);
-    let last_modified = httpdate::fmt_http_date(modified);
-
-    let mut headers = HeaderMap::new();
-    insert(&mut headers, header::ETAG, &etag);
-    insert(&mut headers, header::LAST_MODIFIED, &last_modified);
-    let scope = match opts.access {
-        Access::Public => "public",
-        Access::Credential => "private",
-    };
-    insert(
-        &mut headers,
-        header::CACHE_CONTROL,
-        &format!("{scope}, max-age={}", opts.ttl),
-    );
+    let mut headers = HeaderMap::with_capacity(12);
+    headers.insert(header::ETAG, file.etag.clone());
+    headers.insert(header::LAST_MODIFIED, file.last_modified.clone());
+    headers.insert(header::CACHE_CONTROL, cache_control(opts.access, opts.ttl));
     if opts.access == Access::Credential {
-        insert(&mut headers, header::VARY, "Authorization, Cookie");
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Authorization, Cookie"),
+        );
     }
-
-    if not_modified(req, &etag, modified) {
+    let etag = file.etag.to_str().unwrap_or("");
+    if not_modified(req, etag, file.modified) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-
-    insert(&mut headers, header::CONTENT_TYPE, &row.mime);
-    insert(&mut headers, header::ACCEPT_RANGES, "bytes");
-    insert(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    insert(&mut headers, header::CONTENT_SECURITY_POLICY, CSP);
+    headers.insert(header::CONTENT_TYPE, file.content_type.clone());
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    // RFC 9530: the whole file's digest, on 200, 206 and HEAD alike. Only
+    // SHA-256 is kept; a Want-Repr-Digest preferring another algorithm still
+    // gets it, unless it rates sha-256 0 ("not acceptable").
+    if let Some(value) = file
+        .repr_digest
+        .as_ref()
+        .filter(|_| digest::sha256_wanted(header_str(req, "want-repr-digest")))
+    {
+        headers.insert(HeaderName::from_static("repr-digest"), value.clone());
+    }
     if opts.download {
         let name = row
             .original_file_name
@@ -138,8 +147,7 @@ async fn serve(
             .unwrap_or_else(|| crate::domain::paths::file_name(&row.path));
         insert(&mut headers, header::CONTENT_DISPOSITION, &attachment(name));
     }
-
-    let (status, range) = match requested_range(req, &etag, modified, size)? {
+    let (status, range) = match requested_range(req, etag, file.modified, size)? {
         Some(r) => {
             insert(
                 &mut headers,
@@ -150,30 +158,48 @@ async fn serve(
         }
         None => (StatusCode::OK, 0..size),
     };
-    insert(
-        &mut headers,
+    headers.insert(
         header::CONTENT_LENGTH,
-        &(range.end - range.start).to_string(),
+        HeaderValue::from(range.end - range.start),
     );
     if opts.head {
         return Ok((status, headers).into_response());
     }
-    let body = if size <= state.config.cache_max_file_size {
+    let body = body(state, row, range).await?;
+    Ok((status, headers, body).into_response())
+}
+
+/// The bytes of `range`: from the small-file cache, else streamed from the store.
+async fn body(state: &AppState, row: &FileRow, range: Range<u64>) -> AppResult<Body> {
+    if row.size as u64 <= state.config.cache_max_file_size {
         let bytes = state
             .files
             .small_blob(&state.blobs, &row.blob_key)
             .await
             .map_err(|e| missing(e, row))?;
-        Body::from(bytes.slice(range.start as usize..range.end as usize))
+        Ok(Body::from(
+            bytes.slice(range.start as usize..range.end as usize),
+        ))
     } else {
         let stream = state
             .blobs
             .get_range(&row.blob_key, range)
             .await
             .map_err(|e| missing(e, row))?;
-        Body::from_stream(stream)
-    };
-    Ok((status, headers, body).into_response())
+        Ok(Body::from_stream(stream))
+    }
+}
+
+/// `public|private, max-age=<ttl>`; the default TTL's values are built once.
+fn cache_control(access: Access, ttl: u64) -> HeaderValue {
+    match (access, ttl) {
+        (Access::Public, DEFAULT_TTL) => HeaderValue::from_static("public, max-age=3600"),
+        (Access::Credential, DEFAULT_TTL) => HeaderValue::from_static("private, max-age=3600"),
+        (Access::Public, t) => HeaderValue::from_str(&format!("public, max-age={t}"))
+            .unwrap_or(HeaderValue::from_static("public")),
+        (Access::Credential, t) => HeaderValue::from_str(&format!("private, max-age={t}"))
+            .unwrap_or(HeaderValue::from_static("private")),
+    }
 }
 
 /// A row whose object vanished was deleted concurrently: answer as if the
@@ -225,10 +251,27 @@ fn requested_range(
     modified: SystemTime,
     size: u64,
 ) -> AppResult<Option<Range<u64>>> {
-    let Some(raw) = header_str(req, header::RANGE) else {
+    select_range(
+        header_str(req, header::RANGE),
+        header_str(req, header::IF_RANGE),
+        etag,
+        modified,
+        size,
+    )
+}
+
+/// [`requested_range`] on the header values: pure, so it can be tested alone.
+pub(crate) fn select_range(
+    range: Option<&str>,
+    if_range: Option<&str>,
+    etag: &str,
+    modified: SystemTime,
+    size: u64,
+) -> AppResult<Option<Range<u64>>> {
+    let Some(raw) = range else {
         return Ok(None);
     };
-    if let Some(if_range) = header_str(req, header::IF_RANGE) {
+    if let Some(if_range) = if_range {
         let fresh = if if_range.starts_with('"') {
             if_range == etag
         } else {

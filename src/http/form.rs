@@ -3,14 +3,25 @@
 //! and per-request limits of SPEC §8 live here and nowhere else: text fields
 //! of at most [`MAX_TEXT_FIELD`] bytes, at most [`MAX_PARTS`] parts, file
 //! parts streamed (never held whole), base64 file fields decoded as they stream.
+//!
+//! A `Content-Digest`/`Repr-Digest` on a form covers the whole request body
+//! (SPEC §5): the raw body is hashed as it flows into multer, and the form's
+//! end (the last [`Form::next`]) drains what follows the closing boundary and
+//! fails with 400 `digest_mismatch` if it does not match. Since that is known
+//! only at the end, routes stage every file first and commit none before the
+//! end when [`Form::has_digest`] (nothing is ever visible, so nothing needs
+//! rolling back).
 
 use super::header_str;
+use crate::blobs::digest::Digester;
 use crate::error::{AppError, AppResult};
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt, TryStreamExt};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 /// The largest text field (and metadata or tags value) accepted.
 pub const MAX_TEXT_FIELD: usize = 64 * 1024;
@@ -21,6 +32,27 @@ pub const MAX_PARTS: usize = 1000;
 pub struct Form {
     inner: multer::Multipart<'static>,
     parts: usize,
+    /// The raw body and its digest, when the request declared one.
+    tap: Option<Arc<Mutex<Tap>>>,
+}
+
+/// The request body as multer reads it, hashed on the way.
+struct Tap {
+    body: BodyDataStream,
+    digester: Option<Digester>,
+}
+
+impl Tap {
+    fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Bytes, axum::Error>>> {
+        let r = self.body.poll_next_unpin(cx);
+        if let (Poll::Ready(Some(Ok(chunk))), Some(d)) = (&r, &mut self.digester) {
+            d.update(chunk);
+        }
+        r
+    }
 }
 
 /// One part of a [`Form`]: a text field or a file.
@@ -37,16 +69,78 @@ impl Form {
             .ok_or_else(|| {
                 AppError::invalid_request("The body is not multipart/form-data.", suggestion)
             })?;
+        let expected = super::request_digest(headers)?;
+        let Some(expected) = expected else {
+            return Ok(Form {
+                inner: multer::Multipart::new(body.into_data_stream(), boundary),
+                parts: 0,
+                tap: None,
+            });
+        };
+        let tap = Arc::new(Mutex::new(Tap {
+            body: body.into_data_stream(),
+            digester: Some(Digester::new(Some(expected))),
+        }));
+        let reader = tap.clone();
+        let stream = futures::stream::poll_fn(move |cx| lock(&reader).poll(cx));
         Ok(Form {
-            inner: multer::Multipart::new(body.into_data_stream(), boundary),
+            inner: multer::Multipart::new(stream, boundary),
             parts: 0,
+            tap: Some(tap),
         })
     }
 
-    /// The next part; None at the end of the form.
+    /// Whether the request declared a digest, checked at the form's end: a
+    /// route must then commit nothing before [`Form::next`] returns None.
+    pub fn has_digest(&self) -> bool {
+        self.tap.is_some()
+    }
+
+    /// Reads (and drops) every remaining part, then checks the digest.
+    pub async fn finish(&mut self) -> AppResult<()> {
+        while let Some(part) = self.next().await? {
+            let mut s = std::pin::pin!(part.stream());
+            while let Some(chunk) = s.next().await {
+                chunk.map_err(|message| AppError::UploadIncomplete { message })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end of the form: hashes what follows the closing boundary (at
+    /// most [`MAX_TEXT_FIELD`] bytes) and compares the declared digest.
+    async fn verify(&mut self) -> AppResult<()> {
+        let Some(tap) = self.tap.take() else {
+            return Ok(());
+        };
+        let mut epilogue = 0;
+        while let Some(chunk) = futures::future::poll_fn(|cx| lock(&tap).poll(cx)).await {
+            let chunk = chunk.map_err(|e| AppError::UploadIncomplete {
+                message: format!("The request body ended early or failed: {e}."),
+            })?;
+            epilogue += chunk.len();
+            if epilogue > MAX_TEXT_FIELD {
+                return Err(AppError::FieldTooLarge {
+                    name: "(after the closing boundary)".into(),
+                    limit: MAX_TEXT_FIELD,
+                });
+            }
+        }
+        let digester = lock(&tap).digester.take();
+        match digester {
+            Some(d) => d.verify().map(|_| ()).map_err(AppError::from),
+            None => Ok(()),
+        }
+    }
+
+    /// The next part; None at the end of the form (after its digest, if any,
+    /// checked out).
     pub async fn next(&mut self) -> AppResult<Option<Part>> {
         match self.inner.next_field().await.map_err(form_error)? {
-            None => Ok(None),
+            None => {
+                self.verify().await?;
+                Ok(None)
+            }
             Some(_) if self.parts >= MAX_PARTS => Err(AppError::TooManyParts { limit: MAX_PARTS }),
             Some(field) => {
                 self.parts += 1;
@@ -131,7 +225,7 @@ impl Part {
 /// prefix (up to `;base64,`) is dropped, and whole 4-character groups are
 /// decoded as soon as they arrive.
 #[derive(Default)]
-struct Base64Decoder {
+pub(crate) struct Base64Decoder {
     pending: BytesMut,
     /// Past the optional `data:…;base64,` prefix.
     started: bool,
@@ -141,7 +235,7 @@ struct Base64Decoder {
 const MAX_DATA_URL_PREFIX: usize = 256;
 
 impl Base64Decoder {
-    fn feed(&mut self, chunk: &[u8]) -> Result<Bytes, String> {
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<Bytes, String> {
         self.pending
             .extend(chunk.iter().filter(|b| !b.is_ascii_whitespace()));
         if !self.started {
@@ -163,7 +257,7 @@ impl Base64Decoder {
         decode(&group)
     }
 
-    fn finish(&mut self) -> Result<Bytes, String> {
+    pub(crate) fn finish(&mut self) -> Result<Bytes, String> {
         if !self.started && self.pending.starts_with(b"data:") {
             return Err(not_base64());
         }
@@ -188,6 +282,10 @@ fn decode(b64: &[u8]) -> Result<Bytes, String> {
 
 fn not_base64() -> String {
     "the file field is neither a file nor base64 data".into()
+}
+
+fn lock(tap: &Mutex<Tap>) -> std::sync::MutexGuard<'_, Tap> {
+    tap.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A multer error as the §8 error a client gets.

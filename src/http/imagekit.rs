@@ -40,7 +40,12 @@ impl IntoResponse for ImageKitError {
             tracing::error!(error.cause = %cause, "internal error");
         }
         let body = json!({ "message": self.0.message(), "help": self.0.suggestion() });
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 
@@ -83,20 +88,27 @@ async fn upload(
     } else {
         state.config.max_file_size
     };
+    // A slot is taken before any body byte is read; when every slot is in use
+    // the upload is refused at once (429 `busy`), never queued.
+    let slot = if anonymous {
+        Some(
+            state
+                .anonymous_staging
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| AppError::Busy {
+                    what: "too many uploads without credentials are in progress".into(),
+                    retry_after: 5,
+                })?,
+        )
+    } else {
+        None
+    };
     let st = state.clone();
     // The whole form is read in one task: the file part may come first, so it
     // is staged into a blob and committed only once every field checks out.
     let row = detached(async move {
-        let _slot = if anonymous {
-            Some(
-                st.anonymous_staging
-                    .acquire()
-                    .await
-                    .map_err(AppError::internal)?,
-            )
-        } else {
-            None
-        };
+        let _slot = slot;
         let mut fields = BTreeMap::new();
         let mut staged: Option<Staged> = None;
         while let Some(part) = form.next().await? {

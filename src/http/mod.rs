@@ -10,6 +10,7 @@ pub mod form;
 pub mod health;
 pub mod imagekit;
 pub mod keys;
+pub mod limits;
 pub mod multipart;
 pub mod session;
 pub mod tokens;
@@ -121,13 +122,16 @@ pub fn file_details(state: &AppState, f: &FileRow) -> Value {
     })
 }
 
-/// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`.
+/// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`, plus the
+/// `size` and `mime` SPEC §5 adds to every upload response.
 pub fn upload_response(state: &AppState, f: &FileRow) -> Value {
     json!({
         "accountId": f.account_id,
         "etag": f.etag,
         "filePath": f.path,
         "fileUrl": file_url(state, &f.account_id, &f.path),
+        "size": f.size,
+        "mime": f.mime,
     })
 }
 
@@ -137,6 +141,24 @@ pub fn header_str<K: axum::http::header::AsHeaderName>(
     name: K,
 ) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The digests a request declares for its content (`Content-Digest`,
+/// `Repr-Digest`; RFC 9530): None when it sends neither, 400 when they are
+/// malformed or name no algorithm stowage knows.
+pub fn request_digest(headers: &HeaderMap) -> AppResult<Option<crate::blobs::digest::Expected>> {
+    let field = |name: &str| -> AppResult<Option<&str>> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(Some).map_err(|_| {
+                AppError::invalid_request(
+                    format!("The {name} header is not ASCII."),
+                    "Send e.g. sha-256=:<base64 of the SHA-256>: (RFC 9530).",
+                )
+            }),
+        }
+    };
+    crate::blobs::digest::Expected::from_fields(field("content-digest")?, field("repr-digest")?)
 }
 
 /// The declared `Content-Length`, if any (400 when it is not a number).

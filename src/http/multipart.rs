@@ -122,7 +122,10 @@ async fn put_upload_part_bytes(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
-    let declared = content_length(&headers)?;
+    let checks = multipart::PartBody {
+        declared: content_length(&headers)?,
+        digest: super::request_digest(&headers)?,
+    };
     let etag = multipart::put_part(
         &state,
         &account,
@@ -132,7 +135,7 @@ async fn put_upload_part_bytes(
             exp: q.exp,
             sig: q.sig.as_deref(),
         },
-        declared,
+        checks,
         body.into_data_stream(),
     )
     .await?;

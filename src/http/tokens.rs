@@ -4,6 +4,7 @@
 
 use super::form::Form;
 use super::{file_url, AppJson, AppPath};
+use crate::auth::rules::Op;
 use crate::auth::{Principal, Via};
 use crate::domain::ingest::detached;
 use crate::domain::paths::PathSpec;
@@ -73,6 +74,7 @@ async fn upload_with_token(
         }
         _ => {
             let account = principal.account.clone().ok_or(AppError::Unauthorized)?;
+            principal.require_somewhere(&account, Op::Create)?;
             (account, None, principal)
         }
     };
@@ -107,7 +109,17 @@ async fn upload_with_token(
                         metadata: json!({}),
                         ..UploadRequest::default()
                     };
-                    return uploads::ingest(st, principal, req, part.stream()).await;
+                    if !form.has_digest() {
+                        return uploads::ingest(st, principal, req, part.stream()).await;
+                    }
+                    // The digest covers the whole body: commit only once the
+                    // rest of the form is read and the digest checks out.
+                    let prepared = uploads::stage(&st, &principal, req, part.stream()).await?;
+                    if let Err(e) = form.finish().await {
+                        prepared.discard().await;
+                        return Err(e);
+                    }
+                    return uploads::finish(&st, &principal, prepared).await;
                 }
                 _ => {}
             }

@@ -4,7 +4,7 @@
 //! The wire format lives here; the behaviour in `domain/tus`.
 
 use super::form::MAX_TEXT_FIELD;
-use super::{content_length, file_url, header_str, AppPath};
+use super::{content_length, file_url, header_str, request_digest, AppPath};
 use crate::auth::Principal;
 use crate::domain::ingest::detached;
 use crate::domain::paths::{self, PathSpec};
@@ -128,6 +128,7 @@ async fn create_tus_upload(
         return Err(AppError::Tus(TusError::PastLength { length: req.length }));
     }
     let checksum = upload_checksum(&headers)?;
+    let digest = request_digest(&headers)?;
     let created = tus::create(&state, &principal, &account, req).await?;
     let mut status = created.status;
     if with_upload && status.file_path.is_none() && declared != Some(0) {
@@ -136,6 +137,7 @@ async fn create_tus_upload(
             offset: 0,
             declared,
             checksum,
+            digest,
         };
         let p = created.principal.clone();
         let stream = body.into_data_stream();
@@ -196,6 +198,7 @@ async fn patch_tus_upload(
         offset,
         declared: content_length(&headers)?,
         checksum: upload_checksum(&headers)?,
+        digest: request_digest(&headers)?,
     };
     let st = state.clone();
     let stream = body.into_data_stream();

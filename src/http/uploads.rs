@@ -3,6 +3,7 @@
 
 use super::form::{Form, MAX_TEXT_FIELD};
 use super::{content_length, header_str, upload_response, AppPath, AppQuery};
+use crate::auth::rules::Op;
 use crate::auth::Principal;
 use crate::domain::ingest::detached;
 use crate::domain::paths::{validate_file_path, PathSpec};
@@ -33,15 +34,48 @@ pub fn router() -> Router<AppState> {
 type Uploaded = (String, FileRow);
 type Failed = (String, AppError);
 
-/// Ingests every file part of a form in turn, each as `base` says.
+/// Ingests every file part of a form in turn, each as `base` says. With a
+/// whole-body digest, every file is staged and none is committed until the
+/// form's end has verified it: a mismatch deletes them all before the error is
+/// answered, and nothing was ever visible.
 async fn read_files(
     state: AppState,
     principal: Principal,
     base: UploadRequest,
     mut form: Form,
 ) -> AppResult<(Vec<Uploaded>, Vec<Failed>)> {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
+    let mut done = Done::default();
+    let deferred = form.has_digest();
+    if let Err(e) = read_parts(&state, &principal, &base, &mut form, deferred, &mut done).await {
+        for (_, prepared) in done.staged {
+            prepared.discard().await;
+        }
+        return Err(e);
+    }
+    for (field_name, prepared) in done.staged {
+        match uploads::finish(&state, &principal, prepared).await {
+            Ok(row) => done.files.push((field_name, row)),
+            Err(e) => done.errors.push((field_name, e)),
+        }
+    }
+    Ok((done.files, done.errors))
+}
+
+#[derive(Default)]
+struct Done {
+    files: Vec<Uploaded>,
+    errors: Vec<Failed>,
+    staged: Vec<(String, uploads::Prepared)>,
+}
+
+async fn read_parts(
+    state: &AppState,
+    principal: &Principal,
+    base: &UploadRequest,
+    form: &mut Form,
+    deferred: bool,
+    done: &mut Done,
+) -> AppResult<()> {
     while let Some(part) = form.next().await? {
         // A plain text field, or a file input left empty: not a file.
         let Some(file_name) = part
@@ -60,8 +94,17 @@ async fn read_files(
             mime: part.content_type(),
             ..base.clone()
         };
-        match uploads::ingest(state.clone(), principal.clone(), req, part.stream()).await {
-            Ok(row) => files.push((field_name, row)),
+        let outcome = if deferred {
+            uploads::stage(state, principal, req, part.stream())
+                .await
+                .map(|p| done.staged.push((field_name.clone(), p)))
+        } else {
+            uploads::ingest(state.clone(), principal.clone(), req, part.stream())
+                .await
+                .map(|row| done.files.push((field_name.clone(), row)))
+        };
+        match outcome {
+            Ok(()) => {}
             // The rest of the body cannot be trusted after these, and a
             // credential refused once is refused for every part.
             Err(
@@ -72,10 +115,10 @@ async fn read_files(
                 | AppError::AccountMismatch { .. }
                 | AppError::Forbidden { .. }),
             ) => return Err(e),
-            Err(e) => errors.push((field_name, e)),
+            Err(e) => done.errors.push((field_name, e)),
         }
     }
-    Ok((files, errors))
+    Ok(())
 }
 
 /// Where the upload goes: `filePath`, or the parts of a path spec.
@@ -126,6 +169,7 @@ async fn post_binary_upload(
         declared_size: content_length(&headers)?,
         metadata: upload_metadata(&headers)?,
         tags: upload_tags(&headers)?,
+        digest: super::request_digest(&headers)?,
         ..UploadRequest::default()
     };
     let row = detached(uploads::ingest(
@@ -146,6 +190,8 @@ async fn post_form_data_upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
+    // Refused before any body byte is read when nothing could be created.
+    principal.require_somewhere(&account, Op::Create)?;
     let form = Form::new(
         &headers,
         body,

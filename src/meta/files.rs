@@ -17,13 +17,26 @@ pub trait FileStore: Send + Sync {
     ) -> AppResult<Option<FileRow>>;
     /// Every kept version of the file, newest first (the current one first).
     async fn list_versions(&self, account_id: &str, path: &str) -> AppResult<Vec<FileRow>>;
-    /// Makes `file` the current version at its path, in one transaction: records the
-    /// version, points the path at it (only if absent unless `overwrite`), clears
-    /// the blob's pending-GC entry, and prunes history beyond [`MAX_VERSIONS`].
-    async fn commit_file(&self, file: &FileRow, overwrite: bool) -> AppResult<CommitOutcome>;
-    /// Removes the file and its history; their blobs are queued for deletion.
-    /// Returns the queued blob keys (empty when there was no file).
-    async fn delete_file(&self, account_id: &str, path: &str, now: i64) -> AppResult<Vec<String>>;
+    /// Makes `file` the current version at its path, in one transaction: takes
+    /// hold of its blob as `claim` says (reusing the account's blob with the
+    /// same SHA-256, see `refs.rs`), records the version, points the path at it
+    /// (only if absent unless `overwrite`), and prunes history beyond
+    /// [`MAX_VERSIONS`], releasing the pruned versions' blobs.
+    async fn commit_file(
+        &self,
+        file: &FileRow,
+        overwrite: bool,
+        claim: BlobClaim,
+    ) -> AppResult<CommitOutcome>;
+    /// Removes the file and its history, releasing their blobs; those left
+    /// unreferenced are queued for deletion and returned. None when there was
+    /// no file.
+    async fn delete_file(
+        &self,
+        account_id: &str,
+        path: &str,
+        now: i64,
+    ) -> AppResult<Option<Vec<String>>>;
     /// Files of sandbox accounts whose current version is older than `cutoff`
     /// (epoch ms), as (account, path).
     async fn expired_sandbox_files(
@@ -95,13 +108,15 @@ macro_rules! impl_files {
                 &self,
                 f: &$crate::meta::FileRow,
                 overwrite: bool,
+                claim: $crate::meta::BlobClaim,
             ) -> $crate::error::AppResult<$crate::meta::CommitOutcome> {
                 let mut tx = self.pool.begin().await?;
+                let (blob_key, redundant) = claim_blob!(tx, f, claim);
                 sqlx::query($crate::meta::sql::INSERT_VERSION)
                 .bind(&f.version_id)
                 .bind(&f.account_id)
                 .bind(&f.path)
-                .bind(&f.blob_key)
+                .bind(&blob_key)
                 .bind(f.size)
                 .bind(&f.mime)
                 .bind(&f.etag)
@@ -109,6 +124,7 @@ macro_rules! impl_files {
                 .bind(&f.metadata)
                 .bind(&f.tags)
                 .bind(f.created_at)
+                .bind(&f.sha256)
                 .execute(&mut *tx)
                 .await?;
                 let pointer = if overwrite {
@@ -138,36 +154,20 @@ macro_rules! impl_files {
                     .execute(&mut *tx)
                     .await?;
                 }
-                // The blob must still be pending: if the sweeper already took it
-                // (an upload slower than the abandon TTL), nothing is committed.
-                let claimed = sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
-                    .bind(&f.blob_key)
-                    .execute(&mut *tx)
-                    .await?;
-                if claimed.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Err($crate::error::AppError::Unavailable {
-                        cause: format!("blob {} was swept before its commit", f.blob_key),
-                    });
-                }
-                let dropped: Vec<(String,)> = sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
+                let pruned: Vec<(String,)> = sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
                 .bind(&f.account_id)
                 .bind(&f.path)
                 .bind(&f.version_id)
                 .bind($crate::meta::MAX_VERSIONS)
                 .fetch_all(&mut *tx)
                 .await?;
-                let dropped: Vec<String> = dropped.into_iter().map(|(k,)| k).collect();
-                for key in &dropped {
-                    sqlx::query($crate::meta::sql::GC_UPSERT)
-                    .bind(key)
-                    .bind(f.created_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let pruned: Vec<String> = pruned.into_iter().map(|(k,)| k).collect();
+                let mut dropped = release_blobs!(tx, &pruned, f.created_at);
+                dropped.extend(redundant);
                 tx.commit().await?;
                 Ok($crate::meta::CommitOutcome::Committed {
                     dropped_blobs: dropped,
+                    blob_key,
                 })
             }
 
@@ -176,7 +176,7 @@ macro_rules! impl_files {
                 account_id: &str,
                 path: &str,
                 now: i64,
-            ) -> $crate::error::AppResult<Vec<String>> {
+            ) -> $crate::error::AppResult<Option<Vec<String>>> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
                     .bind(account_id)
@@ -185,7 +185,7 @@ macro_rules! impl_files {
                     .await?;
                 if done.rows_affected() == 0 {
                     tx.rollback().await?;
-                    return Ok(Vec::new());
+                    return Ok(None);
                 }
                 let keys: Vec<(String,)> = sqlx::query_as(
                     "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
@@ -196,13 +196,7 @@ macro_rules! impl_files {
                 .fetch_all(&mut *tx)
                 .await?;
                 let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
-                for key in &keys {
-                    sqlx::query($crate::meta::sql::GC_UPSERT)
-                    .bind(key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let freed = release_blobs!(tx, &keys, now);
                 for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
                     sqlx::query($crate::meta::sql::PRUNE_FOLDER)
                         .bind(account_id)
@@ -211,7 +205,7 @@ macro_rules! impl_files {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok(keys)
+                Ok(Some(freed))
             }
 
             async fn expired_sandbox_files(

@@ -1,6 +1,8 @@
 //! The metadata store: one trait of domain operations, each one transaction,
 //! with a PostgreSQL and a SQLite implementation sharing the same SQL.
 
+#[macro_use]
+mod refs;
 mod accounts;
 mod files;
 mod folders;
@@ -16,6 +18,7 @@ pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
 pub use postgres::PgMeta;
+pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
@@ -83,6 +86,9 @@ pub struct FileRow {
     pub tags: String,
     /// Epoch milliseconds.
     pub created_at: i64,
+    /// The whole file's SHA-256 (lower-case hex), once known (RFC 9530
+    /// `Repr-Digest`); None until the background digest pass has read it.
+    pub sha256: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -174,9 +180,14 @@ pub struct SigningKeyRow {
 
 #[derive(Debug, PartialEq)]
 pub enum CommitOutcome {
-    /// The file is visible. `dropped_blobs` were pruned from its history and are
-    /// queued for deletion (due now).
-    Committed { dropped_blobs: Vec<String> },
+    /// The file is visible, its version holding `blob_key` (an existing blob of
+    /// the account with the same bytes, or the committed one). `dropped_blobs`
+    /// are no longer referenced (pruned history, or the committed blob when an
+    /// identical one was reused) and are queued for deletion (due now).
+    Committed {
+        dropped_blobs: Vec<String>,
+        blob_key: String,
+    },
     /// A file exists at the path and overwriting was not allowed; nothing changed.
     Exists,
 }
@@ -192,6 +203,7 @@ pub trait MetaStore:
     + TokenStore
     + TusStore
     + UsageStore
+    + BlobStore
     + Send
     + Sync
     + 'static

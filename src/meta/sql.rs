@@ -4,7 +4,7 @@
 //! queries serves both; `impl_meta_store!` instantiates it for each pool type.
 
 pub(super) const FILE_COLUMNS: &str = "v.account_id, v.path, v.version_id, v.blob_key, v.size, \
-     v.mime, v.etag, v.original_file_name, v.metadata, v.tags, v.created_at";
+     v.mime, v.etag, v.original_file_name, v.metadata, v.tags, v.created_at, v.sha256";
 
 /// Queues blob `$1` for deletion at `$2` (or moves its due time).
 pub(super) const GC_UPSERT: &str = "INSERT INTO blob_gc (blob_key, due_at) VALUES ($1, $2) \
@@ -19,10 +19,10 @@ pub(super) const PRUNE_FOLDER: &str = "DELETE FROM folders WHERE account_id = $1
      AND NOT EXISTS (SELECT 1 FROM folders g WHERE g.account_id = $1 \
        AND g.path >= $2 || '/' AND g.path < $2 || '0')";
 
-/// Records a new version (`$1`…`$11` in [`FILE_COLUMNS`] order, id first).
+/// Records a new version (`$1`…`$12` in [`FILE_COLUMNS`] order, id first).
 pub(super) const INSERT_VERSION: &str = "INSERT INTO file_versions (version_id, account_id, path, \
-     blob_key, size, mime, etag, original_file_name, metadata, tags, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     blob_key, size, mime, etag, original_file_name, metadata, tags, created_at, sha256) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// Makes folder `$2` (parent `$3`) exist implicitly, unless it already exists.
 pub(super) const INSERT_IMPLICIT_FOLDER: &str = "INSERT INTO folders (account_id, path, parent, \

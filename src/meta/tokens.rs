@@ -24,6 +24,12 @@ pub trait TokenStore: Send + Sync {
     async fn gc_due(&self, now: i64, limit: i64) -> AppResult<Vec<String>>;
     /// Forgets a queued blob (after it was deleted).
     async fn gc_remove(&self, blob_key: &str) -> AppResult<()>;
+    /// Records the store-side multipart upload writing `blob_key`.
+    async fn gc_upload_started(&self, blob_key: &str, upload_id: &str, now: i64) -> AppResult<()>;
+    /// Forgets it (completed or aborted).
+    async fn gc_upload_finished(&self, blob_key: &str) -> AppResult<()>;
+    /// The store-side multipart upload recorded for `blob_key`, if any.
+    async fn gc_upload_of(&self, blob_key: &str) -> AppResult<Option<String>>;
 }
 
 macro_rules! impl_tokens {
@@ -155,6 +161,45 @@ macro_rules! impl_tokens {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn gc_upload_started(
+                &self,
+                blob_key: &str,
+                upload_id: &str,
+                now: i64,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "INSERT INTO blob_gc_uploads (blob_key, upload_id, created_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (blob_key) DO UPDATE SET \
+                     upload_id = excluded.upload_id, created_at = excluded.created_at",
+                )
+                .bind(blob_key)
+                .bind(upload_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn gc_upload_finished(&self, blob_key: &str) -> $crate::error::AppResult<()> {
+                sqlx::query("DELETE FROM blob_gc_uploads WHERE blob_key = $1")
+                    .bind(blob_key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn gc_upload_of(
+                &self,
+                blob_key: &str,
+            ) -> $crate::error::AppResult<Option<String>> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT upload_id FROM blob_gc_uploads WHERE blob_key = $1")
+                        .bind(blob_key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(id,)| id))
             }
         }
     };

@@ -76,6 +76,9 @@ pub struct Options {
     pub abandoned_upload_ttl: u64,
     pub allowed_origins: String,
     pub sandbox_ttl: u64,
+    pub body_timeout: u64,
+    pub header_timeout: u64,
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -87,6 +90,9 @@ impl Default for Options {
             abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
             allowed_origins: String::new(),
             sandbox_ttl: Config::default().sandbox_ttl,
+            body_timeout: Config::default().body_timeout,
+            header_timeout: Config::default().header_timeout,
+            max_connections: Config::default().max_connections,
         }
     }
 }
@@ -187,6 +193,9 @@ impl TestApp {
             abandoned_upload_ttl: opts.abandoned_upload_ttl,
             allowed_origins: opts.allowed_origins.clone(),
             sandbox_ttl: opts.sandbox_ttl,
+            body_timeout: opts.body_timeout,
+            header_timeout: opts.header_timeout,
+            max_connections: opts.max_connections,
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

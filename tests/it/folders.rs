@@ -352,13 +352,18 @@ async fn listing_is_stable_under_concurrent_uploads(b: Backend) {
             metadata: "{}".into(),
             tags: "[]".into(),
             created_at: 1,
+            sha256: None,
         };
         app.state
             .meta
             .gc_register(&row.blob_key, i64::MAX)
             .await
             .unwrap();
-        app.state.meta.commit_file(&row, false).await.unwrap();
+        app.state
+            .meta
+            .commit_file(&row, false, stowage::meta::BlobClaim::Staged)
+            .await
+            .unwrap();
         expected.insert(path);
     }
     let writer = {

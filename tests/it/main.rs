@@ -4,11 +4,16 @@ mod common;
 
 mod auth;
 mod cli;
+mod crash;
 mod dashboard;
+mod dedup;
+mod digest;
 mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod hardening;
+mod hardening_auth;
 mod imagekit;
 mod jwt;
 mod meta;

@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::common::{Backend, TestApp};
-use stowage::meta::{now_ms, CommitOutcome, FileRow};
+use stowage::meta::{now_ms, BlobClaim, CommitOutcome, FileRow};
 
 fn row(app: &TestApp, path: &str, version: &str, blob: &str) -> FileRow {
     FileRow {
@@ -17,6 +17,7 @@ fn row(app: &TestApp, path: &str, version: &str, blob: &str) -> FileRow {
         metadata: "{}".into(),
         tags: "[]".into(),
         created_at: now_ms(),
+        sha256: None,
     }
 }
 
@@ -26,9 +27,12 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     meta.gc_register("k1", i64::MAX).await.unwrap();
     let r1 = row(&app, "/m.txt", "v1", "k1");
     assert_eq!(
-        meta.commit_file(&r1, false).await.unwrap(),
+        meta.commit_file(&r1, false, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Committed {
-            dropped_blobs: vec![]
+            dropped_blobs: vec![],
+            blob_key: "k1".into(),
         }
     );
     // The commit claimed the blob: no GC entry is left for it.
@@ -37,7 +41,9 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     let r2 = row(&app, "/m.txt", "v2", "k2");
     meta.gc_register("k2", i64::MAX).await.unwrap();
     assert_eq!(
-        meta.commit_file(&r2, false).await.unwrap(),
+        meta.commit_file(&r2, false, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Exists
     );
     assert_eq!(
@@ -57,7 +63,9 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
     );
     // With overwrite it becomes current and v1 stays as history.
     assert!(matches!(
-        meta.commit_file(&r2, true).await.unwrap(),
+        meta.commit_file(&r2, true, BlobClaim::Staged)
+            .await
+            .unwrap(),
         CommitOutcome::Committed { .. }
     ));
     let current = meta
@@ -74,7 +82,11 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
         r1
     );
     // Delete queues both blobs for the sweeper (due now).
-    let mut dropped = meta.delete_file(&app.account, "/m.txt", 5).await.unwrap();
+    let mut dropped = meta
+        .delete_file(&app.account, "/m.txt", 5)
+        .await
+        .unwrap()
+        .unwrap();
     dropped.sort();
     assert_eq!(dropped, vec!["k1", "k2"]);
     let mut due = meta.gc_due(10, 10).await.unwrap();
@@ -90,10 +102,13 @@ async fn commit_is_conditional_and_atomic(b: Backend) {
         .delete_file(&app.account, "/m.txt", 5)
         .await
         .unwrap()
-        .is_empty());
+        .is_none());
     // A blob the sweeper already took cannot be committed.
     let r3 = row(&app, "/n.txt", "v3", "swept");
-    let err = meta.commit_file(&r3, false).await.unwrap_err();
+    let err = meta
+        .commit_file(&r3, false, BlobClaim::Staged)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "service_unavailable");
     assert!(meta
         .get_file(&app.account, "/n.txt")

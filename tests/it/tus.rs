@@ -346,6 +346,43 @@ async fn checksum(backend: Backend) {
 }
 both!(checksum);
 
+/// RFC 9530 `Content-Digest` over a PATCH's content (SPEC §5): a mismatch is
+/// 400 `digest_mismatch` and the chunk is discarded; a match is kept.
+async fn content_digest(backend: Backend) {
+    use sha2::Digest;
+    let app = TestApp::spawn(backend).await;
+    let bytes = data(30_000, 9);
+    let url = create_ok(&app, &app.secret, 30_000, &[("filePath", "/digest.bin")]).await;
+    let send = |field: String, body: Vec<u8>, offset: u64| {
+        let (client, url, key) = (app.client.clone(), url.clone(), app.secret.clone());
+        async move {
+            client
+                .patch(&url)
+                .bearer_auth(key)
+                .header("tus-resumable", "1.0.0")
+                .header("upload-offset", offset.to_string())
+                .header("content-type", "application/offset+octet-stream")
+                .header("content-digest", field)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let sha = |b: &[u8]| format!("sha-256=:{}:", b64(&sha2::Sha256::digest(b)));
+    let r = send(sha(b"other"), bytes[..10_000].to_vec(), 0).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "digest_mismatch");
+    assert_eq!(offset_of(&app, &app.secret, &url).await, 0, "chunk discarded");
+    let r = send(sha(&bytes[..10_000]), bytes[..10_000].to_vec(), 0).await;
+    assert_eq!(r.status(), 204);
+    let r = send(sha(&bytes[10_000..]), bytes[10_000..].to_vec(), 10_000).await;
+    assert_eq!(r.status(), 204);
+    assert!(app.get_bytes("/digest.bin").await.1 == bytes);
+}
+both!(content_digest);
+
 async fn ownership_and_termination(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let url = create_ok(&app, &app.secret, 100, &[("filePath", "/own.bin")]).await;

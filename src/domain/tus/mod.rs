@@ -1,7 +1,7 @@
 //! tus 1.0 resumable uploads (SPEC §5.6): creation (with upload), HEAD,
 //! PATCH, termination, expiry. Each upload is a `tus_uploads` row that any
 //! node can continue, bound to the principal that created it; its bytes go
-//! straight into the final object (`blobs::multipart`), which becomes a file
+//! straight into the final object (`blobs::resumable`), which becomes a file
 //! through `ingest::commit` when the last byte is in.
 
 mod hash;

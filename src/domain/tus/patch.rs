@@ -1,7 +1,7 @@
 //! `PATCH …/tus/{id}`: append a chunk at the upload's offset.
 //!
 //! The PATCH takes the row's lease (conditioned on its offset), streams the
-//! chunk into the object (`blobs::multipart`), hashing it into the upload's
+//! chunk into the object (`blobs::resumable`), hashing it into the upload's
 //! resumable SHA-256 and the chunk's `Upload-Checksum`, and then moves the
 //! offset in the UPDATE that releases the lease. Until that UPDATE nothing
 //! counts: a chunk that fails its checksum, goes past `Upload-Length`, or is
@@ -12,7 +12,8 @@
 
 use super::{owned, ResumableSha256, Spec, Status};
 use crate::auth::Principal;
-use crate::blobs::multipart::ResumeFrom;
+use crate::blobs::resumable::ResumeFrom;
+use crate::blobs::digest::{Digester, Expected, Mismatch};
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::error::{AppError, AppResult, TusError};
 use crate::meta::{now_ms, TusProgress, TusUpload};
@@ -47,6 +48,9 @@ pub struct PatchRequest {
     /// `Content-Length`, when sent.
     pub declared: Option<u64>,
     pub checksum: Option<Checksum>,
+    /// `Content-Digest`/`Repr-Digest` over this PATCH's content (RFC 9530):
+    /// checked like `Upload-Checksum`, but a mismatch is 400 `digest_mismatch`.
+    pub digest: Option<Expected>,
 }
 
 enum ChunkHasher {
@@ -87,6 +91,7 @@ struct Streamed {
     cut: Option<String>,
     hash: ResumableSha256,
     checksum_ok: bool,
+    digest: Result<(), Mismatch>,
 }
 
 /// Appends the body at `req.offset`; the chunk that completes the upload commits the file.
@@ -185,10 +190,11 @@ where
         return Err(AppError::Tus(TusError::ChecksumMismatch));
     }
     if let Some(cut) = &streamed.cut {
-        if req.checksum.is_some() || streamed.received == 0 {
+        if req.checksum.is_some() || req.digest.is_some() || streamed.received == 0 {
             return Err(incomplete(cut));
         }
     }
+    streamed.digest.clone()?;
     let new_offset = offset + streamed.received;
     let last = new_offset == length;
     let written = writer.finish(last).await?;
@@ -229,7 +235,7 @@ async fn stream_into<S, E>(
     row: &TusUpload,
     lease: &str,
     req: &PatchRequest,
-    writer: &mut crate::blobs::multipart::PartWriter,
+    writer: &mut crate::blobs::resumable::PartWriter,
     body: S,
 ) -> AppResult<Streamed>
 where
@@ -239,6 +245,7 @@ where
     let room = (row.upload_length - row.upload_offset) as u64;
     let mut hash = ResumableSha256::load(&row.hash_state)?;
     let mut chunk_hash = ChunkHasher::new(&req.checksum);
+    let mut digester = req.digest.clone().map(|e| Digester::new(Some(e)));
     let (mut received, mut cut) = (0u64, None);
     let mut renewed = Instant::now();
     let mut body = std::pin::pin!(body);
@@ -258,6 +265,9 @@ where
         }
         hash.update(&chunk);
         chunk_hash.update(&chunk);
+        if let Some(d) = &mut digester {
+            d.update(&chunk);
+        }
         writer.write(&chunk).await?;
         if renewed.elapsed() > RENEW_EVERY {
             let until = now_ms() + LEASE.as_millis() as i64;
@@ -272,6 +282,7 @@ where
         cut,
         hash,
         checksum_ok: chunk_hash.matches(&req.checksum),
+        digest: digester.map_or(Ok(()), |d| d.verify().map(|_| ())),
     })
 }
 
