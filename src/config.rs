@@ -54,6 +54,9 @@ pub struct Config {
     /// Open connections served at once; more wait to be accepted
     /// (`STOWAGE_MAX_CONNECTIONS`).
     pub max_connections: usize,
+    /// Largest source image (in pixels, from its header) a transformation
+    /// decodes (`STOWAGE_IMAGE_MAX_PIXELS`).
+    pub image_max_pixels: u64,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             body_timeout: 60,
             header_timeout: 30,
             max_connections: 4096,
+            image_max_pixels: 100_000_000,
         }
     }
 }
@@ -103,6 +107,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_BODY_TIMEOUT", "body_timeout"),
     ("STOWAGE_HEADER_TIMEOUT", "header_timeout"),
     ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
+    ("STOWAGE_IMAGE_MAX_PIXELS", "image_max_pixels"),
 ];
 
 impl Config {
@@ -153,6 +158,7 @@ impl Config {
                 "cache_capacity" => self.cache_capacity = value.parse().map_err(|e| bad(&e))?,
                 "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
                 "dashboard" => self.dashboard = value.parse().map_err(|e| bad(&e))?,
+                "image_max_pixels" => self.image_max_pixels = value.parse().map_err(|e| bad(&e))?,
                 "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,
                 "body_timeout" => self.body_timeout = value.parse().map_err(|e| bad(&e))?,
                 "header_timeout" => self.header_timeout = value.parse().map_err(|e| bad(&e))?,
@@ -232,5 +238,6 @@ mod tests {
         assert_eq!(c.body_timeout, d.body_timeout);
         assert_eq!(c.header_timeout, d.header_timeout);
         assert_eq!(c.max_connections, d.max_connections);
+        assert_eq!(c.image_max_pixels, d.image_max_pixels);
     }
 }

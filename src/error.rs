@@ -173,8 +173,14 @@ pub enum AppError {
         expected: String,
         actual: String,
     },
-    #[error("transformation not supported: {name}")]
-    TransformationNotSupported { name: String },
+    #[error("invalid transformation parameter {parameter}: {message}")]
+    InvalidTransformation { parameter: String, message: String },
+    #[error("image too large: {pixels} pixels")]
+    ImageTooLarge { pixels: u64, limit: u64 },
+    #[error("unsupported image: {reason}")]
+    UnsupportedImage { reason: String },
+    #[error("preset not found: {name}")]
+    PresetNotFound { name: String },
     #[error("tus: {0:?}")]
     Tus(TusError),
     #[error("service unavailable: {cause}")]
@@ -239,6 +245,10 @@ impl AppError {
             }
             AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            AppError::InvalidTransformation { .. } => StatusCode::BAD_REQUEST,
+            AppError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedImage { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PresetNotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Unauthorized | AppError::InvalidCredentials { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -247,8 +257,7 @@ impl AppError {
             | AppError::PathMismatch { .. } => StatusCode::FORBIDDEN,
             AppError::FileNotFound { .. }
             | AppError::NotFound { .. }
-            | AppError::RouteNotFound { .. }
-            | AppError::TransformationNotSupported { .. } => StatusCode::NOT_FOUND,
+            | AppError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             AppError::FileAlreadyExists { .. } => StatusCode::CONFLICT,
             AppError::FileTooLarge { .. }
             | AppError::FieldTooLarge { .. }
@@ -275,13 +284,16 @@ impl AppError {
             AppError::FileNotFound { .. } => "file_not_found",
             AppError::NotFound { .. } => "not_found",
             AppError::RouteNotFound { .. } => "route_not_found",
-            AppError::TransformationNotSupported { .. } => "transformation_not_supported",
             AppError::FileAlreadyExists { .. } => "file_already_exists",
             AppError::FileTooLarge { .. } => "file_too_large",
             AppError::FieldTooLarge { .. } => "field_too_large",
             AppError::TooManyParts { .. } => "too_many_parts",
             AppError::MimeTypeNotAllowed { .. } => "mime_type_not_allowed",
             AppError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            AppError::InvalidTransformation { .. } => "invalid_transformation",
+            AppError::ImageTooLarge { .. } => "image_too_large",
+            AppError::UnsupportedImage { .. } => "unsupported_image",
+            AppError::PresetNotFound { .. } => "preset_not_found",
             AppError::Tus(t) => t.code(),
             AppError::Unavailable { .. } => "service_unavailable",
             AppError::Busy { .. } => "busy",
@@ -311,9 +323,6 @@ impl AppError {
             AppError::FileNotFound { path } => format!("File not found: {path}"),
             AppError::NotFound { what } => format!("{what} not found."),
             AppError::RouteNotFound { method, path } => format!("No route for {method} {path}."),
-            AppError::TransformationNotSupported { name } => {
-                format!("The transformation {name:?} is not supported by this server.")
-            }
             AppError::FileAlreadyExists { path } => format!("A file already exists at {path}."),
             AppError::FileTooLarge { limit, declared } => match declared {
                 Some(d) => format!("The file is {d} bytes; the limit is {limit} bytes."),
@@ -330,6 +339,19 @@ impl AppError {
             }
             AppError::RangeNotSatisfiable { size } => {
                 format!("The requested range is outside the file ({size} bytes).")
+            }
+            AppError::InvalidTransformation { parameter, message } => {
+                format!("Invalid image transformation parameter `{parameter}`: {message}.")
+            }
+            AppError::ImageTooLarge { pixels, limit } => format!(
+                "The image has {pixels} pixels, more than the limit of {limit} pixels \
+                 (STOWAGE_IMAGE_MAX_PIXELS)."
+            ),
+            AppError::UnsupportedImage { reason } => {
+                format!("This file cannot be transformed: {reason}.")
+            }
+            AppError::PresetNotFound { name } => {
+                format!("The account has no transformation preset {name:?}.")
             }
             AppError::Tus(t) => t.message(),
             AppError::Unavailable { .. } => {
@@ -378,9 +400,6 @@ impl AppError {
             AppError::RouteNotFound { .. } => {
                 "See the README for the routes stowage serves (e.g. /v2/accounts/{account}/uploads/binary, /{account}/raw/{path}).".into()
             }
-            AppError::TransformationNotSupported { .. } => {
-                "Download the original with /{account}/raw/{path}.".into()
-            }
             AppError::FileAlreadyExists { .. } => {
                 "Use a credential with the 'overwrite' permission, pick another path, \
                  or pass fileNameFallback (e.g. 'a{UNIQUE_DIGITS_4}.jpg')."
@@ -404,6 +423,24 @@ impl AppError {
             }
             AppError::RangeNotSatisfiable { .. } => {
                 "Request a range within the file, e.g. 'Range: bytes=0-' for all of it.".into()
+            }
+            AppError::InvalidTransformation { .. } => {
+                "Use w, h (1-8192), fit (max, crop, pad, stretch), f and f2 (auto, jpg, png, \
+                 webp, avif), q (1-100) and bg (a hex colour), each at most once."
+                    .into()
+            }
+            AppError::ImageTooLarge { .. } => {
+                "Transform a smaller image, or raise STOWAGE_IMAGE_MAX_PIXELS on the server.".into()
+            }
+            AppError::UnsupportedImage { .. } => {
+                "Transform JPEG, PNG, WebP, GIF, BMP or TIFF files; download others with \
+                 /{account}/raw/{path}."
+                    .into()
+            }
+            AppError::PresetNotFound { .. } => {
+                "Create it with PUT /v2/accounts/{account}/transformations/{preset}, or use \
+                 /{account}/image/{path}?w=… instead."
+                    .into()
             }
             AppError::Tus(t) => t.suggestion().into(),
             AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
@@ -435,6 +472,13 @@ impl AppError {
                 expected,
                 actual,
             } => json!({ "algorithm": algorithm, "expected": expected, "actual": actual }),
+            AppError::InvalidTransformation { parameter, .. } => {
+                json!({ "parameter": parameter })
+            }
+            AppError::ImageTooLarge { pixels, limit } => {
+                json!({ "pixels": pixels, "limit": limit, "setting": "STOWAGE_IMAGE_MAX_PIXELS" })
+            }
+            AppError::PresetNotFound { name } => json!({ "preset": name }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),
             AppError::Busy { retry_after, .. } => json!({ "retryAfter": retry_after }),

@@ -56,6 +56,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::session::router())
         .merge(http::dashboard::router())
         .merge(http::cdn::router())
+        .merge(http::images::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -189,23 +189,26 @@ impl Auth {
         Principal::scoped(account, link.path, vec![Op::Read], Via::SignedUrl)
     }
 
-    /// SPEC §3 for downloads: the principal's own grants first, and only when
-    /// they do not allow it, the (cached) folder visibility of the `raw` slug.
+    /// SPEC §3 for downloads through `slug` (`raw` the original, `image` a
+    /// transformation, or a preset's name): the principal's own grants for
+    /// that slug first, and only when they do not allow it, the (cached)
+    /// folder visibility of that slug.
     pub async fn require_read(
         &self,
         principal: &Principal,
         account: &str,
         path: &str,
+        slug: &str,
     ) -> AppResult<Access> {
         let foreign = principal.account.as_deref().is_some_and(|a| a != account);
-        let granted = !foreign && principal.grants.allows(Op::Read, path);
+        let granted = !foreign && principal.grants.allows_download(path, slug);
         let public = if granted || foreign {
             false
         } else {
             let perms = self.folder_permissions(account).await?;
-            visibility::raw_is_public(&perms, path)
+            visibility::slug_is_public(&perms, path, slug)
         };
-        decide(principal, account, Need::read(path), public)
+        decide(principal, account, Need::read(path), Some(slug), public)
     }
 
     /// A JWT checked against `account`'s keys (cached for a second), plus the

@@ -1,7 +1,8 @@
 //! JWTs (SPEC §2): RS256/ES256, verified with the account's registered public
 //! keys; their `access.pathPermissions` become path rules.
 
-use super::rules::{Op, Ops, Rule, RuleSpec};
+pub use super::rules::slug_matches;
+use super::rules::{Op, Ops, Rule, RuleSpec, Slugs};
 use crate::error::{AppError, AppResult, CredentialError};
 use crate::meta::JwtKeyRow;
 use axum::http::{header, HeaderMap};
@@ -327,14 +328,37 @@ fn permission_rule(pp: &PathPermission) -> AppResult<Option<Rule>> {
         }
     };
     let ops = permission_ops(&pp.permissions);
-    if ops.list().is_empty() {
+    let slugs = download_slugs(&pp.permissions);
+    if ops.list().is_empty() && slugs == Slugs::Only(Vec::new()) {
         return Ok(None);
     }
     Rule::compile(RuleSpec {
         path: glob,
         ops: ops.list(),
     })
-    .map(Some)
+    .map(|r| Some(r.with_slugs(slugs)))
+}
+
+/// The slugs a permission object lets be downloaded: every slug for
+/// `read: true`, else exactly the `read.file.downloadFile` patterns
+/// (`getFileDetails` alone downloads nothing).
+pub fn download_slugs(p: &Value) -> Slugs {
+    match p.get("read") {
+        Some(Value::Bool(true)) => Slugs::All,
+        Some(read) => Slugs::Only(
+            read.get("file")
+                .and_then(|f| f.get("downloadFile"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        None => Slugs::Only(Vec::new()),
+    }
 }
 
 /// Bytescale's nested permission object → operations. `read`/`write` may be
@@ -390,14 +414,6 @@ pub fn slug_allows_raw(pattern: &str) -> bool {
     slug_matches(pattern, "raw")
 }
 
-/// Slug patterns: `*` any, `prefix-*` a prefix, else exact.
-pub fn slug_matches(pattern: &str, slug: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => slug.starts_with(prefix),
-        None => pattern == slug,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +463,18 @@ mod tests {
         let r = permission_rule(&pp("/a/b.png", "This")).unwrap().unwrap();
         assert!(r.allows(Op::Read, "/a/b.png"));
         assert!(permission_rule(&pp("/a", "Everything")).is_err());
+        let thumb = PathPermission {
+            matches: PathMatch {
+                path: "/p".into(),
+                scope: "Children".into(),
+            },
+            permissions: json!({"read": {"file": {"downloadFile": ["thumbnail"]}}}),
+        };
+        let r = permission_rule(&thumb).unwrap().unwrap();
+        assert!(r.allows_download("/p/x.jpg", "thumbnail"));
+        assert!(!r.allows_download("/p/x.jpg", "raw"));
+        assert!(!r.allows_download("/p/x.jpg", "image"));
+        assert!(!r.allows(Op::Read, "/p/x.jpg"), "no file details either");
         assert!(permission_rule(&pp("/users/bob\\", "Children")).is_err());
     }
 }

@@ -104,7 +104,7 @@ impl Principal {
     /// SPEC §3 on the principal's own grants (folder visibility is not
     /// consulted: see [`Auth::require_read`] for downloads).
     pub fn require(&self, account: &str, need: Need) -> AppResult<()> {
-        decide(self, account, need, false).map(|_| ())
+        decide(self, account, need, None, false).map(|_| ())
     }
 
     /// Refuses, before a body is read, a principal that may not do `op`
@@ -116,7 +116,7 @@ impl Principal {
             return Ok(());
         }
         // No path is allowed: let `decide` phrase the refusal.
-        decide(self, account, Need { op, path: "/" }, false).map(|_| ())
+        decide(self, account, Need { op, path: "/" }, None, false).map(|_| ())
     }
 
     /// Whether [`Principal::require`] would allow `need`.
@@ -182,11 +182,13 @@ pub enum Access {
 }
 
 /// SPEC §3's decision. `public_read` says whether folder visibility lets anyone
-/// read the path; it only counts for reads.
+/// read the path; it only counts for reads. A download names its `slug`,
+/// which then decides the principal's own read grant.
 fn decide(
     principal: &Principal,
     account: &str,
     need: Need,
+    slug: Option<&str>,
     public_read: bool,
 ) -> AppResult<Access> {
     let Need { op, path } = need;
@@ -196,7 +198,11 @@ fn decide(
                 url_account: account.to_string(),
             });
         }
-        if principal.grants.allows(op, path) {
+        let own_grant = match slug {
+            Some(slug) if op == Op::Read => principal.grants.allows_download(path, slug),
+            _ => principal.grants.allows(op, path),
+        };
+        if own_grant {
             return Ok(Access::Credential);
         }
     }

@@ -106,12 +106,32 @@ impl RuleSpec {
     }
 }
 
+/// Which transformation slugs (SPEC §3 `downloadFile`: `raw`, `image`, a
+/// preset's name) a rule's downloads cover.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Slugs {
+    /// Every slug, whenever the rule grants `read` (API key rules, JWT `read: true`).
+    All,
+    /// Only slugs matching these patterns (`*` any, `prefix-*`, exact), whether
+    /// or not the rule grants `read` itself (JWT `downloadFile`).
+    Only(Vec<String>),
+}
+
+/// Slug patterns: `*` any, `prefix-*` a prefix, else exact.
+pub fn slug_matches(pattern: &str, slug: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => slug.starts_with(prefix),
+        None => pattern == slug,
+    }
+}
+
 /// A compiled rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub spec: RuleSpec,
     matcher: GlobMatcher,
     ops: Ops,
+    slugs: Slugs,
 }
 
 impl Rule {
@@ -135,11 +155,27 @@ impl Rule {
             ops: Ops::of(&spec.ops),
             matcher: glob.compile_matcher(),
             spec,
+            slugs: Slugs::All,
         })
+    }
+
+    /// The same rule, its downloads limited to `slugs`.
+    pub fn with_slugs(mut self, slugs: Slugs) -> Rule {
+        self.slugs = slugs;
+        self
     }
 
     pub fn allows(&self, op: Op, path: &str) -> bool {
         self.ops.contains(op) && self.matcher.is_match(path)
+    }
+
+    /// Whether the rule lets `path` be downloaded through `slug`.
+    pub fn allows_download(&self, path: &str, slug: &str) -> bool {
+        let slug_ok = match &self.slugs {
+            Slugs::All => self.ops.contains(Op::Read),
+            Slugs::Only(patterns) => patterns.iter().any(|p| slug_matches(p, slug)),
+        };
+        slug_ok && self.matcher.is_match(path)
     }
 }
 
@@ -169,6 +205,16 @@ impl Grants {
             Grants::None => false,
             Grants::Everywhere(ops) => ops.contains(op),
             Grants::Rules(rules) => rules.iter().any(|r| r.allows(op, path)),
+        }
+    }
+
+    /// Whether a download of `path` through `slug` (`raw`, `image`, a preset)
+    /// is granted: keys grant every slug with `read`, JWTs what `downloadFile` lists.
+    pub fn allows_download(&self, path: &str, slug: &str) -> bool {
+        match self {
+            Grants::None => false,
+            Grants::Everywhere(ops) => ops.contains(Op::Read),
+            Grants::Rules(rules) => rules.iter().any(|r| r.allows_download(path, slug)),
         }
     }
 }
@@ -211,6 +257,18 @@ mod tests {
         assert!(!r.allows(Op::Read, "/docs/resume.pdf"));
         let r = rule("/写真/*");
         assert!(r.allows(Op::Read, "/写真/猫.png"));
+    }
+
+    #[test]
+    fn download_slugs() {
+        let r = rule("/p/*");
+        assert!(r.allows_download("/p/a.jpg", "raw") && r.allows_download("/p/a.jpg", "thumb"));
+        let t = rule("/p/*").with_slugs(Slugs::Only(vec!["thumb-*".into()]));
+        assert!(t.allows_download("/p/a.jpg", "thumb-small"));
+        assert!(!t.allows_download("/p/a.jpg", "raw"));
+        assert!(!t.allows_download("/p/a.jpg", "image"));
+        assert!(!t.allows_download("/q/a.jpg", "thumb-small"));
+        assert!(slug_matches("*", "raw") && !slug_matches("raw", "image"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Folder visibility (SPEC §4): which files anyone may download.
 
-use super::jwt::slug_allows_raw;
+use super::rules::slug_matches;
 use crate::error::{AppError, AppResult};
 use crate::meta::{parent_of, MetaStore};
 use serde::{Deserialize, Serialize};
@@ -98,8 +98,10 @@ pub fn effective<'a>(
     }
 }
 
-/// Whether anyone may download the original (`raw`) of the file at `path`.
-pub fn raw_is_public(perms: &FolderPermissions, path: &str) -> bool {
+/// Whether anyone may download the file at `path` through `slug` (`raw` the
+/// original, `image` a transformation, or a preset's name); a folder's `*`
+/// grants every slug.
+pub fn slug_is_public(perms: &FolderPermissions, path: &str, slug: &str) -> bool {
     let mut folder = parent_of(path);
     let mut depth = 1;
     loop {
@@ -115,7 +117,7 @@ pub fn raw_is_public(perms: &FolderPermissions, path: &str) -> bool {
                         .file
                         .download_file
                         .iter()
-                        .any(|s| slug_allows_raw(s))
+                        .any(|s| slug_matches(s, slug))
             });
         }
         if folder == "/" {
@@ -145,17 +147,25 @@ mod tests {
             ("/c", vec![PublicPermission::new(Scope::Children, &["*"])]),
             ("/d", preset("limited", &["thumbnail"]).unwrap()),
         ]);
-        assert!(raw_is_public(&p, "/x.txt"), "default public");
-        assert!(!raw_is_public(&p, "/a/x"));
-        assert!(!raw_is_public(&p, "/a/z/x"));
-        assert!(raw_is_public(&p, "/a/b/x"));
-        assert!(raw_is_public(&p, "/a/b/c/x"));
-        assert!(raw_is_public(&p, "/c/x"));
+        assert!(slug_is_public(&p, "/x.txt", "raw"), "default public");
+        assert!(!slug_is_public(&p, "/a/x", "raw"));
+        assert!(!slug_is_public(&p, "/a/z/x", "raw"));
+        assert!(slug_is_public(&p, "/a/b/x", "raw"));
+        assert!(slug_is_public(&p, "/a/b/c/x", "raw"));
+        assert!(slug_is_public(&p, "/c/x", "raw"));
         assert!(
-            !raw_is_public(&p, "/c/y/x"),
+            !slug_is_public(&p, "/c/y/x", "raw"),
             "Children-only leaves grandchildren private"
         );
-        assert!(!raw_is_public(&p, "/d/x"), "limited keeps raw private");
+        assert!(
+            !slug_is_public(&p, "/d/x", "raw"),
+            "limited keeps raw private"
+        );
+        assert!(!slug_is_public(&p, "/d/x", "image"));
+        assert!(slug_is_public(&p, "/d/x", "thumbnail"));
+        assert!(slug_is_public(&p, "/d/y/x", "thumbnail"));
+        assert!(slug_is_public(&p, "/a/b/x", "image"), "* is every slug");
+        assert!(!slug_is_public(&p, "/a/x", "thumbnail"));
         assert_eq!(effective(&p, "/a/z").unwrap().0, "/a");
         assert!(effective(&p, "/q").is_none());
     }

@@ -3,6 +3,7 @@
 mod accounts;
 mod folders;
 mod keys;
+mod presets;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ pub enum Command {
     /// Folder visibility: Public, Private or Limited, inherited by subfolders.
     #[command(subcommand)]
     Folders(folders::FoldersCommand),
+    /// Image transformation presets, served at /{account}/{preset}/{path}.
+    #[command(subcommand)]
+    Presets(presets::PresetsCommand),
     /// Manage signing keys for client-side ImageKit-style uploads.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(keys::SigningKeysCommand),
@@ -73,6 +77,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Accounts(cmd) => accounts::run(&config, cmd).await,
         Command::Folders(cmd) => folders::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run_keys(&config, cmd).await,
+        Command::Presets(cmd) => presets::run(&config, cmd).await,
         Command::JwtKeys(cmd) => keys::run_jwt_keys(&config, cmd).await,
         Command::SigningKeys(cmd) => keys::run_signing_keys(&config, cmd).await,
         Command::RotateSecretKey { new_key } => rotate_secret_key(&config, new_key).await,

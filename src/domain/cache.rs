@@ -7,7 +7,7 @@ use crate::auth::CACHE_TTL;
 use crate::blobs::Blobs;
 use crate::cache::TtlCache;
 use crate::error::AppResult;
-use crate::meta::{FileRow, Meta};
+use crate::meta::{DerivedRow, FileRow, Meta};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use quick_cache::{Equivalent, Weighter};
@@ -83,6 +83,13 @@ pub struct FileCache {
     rows: TtlCache<FileKey, Option<Arc<Served>>>,
     /// blob key → bytes of small files.
     bytes: quick_cache::sync::Cache<String, Bytes, ByteWeight>,
+    /// (source version, cache key) → a cached transformation result. Only
+    /// hits are kept: a result never changes, and one whose version is
+    /// dropped is never asked for again (lookups use the current version).
+    derived: TtlCache<(String, String), Arc<DerivedRow>>,
+    /// version id → the image format its bytes were recognised as (for
+    /// sources stored with a MIME type that does not name it).
+    formats: TtlCache<String, crate::images::Format>,
 }
 
 impl FileCache {
@@ -95,7 +102,39 @@ impl FileCache {
                 capacity.max(1),
                 ByteWeight,
             ),
+            derived: TtlCache::new(100_000, Duration::from_secs(600)),
+            formats: TtlCache::new(100_000, Duration::from_secs(86_400)),
         }
+    }
+
+    /// The format a version's bytes were recognised as, if known.
+    pub async fn format_of(&self, version_id: &str) -> Option<crate::images::Format> {
+        self.formats.get(version_id)
+    }
+
+    /// Remembers what a version's bytes are (versions never change).
+    pub async fn remember_format(&self, version_id: &str, format: crate::images::Format) {
+        self.formats.insert(version_id.to_string(), format);
+    }
+
+    /// A cached transformation result, from memory or the database.
+    pub async fn derived(
+        &self,
+        meta: &Meta,
+        version_id: &str,
+        cache_key: &str,
+    ) -> AppResult<Option<Arc<DerivedRow>>> {
+        let key = (version_id.to_string(), cache_key.to_string());
+        if let Some(hit) = self.derived.get(&key) {
+            crate::metrics::cache_lookup("derived", true);
+            return Ok(Some(hit));
+        }
+        crate::metrics::cache_lookup("derived", false);
+        let found = meta.get_derived(version_id, cache_key).await?.map(Arc::new);
+        if let Some(row) = &found {
+            self.derived.insert(key, row.clone());
+        }
+        Ok(found)
     }
 
     /// The current version at a path, from the cache or the database.

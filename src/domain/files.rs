@@ -12,16 +12,22 @@ use crate::meta::{now_ms, FileRow};
 use crate::state::AppState;
 use std::sync::Arc;
 
-/// The file (or one of its versions) a download serves, and how access was granted.
+/// The file (or one of its versions) a download through `slug` serves (`raw`
+/// for originals, `image` or a preset's name for transformations), and how
+/// access was granted.
 pub async fn for_download(
     state: &AppState,
     principal: &Principal,
     account: &str,
     path: &str,
     version_id: Option<&str>,
+    slug: &str,
 ) -> AppResult<(Arc<Served>, Access)> {
     paths::validate_file_path(path)?;
-    let access = state.auth.require_read(principal, account, path).await?;
+    let access = state
+        .auth
+        .require_read(principal, account, path, slug)
+        .await?;
     let row = match version_id {
         None => state.files.current(&state.meta, account, path).await?,
         Some(v) => state

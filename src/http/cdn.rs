@@ -1,5 +1,6 @@
 //! The CDN side (SPEC §6): `GET|HEAD /{account}/raw{filePath}` with the
-//! conditional and range behaviour nginx gives, and transformation URLs.
+//! conditional and range behaviour nginx gives; [`serve`] also answers
+//! transformation results (`http/images.rs`).
 
 use super::{header_str, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
@@ -16,28 +17,24 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
-const DEFAULT_TTL: u64 = 3600;
+pub(super) const DEFAULT_TTL: u64 = 3600;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/{account}/raw/{*path}", get(get_raw_file))
-        .route(
-            "/{account}/{transformation}/{*path}",
-            get(get_transformed_file),
-        )
+    Router::new().route("/{account}/raw/{*path}", get(get_raw_file))
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct RawQuery {
-    download: Option<String>,
+pub(super) struct RawQuery {
+    pub(super) download: Option<String>,
     #[serde(alias = "cache-ttl")]
-    cache_ttl: Option<u64>,
+    pub(super) cache_ttl: Option<u64>,
     #[serde(rename = "versionId")]
     version_id: Option<String>,
     // Accepted and ignored (SPEC §6): `version` busts caches, `auth=true` is legacy.
@@ -71,34 +68,40 @@ async fn get_raw_file(
         Some(axum::Extension(p)) => p,
         None => state.auth.cdn_principal(&headers, &account, link).await?,
     };
-    let (row, access) =
-        files::for_download(&state, &principal, &account, &path, q.version_id.as_deref()).await?;
+    let (row, access) = files::for_download(
+        &state,
+        &principal,
+        &account,
+        &path,
+        q.version_id.as_deref(),
+        "raw",
+    )
+    .await?;
     let opts = ServeOptions {
         head: method == Method::HEAD,
         download: q.download.as_deref() == Some("true"),
         ttl: q.cache_ttl.unwrap_or(DEFAULT_TTL),
         access,
+        vary_accept: false,
+        bytes: None,
     };
     serve(&state, &row, &headers, opts).await
 }
 
-async fn get_transformed_file(
-    AppPath((_account, transformation, _path)): AppPath<(String, String, String)>,
-) -> AppError {
-    AppError::TransformationNotSupported {
-        name: transformation,
-    }
-}
-
-struct ServeOptions {
-    head: bool,
-    download: bool,
-    ttl: u64,
-    access: Access,
+pub(super) struct ServeOptions {
+    pub head: bool,
+    pub download: bool,
+    pub ttl: u64,
+    pub access: Access,
+    /// Add `Vary: Accept` (a transformation whose format came from `Accept`).
+    pub vary_accept: bool,
+    /// The bytes, when already in memory (a result just rendered); else the
+    /// row's blob is read.
+    pub bytes: Option<Bytes>,
 }
 
 /// Builds the response for a file: 200, 206, 304 or 416, as nginx would.
-async fn serve(
+pub(super) async fn serve(
     state: &AppState,
     file: &Served,
     req: &HeaderMap,
@@ -110,11 +113,8 @@ async fn serve(
     headers.insert(header::ETAG, file.etag.clone());
     headers.insert(header::LAST_MODIFIED, file.last_modified.clone());
     headers.insert(header::CACHE_CONTROL, cache_control(opts.access, opts.ttl));
-    if opts.access == Access::Credential {
-        headers.insert(
-            header::VARY,
-            HeaderValue::from_static("Authorization, Cookie"),
-        );
+    if let Some(vary) = vary(opts.access, opts.vary_accept) {
+        headers.insert(header::VARY, HeaderValue::from_static(vary));
     }
     let etag = file.etag.to_str().unwrap_or("");
     if not_modified(req, etag, file.modified) {
@@ -165,12 +165,34 @@ async fn serve(
     if opts.head {
         return Ok((status, headers).into_response());
     }
-    let body = body(state, row, range).await?;
+    let body = body(state, row, opts.bytes, range).await?;
     Ok((status, headers, body).into_response())
 }
 
-/// The bytes of `range`: from the small-file cache, else streamed from the store.
-async fn body(state: &AppState, row: &FileRow, range: Range<u64>) -> AppResult<Body> {
+/// `Vary`: credentials make an answer per requester; a format chosen from
+/// `Accept` makes it per `Accept`.
+fn vary(access: Access, accept: bool) -> Option<&'static str> {
+    match (access, accept) {
+        (Access::Credential, true) => Some("Accept, Authorization, Cookie"),
+        (Access::Credential, false) => Some("Authorization, Cookie"),
+        (Access::Public, true) => Some("Accept"),
+        (Access::Public, false) => None,
+    }
+}
+
+/// The bytes of `range`: from memory when given, from the small-file cache,
+/// or streamed from the store.
+async fn body(
+    state: &AppState,
+    row: &FileRow,
+    bytes: Option<Bytes>,
+    range: Range<u64>,
+) -> AppResult<Body> {
+    if let Some(bytes) = bytes {
+        return Ok(Body::from(
+            bytes.slice(range.start as usize..range.end as usize),
+        ));
+    }
     if row.size as u64 <= state.config.cache_max_file_size {
         let bytes = state
             .files

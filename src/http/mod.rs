@@ -9,6 +9,7 @@ pub mod folders;
 pub mod form;
 pub mod health;
 pub mod imagekit;
+pub mod images;
 pub mod keys;
 pub mod limits;
 pub mod multipart;

@@ -46,6 +46,53 @@ pub trait FileStore: Send + Sync {
     ) -> AppResult<Vec<(String, String)>>;
 }
 
+/// The blob keys of dropped versions (`(blob_key, version_id)`) plus those of
+/// their cached transformation results, whose rows are removed in the same
+/// transaction (the caller queues every key for deletion).
+pub(super) async fn drop_derived<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    versions: &[(String, String)],
+) -> AppResult<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+{
+    let mut keys = Vec::new();
+    for (_, version_id) in versions {
+        let derived: Vec<(String,)> = sqlx::query_as(sql::DROP_DERIVED)
+            .bind(version_id.clone())
+            .fetch_all(&mut **tx)
+            .await?;
+        keys.extend(derived.into_iter().map(|(k,)| k));
+    }
+    Ok(keys)
+}
+
+/// Drops the cached transformation results of every version of `f`'s path
+/// but `f` (just made current); returns their blob keys.
+pub(super) async fn stale_derived<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    f: &FileRow,
+) -> AppResult<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+{
+    let stale: Vec<(String,)> = sqlx::query_as(sql::DROP_STALE_DERIVED)
+        .bind(f.account_id.clone())
+        .bind(f.path.clone())
+        .bind(f.version_id.clone())
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(stale.into_iter().map(|(k,)| k).collect())
+}
+
 macro_rules! impl_files {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -154,16 +201,27 @@ macro_rules! impl_files {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let pruned: Vec<(String,)> = sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
-                .bind(&f.account_id)
-                .bind(&f.path)
-                .bind(&f.version_id)
-                .bind($crate::meta::MAX_VERSIONS)
-                .fetch_all(&mut *tx)
-                .await?;
-                let pruned: Vec<String> = pruned.into_iter().map(|(k,)| k).collect();
-                let mut dropped = release_blobs!(tx, &pruned, f.created_at);
+                let pruned: Vec<(String, String)> =
+                    sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
+                        .bind(&f.account_id)
+                        .bind(&f.path)
+                        .bind(&f.version_id)
+                        .bind($crate::meta::MAX_VERSIONS)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let pruned_blobs: Vec<String> = pruned.iter().map(|(k, _)| k.clone()).collect();
+                let mut dropped = release_blobs!(tx, &pruned_blobs, f.created_at);
                 dropped.extend(redundant);
+                let mut derived = $crate::meta::files::drop_derived(&mut tx, &pruned).await?;
+                derived.extend($crate::meta::files::stale_derived(&mut tx, f).await?);
+                for key in &derived {
+                    sqlx::query($crate::meta::sql::GC_UPSERT)
+                        .bind(key)
+                        .bind(f.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                dropped.extend(derived);
                 tx.commit().await?;
                 Ok($crate::meta::CommitOutcome::Committed {
                     dropped_blobs: dropped,
@@ -187,16 +245,25 @@ macro_rules! impl_files {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let keys: Vec<(String,)> = sqlx::query_as(
+                let versions: Vec<(String, String)> = sqlx::query_as(
                     "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
-                     RETURNING blob_key",
+                     RETURNING blob_key, version_id",
                 )
                 .bind(account_id)
                 .bind(path)
                 .fetch_all(&mut *tx)
                 .await?;
-                let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
-                let freed = release_blobs!(tx, &keys, now);
+                let keys: Vec<String> = versions.iter().map(|(k, _)| k.clone()).collect();
+                let mut freed = release_blobs!(tx, &keys, now);
+                let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
+                for key in &derived {
+                    sqlx::query($crate::meta::sql::GC_UPSERT)
+                        .bind(key)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                freed.extend(derived);
                 for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
                     sqlx::query($crate::meta::sql::PRUNE_FOLDER)
                         .bind(account_id)

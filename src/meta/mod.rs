@@ -6,6 +6,7 @@ mod refs;
 mod accounts;
 mod files;
 mod folders;
+mod images;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -17,6 +18,7 @@ pub mod usage;
 pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
+pub use images::{DerivedRow, ImageStore, PresetRow};
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sqlite::SqliteMeta;
@@ -199,6 +201,7 @@ pub trait MetaStore:
     AccountStore
     + FileStore
     + FolderStore
+    + ImageStore
     + UploadStore
     + TokenStore
     + TusStore

@@ -30,9 +30,24 @@ pub(super) const INSERT_IMPLICIT_FOLDER: &str = "INSERT INTO folders (account_id
      ON CONFLICT (account_id, path) DO NOTHING";
 
 /// Drops the versions of `$2` beyond the newest `$4` (never `$3`, the one just
-/// committed), returning their blob keys.
+/// committed), returning their blob keys and ids.
 pub(super) const PRUNE_VERSIONS: &str = "DELETE FROM file_versions WHERE account_id = $1 \
      AND path = $2 AND version_id <> $3 AND version_id NOT IN ( \
        SELECT version_id FROM file_versions WHERE account_id = $1 AND path = $2 \
        ORDER BY created_at DESC, version_id DESC LIMIT $4) \
+     RETURNING blob_key, version_id";
+
+/// Drops the cached transformation results of version `$1` (rendered from
+/// it, or cropped by it), returning their blob keys for the GC queue.
+pub(super) const DROP_DERIVED: &str = "DELETE FROM derived \
+     WHERE source_version_id = $1 OR crop_version_id = $1 RETURNING blob_key";
+
+/// Drops the cached transformation results of every version of `$2` but
+/// `$3` (the one just made current), returning their blob keys: only current
+/// versions are transformed, so an overwrite ends the old one's results.
+pub(super) const DROP_STALE_DERIVED: &str = "DELETE FROM derived WHERE \
+     source_version_id IN (SELECT version_id FROM file_versions \
+       WHERE account_id = $1 AND path = $2 AND version_id <> $3) \
+     OR crop_version_id IN (SELECT version_id FROM file_versions \
+       WHERE account_id = $1 AND path = $2 AND version_id <> $3) \
      RETURNING blob_key";

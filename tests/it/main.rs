@@ -15,6 +15,8 @@ mod folders;
 mod hardening;
 mod hardening_auth;
 mod imagekit;
+mod images;
+mod images_auth;
 mod jwt;
 mod meta;
 mod multipart;

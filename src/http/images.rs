@@ -1,0 +1,118 @@
+//! Image transformations on the CDN side (SPEC §6.1):
+//! `GET|HEAD /{acc}/image{filePath}?…` and `/{acc}/{preset}{filePath}`, served
+//! with [`cdn::serve`] like raw files; and the presets API,
+//! `/v2/accounts/{acc}/transformations[/{preset}]` (admin).
+
+use super::cdn::{self, RawQuery, ServeOptions, DEFAULT_TTL};
+use super::{header_str, AppJson, AppPath, AppQuery};
+use crate::auth::Principal;
+use crate::domain::cache::Served;
+use crate::domain::{images, presets};
+use crate::error::AppResult;
+use crate::meta::PresetRow;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{account}/{slug}/{*path}", get(get_transformed_file))
+        .route("/v2/accounts/{account}/transformations", get(list_presets))
+        .route(
+            "/v2/accounts/{account}/transformations/{preset}",
+            get(get_preset).put(put_preset).delete(delete_preset),
+        )
+}
+
+/// A transformed file. The dashboard's session principal (attached by its
+/// gate) is honoured like on raw downloads, so its thumbnails of private
+/// files work.
+async fn get_transformed_file(
+    State(state): State<AppState>,
+    AppPath((account, slug, path)): AppPath<(String, String, String)>,
+    AppQuery(q): AppQuery<RawQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    dashboard: Option<axum::Extension<Principal>>,
+) -> AppResult<Response> {
+    let path = format!("/{path}");
+    let principal = match dashboard {
+        Some(axum::Extension(p)) => p,
+        None => state.auth.cdn_principal(&headers, &account, None).await?,
+    };
+    let req = images::Request {
+        account: &account,
+        path: &path,
+        slug: &slug,
+        query: uri.query().unwrap_or(""),
+        accept: header_str(&headers, header::ACCEPT),
+    };
+    let rendered = images::render(&state, &principal, req).await?;
+    let opts = ServeOptions {
+        head: method == Method::HEAD,
+        download: q.download.as_deref() == Some("true"),
+        ttl: q.cache_ttl.unwrap_or(DEFAULT_TTL),
+        access: rendered.access,
+        vary_accept: rendered.vary_accept,
+        bytes: rendered.bytes,
+    };
+    cdn::serve(&state, &Served::new(rendered.row), &headers, opts).await
+}
+
+fn preset_json(row: &PresetRow) -> Value {
+    json!({
+        "preset": row.name,
+        "params": row.params,
+        "createdAt": row.created_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutPreset {
+    params: String,
+}
+
+async fn put_preset(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath((account, name)): AppPath<(String, String)>,
+    AppJson(body): AppJson<PutPreset>,
+) -> AppResult<Json<Value>> {
+    let row = presets::put(&state, &principal, &account, &name, &body.params).await?;
+    Ok(Json(preset_json(&row)))
+}
+
+async fn get_preset(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath((account, name)): AppPath<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let row = presets::get(&state, &principal, &account, &name).await?;
+    Ok(Json(preset_json(&row)))
+}
+
+async fn list_presets(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(account): AppPath<String>,
+) -> AppResult<Json<Value>> {
+    let rows = presets::list(&state, &principal, &account).await?;
+    let items: Vec<Value> = rows.iter().map(preset_json).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn delete_preset(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath((account, name)): AppPath<(String, String)>,
+) -> AppResult<Response> {
+    presets::delete(&state, &principal, &account, &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
