@@ -374,7 +374,11 @@ async fn content_digest(backend: Backend) {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "digest_mismatch");
-    assert_eq!(offset_of(&app, &app.secret, &url).await, 0, "chunk discarded");
+    assert_eq!(
+        offset_of(&app, &app.secret, &url).await,
+        0,
+        "chunk discarded"
+    );
     let r = send(sha(&bytes[..10_000]), bytes[..10_000].to_vec(), 0).await;
     assert_eq!(r.status(), 204);
     let r = send(sha(&bytes[10_000..]), bytes[10_000..].to_vec(), 10_000).await;

@@ -12,8 +12,8 @@
 
 use super::{owned, ResumableSha256, Spec, Status};
 use crate::auth::Principal;
-use crate::blobs::resumable::ResumeFrom;
 use crate::blobs::digest::{Digester, Expected, Mismatch};
+use crate::blobs::resumable::ResumeFrom;
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::error::{AppError, AppResult, TusError};
 use crate::meta::{now_ms, TusProgress, TusUpload};
