@@ -51,6 +51,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::folders::router())
         .merge(http::keys::router())
         .merge(http::tokens::router())
+        .merge(http::tus::router())
         .merge(http::imagekit::router())
         .merge(http::session::router())
         .merge(http::dashboard::router())

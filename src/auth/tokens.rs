@@ -66,3 +66,35 @@ impl Auth {
         Ok((row, scoped))
     }
 }
+
+impl Auth {
+    /// The principal of a tus request (SPEC §5.6): as [`Auth::principal`], except
+    /// that an upload token resolves to `create` on its one path even once it is
+    /// spent. Creating a tus upload spends the token, and the client goes on
+    /// sending it with every HEAD, PATCH and DELETE of that upload; the tus
+    /// routes answer those only for the upload the token created (its owner is
+    /// the token), and a second creation with it fails when spending. A spent
+    /// token outlives its own expiry only for that upload (which expires in 24 h).
+    pub async fn tus_principal(
+        &self,
+        headers: &axum::http::HeaderMap,
+        query: Option<&str>,
+    ) -> AppResult<Principal> {
+        let Some(super::carriers::Credential::UploadToken(token)) =
+            super::carriers::credential(headers, query)?
+        else {
+            return self.principal(headers, query).await;
+        };
+        let token_hash = super::keys::hash(&token);
+        let row = match self.meta().get_upload_token(&token_hash).await? {
+            Some(r) if r.used_at.is_some() => r,
+            other => usable(other, now_ms())?,
+        };
+        Principal::scoped(
+            &row.account_id,
+            &row.path,
+            vec![Op::Create],
+            Via::UploadToken { token_hash },
+        )
+    }
+}

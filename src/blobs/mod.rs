@@ -3,6 +3,7 @@
 //! digest fields ([`digest`]).
 
 pub mod digest;
+pub mod resumable;
 
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;
@@ -30,6 +31,8 @@ pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<Bytes>
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// How tus writes resumably into this store (see [`resumable`]).
+    resumable: resumable::Resumable,
     /// The same store as a multipart store, where uploads over one part go
     /// through a store-side multipart upload whose id is journaled (S3, GCS,
     /// Azure, memory), so a crash leaves an upload the sweeper can abort.
@@ -107,42 +110,20 @@ impl Blobs {
     /// are passed to the store's builder as options (`?endpoint=…&region=…&allow_http=true`);
     /// for S3 the usual `AWS_*` environment variables are read too.
     pub fn from_url(url: &str) -> Result<Blobs, String> {
-        let mut multipart: Option<Arc<dyn MultipartStore>> = None;
-        let mut local_root = None;
-        let store: Arc<dyn ObjectStore> = if let Some(dir) = url.strip_prefix("file://") {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| format!("STOWAGE_STORAGE_URL {url}: {e}"))?;
-            local_root = Some(std::fs::canonicalize(dir).map_err(|e| format!("{dir}: {e}"))?);
-            Arc::new(fs)
-        } else if url.starts_with("memory://") {
-            let mem = Arc::new(object_store::memory::InMemory::new());
-            multipart = Some(mem.clone());
-            mem
-        } else {
-            let parsed = url::Url::parse(url).map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
-            let opts: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-            let mut base = parsed.clone();
-            base.set_query(None);
-            if parsed.scheme() == "s3" {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(base.as_str());
-                for (k, v) in opts {
-                    let key = k
-                        .parse()
-                        .map_err(|e| format!("STOWAGE_STORAGE_URL option {k}: {e}"))?;
-                    b = b.with_config(key, v);
-                }
-                let s3 = Arc::new(b.build().map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?);
-                multipart = Some(s3.clone());
-                s3
-            } else {
-                let (store, _) = object_store::parse_url_opts(&base, opts)
-                    .map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
-                Arc::from(store)
-            }
+        let (store, resumable) = resumable::open(url)?;
+        // Stores with a native multipart upload (S3, GCS, Azure, memory) also
+        // take big streaming puts through a journaled multipart upload.
+        let multipart = match &resumable {
+            resumable::Resumable::Native(mp) => Some(mp.clone()),
+            _ => None,
+        };
+        let local_root = match url.strip_prefix("file://") {
+            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| format!("{dir}: {e}"))?),
+            None => None,
         };
         Ok(Blobs {
             store,
+            resumable,
             multipart,
             local_root,
             url: redact(url),

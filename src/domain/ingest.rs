@@ -109,6 +109,21 @@ impl StagedBlob {
         Ok(staged)
     }
 
+    /// A blob written elsewhere (a tus upload's object, assembled part by
+    /// part) under `key`, already registered for garbage collection. It is
+    /// owned like any staged blob from now on: committed, or deleted.
+    pub fn assembled(state: &AppState, key: String, size: u64, sha256: String) -> StagedBlob {
+        StagedBlob {
+            state: state.clone(),
+            key,
+            size,
+            sha256,
+            armed: true,
+            shared: false,
+            digest_known: true,
+        }
+    }
+
     /// The blob of `source` (another version of the same account), for a
     /// commit that adds a reference to it instead of copying bytes.
     pub fn shared(state: &AppState, source: &FileRow) -> StagedBlob {

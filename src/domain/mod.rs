@@ -14,4 +14,5 @@ pub mod paths;
 pub mod presets;
 pub mod sweeper;
 pub mod tokens;
+pub mod tus;
 pub mod uploads;

@@ -125,5 +125,10 @@ pub async fn run(state: AppState, interval: Duration) {
             ),
             Err(e) => tracing::warn!(error = %e, "sweeper: expired multipart uploads not removed"),
         }
+        match crate::domain::tus::sweep_expired(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads.expired = n, "sweeper removed expired tus uploads"),
+            Err(e) => tracing::warn!(error = %e, "sweeper: expired tus uploads not removed"),
+        }
     }
 }

@@ -13,12 +13,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-const EXPOSE: &str =
-    "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id, Repr-Digest";
+const EXPOSE: &str = "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id, \
+     Repr-Digest, Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, \
+     Upload-File-Path, Upload-File-Url, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, \
+     Tus-Checksum-Algorithm";
+/// Includes the tus request headers (SPEC §5.6), so browsers can speak tus.
 const ALLOW_HEADERS: &str = "authorization, authorization-token, content-type, x-api-key, \
      x-upload-metadata, x-upload-tags, range, if-none-match, if-modified-since, if-range, \
-     content-digest, repr-digest, want-repr-digest";
-const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+     content-digest, repr-digest, want-repr-digest, \
+     tus-resumable, upload-length, upload-offset, upload-metadata, upload-checksum, \
+     upload-defer-length, x-requested-with";
+const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Whether a path belongs to the credentialed group.
 fn credentialed(path: &str) -> bool {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod multipart;
 pub mod session;
 pub mod tokens;
+pub mod tus;
 pub mod uploads;
 
 use crate::auth::Principal;

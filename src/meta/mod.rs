@@ -11,6 +11,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod tokens;
+mod tus;
 mod uploads;
 pub mod usage;
 
@@ -22,6 +23,7 @@ pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
+pub use tus::{TusProgress, TusStore, TusUpload};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;
 
@@ -202,6 +204,7 @@ pub trait MetaStore:
     + ImageStore
     + UploadStore
     + TokenStore
+    + TusStore
     + UsageStore
     + BlobStore
     + Send

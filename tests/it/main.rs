@@ -22,4 +22,5 @@ mod meta;
 mod multipart;
 mod session;
 mod tokens;
+mod tus;
 mod uploads;

@@ -1,0 +1,329 @@
+//! Resumable writes for tus (SPEC §5.6): bytes go to the store as they arrive
+//! and the final object is produced without copying them again.
+//!
+//! - Stores with a native multipart upload (S3, GCS, Azure, memory): each
+//!   PATCH's bytes are cut into parts of [`part_size`] (≥ 5 MiB) and put as
+//!   the store's parts; a shorter remainder is handed back to the caller (who
+//!   keeps it as a small object until the next PATCH or the end);
+//!   completion is the store's own `CompleteMultipartUpload`.
+//! - The local file store: a true append into the final object's file, after
+//!   truncating it to the committed offset, so bytes a crashed PATCH wrote
+//!   past that offset are simply overwritten by the next one. No fsync per
+//!   PATCH (as everywhere object_store's local store writes); a file found
+//!   shorter than the committed offset is refused rather than zero-filled.
+//!
+//! Nothing here knows about the database: which parts and which offset count is
+//! the caller's record (the `tus_uploads` row).
+
+use super::Blobs;
+use crate::error::{AppError, AppResult};
+use bytes::{Bytes, BytesMut};
+use object_store::local::LocalFileSystem;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use std::sync::Arc;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+/// The smallest part S3 accepts (but the last).
+pub const MIN_PART: u64 = 5 * 1024 * 1024;
+/// S3's (and GCS's XML API's) most parts per upload.
+const MAX_PARTS: u64 = 10_000;
+/// Buffered between the request and the file on the append path.
+const APPEND_BUFFER: usize = 1024 * 1024;
+
+/// How a store takes resumable writes.
+#[derive(Clone)]
+pub enum Resumable {
+    Native(Arc<dyn MultipartStore>),
+    Append(Arc<LocalFileSystem>),
+    /// Any other store object_store opens (e.g. plain HTTP): no tus.
+    Unsupported,
+}
+
+/// The part size for an upload of `length` bytes: 5 MiB, or more when 10 000
+/// parts would not hold it. Every part but the last has exactly this size.
+pub fn part_size(length: u64) -> u64 {
+    MIN_PART.max(length.div_ceil(MAX_PARTS))
+}
+
+/// Opens the object store named by `url` with its resumable-write flavour.
+pub(super) fn open(url: &str) -> Result<(Arc<dyn ObjectStore>, Resumable), String> {
+    let err = |e: object_store::Error| format!("STOWAGE_STORAGE_URL {url}: {e}");
+    if let Some(dir) = url.strip_prefix("file://") {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+        let local = Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(err)?);
+        return Ok((local.clone(), Resumable::Append(local)));
+    }
+    if url.starts_with("memory://") {
+        let mem = Arc::new(object_store::memory::InMemory::new());
+        return Ok((mem.clone(), Resumable::Native(mem)));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
+    let opts: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let mut base = parsed.clone();
+    base.set_query(None);
+    let bad_opt = |k: &str, e: object_store::Error| format!("STOWAGE_STORAGE_URL option {k}: {e}");
+    macro_rules! build {
+        ($builder:expr) => {{
+            let mut b = $builder.with_url(base.as_str());
+            for (k, v) in opts {
+                b = b.with_config(k.parse().map_err(|e| bad_opt(&k, e))?, v);
+            }
+            let store = Arc::new(b.build().map_err(err)?);
+            Ok((
+                store.clone() as Arc<dyn ObjectStore>,
+                Resumable::Native(store),
+            ))
+        }};
+    }
+    match parsed.scheme() {
+        "s3" | "s3a" => build!(object_store::aws::AmazonS3Builder::from_env()),
+        "gs" => build!(object_store::gcp::GoogleCloudStorageBuilder::from_env()),
+        "az" | "adl" | "azure" | "abfs" | "abfss" => {
+            build!(object_store::azure::MicrosoftAzureBuilder::from_env())
+        }
+        _ => {
+            let (store, _) = object_store::parse_url_opts(&base, opts)
+                .map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
+            Ok((Arc::from(store), Resumable::Unsupported))
+        }
+    }
+}
+
+/// Where a resumed write starts.
+pub struct ResumeFrom<'a> {
+    pub key: &'a str,
+    pub multipart_id: Option<&'a str>,
+    /// Committed bytes (the tus offset).
+    pub offset: u64,
+    pub length: u64,
+    /// Parts already stored (native).
+    pub parts_done: usize,
+    /// The committed tail's object, whose bytes come before the new ones.
+    pub tail_key: Option<&'a str>,
+}
+
+/// One PATCH's writer. Nothing it writes counts until the caller records it.
+pub struct PartWriter {
+    inner: Inner,
+}
+
+enum Inner {
+    Native {
+        store: Arc<dyn MultipartStore>,
+        path: ObjectPath,
+        id: String,
+        part_size: usize,
+        next_idx: usize,
+        buf: BytesMut,
+        parts: Vec<String>,
+    },
+    Append {
+        file: tokio::io::BufWriter<tokio::fs::File>,
+    },
+}
+
+/// What a finished PATCH wrote: parts to add to the record, and (native, not
+/// last) the bytes after them, to keep as the new tail.
+pub struct Written {
+    pub new_parts: Vec<String>,
+    pub tail: Bytes,
+}
+
+impl Blobs {
+    /// Starts the resumable object `key`: the store's multipart id (native), or
+    /// an empty file (append).
+    pub async fn begin_resumable(&self, key: &str) -> AppResult<Option<String>> {
+        match &self.resumable {
+            Resumable::Unsupported => Err(unsupported()),
+            Resumable::Native(store) => Ok(Some(store.create_multipart(&key.into()).await?)),
+            Resumable::Append(local) => {
+                let path = local.path_to_filesystem(&key.into())?;
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(AppError::internal)?;
+                }
+                tokio::fs::File::create(&path)
+                    .await
+                    .map_err(AppError::internal)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A writer continuing the object at `from.offset`.
+    pub async fn resume(&self, from: ResumeFrom<'_>) -> AppResult<PartWriter> {
+        let inner = match &self.resumable {
+            Resumable::Unsupported => return Err(unsupported()),
+            Resumable::Native(store) => {
+                let part_size = part_size(from.length) as usize;
+                let mut buf = BytesMut::with_capacity(part_size);
+                if let Some(tail) = from.tail_key {
+                    buf.extend_from_slice(&self.get_bytes(tail).await?);
+                }
+                Inner::Native {
+                    store: store.clone(),
+                    path: from.key.into(),
+                    id: from.multipart_id.unwrap_or_default().to_string(),
+                    part_size,
+                    next_idx: from.parts_done,
+                    buf,
+                    parts: Vec::new(),
+                }
+            }
+            Resumable::Append(local) => {
+                let path = local.path_to_filesystem(&from.key.into())?;
+                let mut file = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .await
+                    .map_err(|e| AppError::Unavailable {
+                        cause: format!("resumable object {}: {e}", from.key),
+                    })?;
+                file.set_len(from.offset)
+                    .await
+                    .map_err(AppError::internal)?;
+                file.seek(std::io::SeekFrom::Start(from.offset))
+                    .await
+                    .map_err(AppError::internal)?;
+                Inner::Append {
+                    file: tokio::io::BufWriter::with_capacity(APPEND_BUFFER, file),
+                }
+            }
+        };
+        Ok(PartWriter { inner })
+    }
+
+    /// Makes the object whole: the store's completion (native) or nothing more
+    /// (append: the file is already the object).
+    pub async fn complete_resumable(
+        &self,
+        key: &str,
+        multipart_id: Option<&str>,
+        parts: Vec<String>,
+    ) -> AppResult<()> {
+        if let (Resumable::Native(store), Some(id)) = (&self.resumable, multipart_id) {
+            let parts = parts
+                .into_iter()
+                .map(|content_id| PartId { content_id })
+                .collect();
+            store
+                .complete_multipart(&key.into(), &id.to_string(), parts)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops an unfinished resumable object and every part stored for it.
+    pub async fn abort_resumable(&self, key: &str, multipart_id: Option<&str>) -> AppResult<()> {
+        if let (Resumable::Native(store), Some(id)) = (&self.resumable, multipart_id) {
+            match store.abort_multipart(&key.into(), &id.to_string()).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.delete(key).await
+    }
+}
+
+impl PartWriter {
+    pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
+        match &mut self.inner {
+            Inner::Append { file } => file.write_all(chunk).await.map_err(store_io),
+            Inner::Native { .. } => {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let (room, full) = self.room();
+                    let take = room.min(rest.len());
+                    self.buffer().extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if full || take == room {
+                        self.flush_part().await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends this PATCH. `last`: the upload is complete, so the remainder is the
+    /// final part; otherwise it is returned as the tail.
+    pub async fn finish(mut self, last: bool) -> AppResult<Written> {
+        match &mut self.inner {
+            Inner::Append { file } => {
+                file.flush().await.map_err(store_io)?;
+                Ok(Written {
+                    new_parts: Vec::new(),
+                    tail: Bytes::new(),
+                })
+            }
+            Inner::Native {
+                buf,
+                parts,
+                next_idx,
+                ..
+            } => {
+                if last && (!buf.is_empty() || (*next_idx == 0 && parts.is_empty())) {
+                    self.flush_part().await?;
+                }
+                let Inner::Native { buf, parts, .. } = self.inner else {
+                    unreachable!("native writer")
+                };
+                Ok(Written {
+                    new_parts: parts,
+                    tail: buf.freeze(),
+                })
+            }
+        }
+    }
+
+    fn room(&mut self) -> (usize, bool) {
+        match &self.inner {
+            Inner::Native { part_size, buf, .. } => {
+                let room = part_size.saturating_sub(buf.len());
+                (room, room == 0)
+            }
+            Inner::Append { .. } => (usize::MAX, false),
+        }
+    }
+
+    fn buffer(&mut self) -> &mut BytesMut {
+        match &mut self.inner {
+            Inner::Native { buf, .. } => buf,
+            Inner::Append { .. } => unreachable!("append writers do not buffer parts"),
+        }
+    }
+
+    async fn flush_part(&mut self) -> AppResult<()> {
+        if let Inner::Native {
+            store,
+            path,
+            id,
+            next_idx,
+            buf,
+            parts,
+            part_size,
+        } = &mut self.inner
+        {
+            let data = std::mem::replace(buf, BytesMut::with_capacity(*part_size)).freeze();
+            let part = store.put_part(path, id, *next_idx, data.into()).await?;
+            parts.push(part.content_id);
+            *next_idx += 1;
+        }
+        Ok(())
+    }
+}
+
+fn unsupported() -> AppError {
+    AppError::Unavailable {
+        cause: "this object store takes no resumable writes (tus)".into(),
+    }
+}
+
+fn store_io(e: std::io::Error) -> AppError {
+    AppError::Unavailable {
+        cause: format!("writing a resumable object: {e}"),
+    }
+}

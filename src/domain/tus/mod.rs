@@ -1,0 +1,311 @@
+//! tus 1.0 resumable uploads (SPEC §5.6): creation (with upload), HEAD,
+//! PATCH, termination, expiry. Each upload is a `tus_uploads` row that any
+//! node can continue, bound to the principal that created it; its bytes go
+//! straight into the final object (`blobs::resumable`), which becomes a file
+//! through `ingest::commit` when the last byte is in.
+
+mod hash;
+mod patch;
+
+pub use hash::ResumableSha256;
+pub use patch::{patch, Checksum, ChecksumAlgorithm, PatchRequest};
+
+use crate::auth::{Need, Principal, Via};
+use crate::domain::ingest::{self, discard};
+use crate::domain::paths::{self, PathContext, PathSpec};
+use crate::domain::uploads::{self, check_mime, effective_mime};
+use crate::error::{AppError, AppResult, TusError};
+use crate::meta::{now_ms, TusUpload};
+use crate::state::AppState;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A new upload, as `POST …/tus` describes it (`Upload-Length`, `Upload-Metadata`).
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    pub length: u64,
+    /// `filename`: the original file name.
+    pub filename: Option<String>,
+    /// `filetype`: the MIME type.
+    pub filetype: Option<String>,
+    /// `filePath`, or `folderPath`/`fileName`/`fileNameFallback`.
+    pub path: Option<PathSpec>,
+    pub metadata: Value,
+    pub tags: Vec<String>,
+    /// The `Upload-Metadata` header as sent, which HEAD repeats.
+    pub raw_metadata: Option<String>,
+}
+
+/// What the upload will become (kept as JSON in the row).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Spec {
+    pub path: String,
+    fallback: Option<String>,
+    mime: String,
+    original_file_name: Option<String>,
+    metadata: Value,
+    tags: Vec<String>,
+    #[serde(default)]
+    raw_metadata: Option<String>,
+}
+
+/// What `HEAD` (and every successful PATCH) reports.
+#[derive(Debug)]
+pub struct Status {
+    pub id: String,
+    pub account: String,
+    pub length: u64,
+    pub offset: u64,
+    /// Epoch ms.
+    pub expires_at: i64,
+    /// The stored file's path once the upload is complete.
+    pub file_path: Option<String>,
+    /// `Upload-Metadata` as the creation sent it.
+    pub raw_metadata: Option<String>,
+}
+
+impl Status {
+    fn of(row: &TusUpload) -> Status {
+        let spec: Option<Spec> = serde_json::from_str(&row.spec).ok();
+        Status {
+            raw_metadata: spec.and_then(|s| s.raw_metadata),
+            id: row.id.clone(),
+            account: row.account_id.clone(),
+            length: row.upload_length as u64,
+            offset: row.upload_offset as u64,
+            expires_at: row.expires_at,
+            file_path: row.file_path.clone(),
+        }
+    }
+}
+
+/// A created upload, and the principal that continues it in this request
+/// (creation-with-upload): for an upload token, the spent token's.
+pub struct Created {
+    pub status: Status,
+    pub principal: Principal,
+}
+
+/// `POST …/tus`: resolves and checks the file (SPEC §5.1: 409 now for an
+/// existing path without `overwrite`, 413 over the account's limit, 415 for a
+/// type it does not allow), spends an upload token, and starts the object.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    req: CreateRequest,
+) -> AppResult<Created> {
+    // Everything that can fail without spending a token is checked first.
+    let (spec_path, token_path) = requested_path(state, principal, &req).await?;
+    let ctx = PathContext {
+        now: chrono::Utc::now(),
+        original_file_name: req.filename.as_deref(),
+    };
+    let resolved = paths::resolve(&spec_path, &ctx)?;
+    paths::validate_file_path(&paths::fill_hash(&resolved.path, &"0".repeat(64)))?;
+    if let Some(expected) = token_path.filter(|t| *t != resolved.path) {
+        return Err(AppError::PathMismatch {
+            expected,
+            got: resolved.path,
+        });
+    }
+    let (principal, token) = match &principal.via {
+        Via::UploadToken { .. } => {
+            let (row, scoped) = state.auth.spend_upload_token(principal).await?;
+            (scoped, Some(row))
+        }
+        _ => (principal.clone(), None),
+    };
+    principal.require(account, Need::create(&resolved.path))?;
+    let owner = principal.owner().ok_or(AppError::Unauthorized)?;
+    let acc = uploads::account(state, account).await?;
+    let mut limits = uploads::limits(state, &acc);
+    if let Some(max) = token.as_ref().and_then(|t| t.max_size) {
+        limits.max_file_size = limits.max_file_size.min(max.max(0) as u64);
+    }
+    limits.check_declared(Some(req.length))?;
+    let name = req
+        .filename
+        .as_deref()
+        .or(Some(paths::file_name(&resolved.path)));
+    let mime = effective_mime(req.filetype.as_deref(), name)?;
+    check_mime(limits.allowed_mime.as_deref(), &mime)?;
+    check_mime(token.as_ref().and_then(|t| t.mime.as_deref()), &mime)?;
+    let path = ingest::target_path(state, &principal, account, &resolved).await?;
+    let spec = Spec {
+        path,
+        fallback: resolved.fallback,
+        mime,
+        original_file_name: req.filename.as_deref().map(paths::clean_original_name),
+        metadata: match req.metadata {
+            v @ Value::Object(_) => v,
+            _ => Value::Object(Default::default()),
+        },
+        tags: req.tags,
+        raw_metadata: req.raw_metadata,
+    };
+    let row = start(state, account, owner, &spec, req.length).await?;
+    let mut status = Status::of(&row);
+    if req.length == 0 {
+        status = patch::complete_empty(state, &principal, row, spec).await?;
+    }
+    Ok(Created { status, principal })
+}
+
+/// The path spec from the metadata; an upload token's exact path when the
+/// metadata names none (and the token's path to compare with).
+async fn requested_path(
+    state: &AppState,
+    principal: &Principal,
+    req: &CreateRequest,
+) -> AppResult<(PathSpec, Option<String>)> {
+    let Via::UploadToken { token_hash } = &principal.via else {
+        return Ok((req.path.clone().unwrap_or_default(), None));
+    };
+    let row = state.meta.get_upload_token(token_hash).await?;
+    let row = crate::auth::tokens::usable(row, now_ms())?;
+    let spec = req.path.clone().unwrap_or_else(|| PathSpec {
+        file_name_variables_enabled: Some(false),
+        folder_path_variables_enabled: Some(false),
+        ..PathSpec::from_file_path(&row.path)
+    });
+    Ok((spec, Some(row.path)))
+}
+
+/// Registers the object for GC, starts it in the store, and records the row.
+async fn start(
+    state: &AppState,
+    account: &str,
+    owner: String,
+    spec: &Spec,
+    length: u64,
+) -> AppResult<TusUpload> {
+    let now = now_ms();
+    let expires_at = now + (state.config.abandoned_upload_ttl as i64) * 1000;
+    let blob_key = format!("{account}/{}", uuid::Uuid::now_v7().simple());
+    state.meta.gc_register(&blob_key, expires_at).await?;
+    let multipart_id = match state.blobs.begin_resumable(&blob_key).await {
+        Ok(id) => id,
+        Err(e) => {
+            discard(state, &blob_key).await;
+            return Err(e);
+        }
+    };
+    let row = TusUpload {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        account_id: account.to_string(),
+        owner,
+        status: "open".into(),
+        spec: serde_json::to_string(spec).map_err(AppError::internal)?,
+        upload_length: length as i64,
+        upload_offset: 0,
+        blob_key: blob_key.clone(),
+        multipart_id: multipart_id.clone(),
+        parts: "[]".into(),
+        tail_key: None,
+        tail_size: 0,
+        hash_state: ResumableSha256::default().save(),
+        lock_token: None,
+        lock_until: 0,
+        file_path: None,
+        created_at: now,
+        expires_at,
+    };
+    if let Err(e) = state.meta.create_tus(&row).await {
+        let _ = state
+            .blobs
+            .abort_resumable(&blob_key, multipart_id.as_deref())
+            .await;
+        discard(state, &blob_key).await;
+        return Err(e);
+    }
+    Ok(row)
+}
+
+/// The upload `id` if `principal` created it: anyone else is told 404, the
+/// same answer as for an id that does not exist (SPEC §5.6).
+pub(crate) async fn owned(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> AppResult<(TusUpload, Spec)> {
+    if principal.account.as_deref() != Some(account) {
+        principal.require(account, Need::create("/"))?;
+    }
+    let unknown = || AppError::NotFound {
+        what: "Upload".into(),
+    };
+    let row = state.meta.get_tus(account, id).await?.ok_or_else(unknown)?;
+    if principal.owner().as_deref() != Some(row.owner.as_str()) {
+        return Err(unknown());
+    }
+    if row.status == "open" && row.expires_at <= now_ms() {
+        return Err(AppError::Tus(TusError::Expired));
+    }
+    let spec: Spec = serde_json::from_str(&row.spec).map_err(AppError::internal)?;
+    principal.require(account, Need::create(&spec.path))?;
+    Ok((row, spec))
+}
+
+/// `HEAD …/tus/{id}`.
+pub async fn status(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> AppResult<Status> {
+    let (row, _) = owned(state, principal, account, id).await?;
+    Ok(Status::of(&row))
+}
+
+/// `DELETE …/tus/{id}` (termination): an unfinished upload's bytes are
+/// removed; a finished one's record is forgotten (its file stays: files are
+/// deleted through the files API).
+pub async fn terminate(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> AppResult<()> {
+    let (row, _) = owned(state, principal, account, id).await?;
+    if row.status == "done" {
+        return state.meta.delete_tus(id).await;
+    }
+    if !state.meta.delete_tus_unlocked(id, now_ms()).await? {
+        return Err(AppError::Tus(TusError::Locked));
+    }
+    // If the store refused, the GC entries of the object and tail remain.
+    remove_bytes(state, &row).await;
+    Ok(())
+}
+
+/// Aborts an unfinished upload's object and removes its tail; false if the
+/// store refused (the caller leaves the row for the next sweep).
+async fn remove_bytes(state: &AppState, row: &TusUpload) -> bool {
+    if let Err(e) = state
+        .blobs
+        .abort_resumable(&row.blob_key, row.multipart_id.as_deref())
+        .await
+    {
+        tracing::warn!(tus.id = %row.id, error = %e, "tus object not aborted; sweeper will retry");
+        return false;
+    }
+    discard(state, &row.blob_key).await;
+    if let Some(tail) = &row.tail_key {
+        discard(state, tail).await;
+    }
+    true
+}
+
+/// Removes expired uploads (run by the sweeper): unfinished ones with their
+/// bytes, finished ones' records only. Returns how many went.
+pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
+    let expired = state.meta.expired_tus(now_ms(), 200).await?;
+    for row in &expired {
+        if row.status == "done" || remove_bytes(state, row).await {
+            state.meta.delete_tus(&row.id).await?;
+        }
+    }
+    Ok(expired.len())
+}
