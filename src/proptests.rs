@@ -8,6 +8,7 @@ use crate::domain::paths::{validate_file_path, validate_folder_path, MAX_PATH_BY
 use crate::http::cdn::select_range;
 use crate::http::form::Base64Decoder;
 use crate::http::limits::decodes_to_utf8;
+use crate::http::tus::parse_metadata;
 use crate::meta::After;
 use base64::Engine;
 use proptest::prelude::*;
@@ -178,6 +179,30 @@ proptest! {
         prop_assert!(signed::verify(&key, "part", &path, given(sig), now).is_err());
         if junk != sig {
             prop_assert!(signed::verify(&key, "download", &path, given(&junk), now).is_err());
+        }
+    }
+
+    #[test]
+    fn tus_metadata_round_trips(
+        pairs in prop::collection::btree_map("[A-Za-z0-9_.-]{1,12}", "\\PC{0,40}", 0..8),
+    ) {
+        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+        let raw = pairs
+            .iter()
+            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k} {}", b64(v)) })
+            .collect::<Vec<_>>()
+            .join(",");
+        let parsed = parse_metadata(&raw).unwrap();
+        prop_assert_eq!(parsed.len(), pairs.len());
+        for (k, v) in &pairs {
+            prop_assert_eq!(parsed.get(k), Some(v));
+        }
+    }
+
+    #[test]
+    fn tus_metadata_garbage_never_panics(raw in "\\PC{0,200}") {
+        if let Ok(m) = parse_metadata(&raw) {
+            prop_assert!(m.keys().all(|k| !k.is_empty() && !k.contains(' ') && !k.contains(',')));
         }
     }
 }
