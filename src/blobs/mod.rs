@@ -3,6 +3,7 @@
 //! digest fields ([`digest`]).
 
 pub mod digest;
+pub mod parts;
 pub mod resumable;
 
 use crate::error::{AppError, AppResult};

@@ -87,6 +87,8 @@ pub struct FileCache {
     /// hits are kept: a result never changes, and one whose version is
     /// dropped is never asked for again (lookups use the current version).
     derived: TtlCache<(String, String), Arc<DerivedRow>>,
+    /// The same results, ready to serve (rows and header values built once).
+    derived_served: TtlCache<(String, String), Arc<Served>>,
     /// version id → the image format its bytes were recognised as (for
     /// sources stored with a MIME type that does not name it).
     formats: TtlCache<String, crate::images::Format>,
@@ -103,6 +105,7 @@ impl FileCache {
                 ByteWeight,
             ),
             derived: TtlCache::new(100_000, Duration::from_secs(600)),
+            derived_served: TtlCache::new(100_000, Duration::from_secs(600)),
             formats: TtlCache::new(100_000, Duration::from_secs(86_400)),
         }
     }
@@ -115,6 +118,18 @@ impl FileCache {
     /// Remembers what a version's bytes are (versions never change).
     pub async fn remember_format(&self, version_id: &str, format: crate::images::Format) {
         self.formats.insert(version_id.to_string(), format);
+    }
+
+    /// A cached transformation result as served before, from memory only.
+    pub fn derived_served(&self, version_id: &str, cache_key: &str) -> Option<Arc<Served>> {
+        self.derived_served
+            .get(&(version_id.to_string(), cache_key.to_string()))
+    }
+
+    /// Keeps a result's [`Served`] for [`FileCache::derived_served`].
+    pub fn remember_served(&self, version_id: &str, cache_key: &str, served: Arc<Served>) {
+        self.derived_served
+            .insert((version_id.to_string(), cache_key.to_string()), served);
     }
 
     /// A cached transformation result, from memory or the database.

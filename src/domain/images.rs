@@ -6,6 +6,7 @@
 //! GC queue until the row that owns it is committed).
 
 use crate::auth::{Access, Principal};
+use crate::domain::cache::Served;
 use crate::domain::files;
 use crate::domain::ingest::{self, StagedBlob};
 use crate::domain::paths;
@@ -40,7 +41,7 @@ pub struct Request<'a> {
 /// A result to serve: `row` describes it like a stored file (its blob is the
 /// cached result); `bytes` holds it when it was rendered by this request.
 pub struct Rendered {
-    pub row: FileRow,
+    pub served: Arc<Served>,
     pub bytes: Option<Bytes>,
     pub access: Access,
     /// The format came from `Accept` (`Vary: Accept`).
@@ -119,13 +120,29 @@ pub async fn render(
     let row_of = |blob_key: String, size: i64, etag: String| {
         result_row(&source, req.path, out, blob_key, size, etag)
     };
+    if let Some(served) = state.files.derived_served(&image.version_id, &cache_key) {
+        return Ok(Rendered {
+            served,
+            bytes: None,
+            access: source.access,
+            vary_accept,
+        });
+    }
     if let Some(hit) = state
         .files
         .derived(&state.meta, &image.version_id, &cache_key)
         .await?
     {
+        let served = Arc::new(Served::new(row_of(
+            hit.blob_key.clone(),
+            hit.size,
+            hit.etag.clone(),
+        )));
+        state
+            .files
+            .remember_served(&image.version_id, &cache_key, served.clone());
         return Ok(Rendered {
-            row: row_of(hit.blob_key.clone(), hit.size, hit.etag.clone()),
+            served,
             bytes: None,
             access: source.access,
             vary_accept,
@@ -154,7 +171,7 @@ pub async fn render(
     };
     let (blob_key, etag) = store(state, derived, bytes.clone()).await;
     Ok(Rendered {
-        row: row_of(blob_key, bytes.len() as i64, etag),
+        served: Arc::new(Served::new(row_of(blob_key, bytes.len() as i64, etag))),
         bytes: Some(bytes),
         access: source.access,
         vary_accept,

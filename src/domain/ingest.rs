@@ -124,6 +124,20 @@ impl StagedBlob {
         }
     }
 
+    /// Like [`StagedBlob::assembled`], for an object whose whole-content
+    /// SHA-256 is not known (parts assembled by the store): `etag` names it,
+    /// and the background digest pass hashes it later (SPEC §5).
+    pub fn assembled_unhashed(
+        state: &AppState,
+        key: String,
+        size: u64,
+        etag: String,
+    ) -> StagedBlob {
+        let mut blob = StagedBlob::assembled(state, key, size, etag);
+        blob.digest_known = false;
+        blob
+    }
+
     /// The blob of `source` (another version of the same account), for a
     /// commit that adds a reference to it instead of copying bytes.
     pub fn shared(state: &AppState, source: &FileRow) -> StagedBlob {

@@ -42,7 +42,7 @@ pub async fn sweep_once(state: &AppState) -> usize {
 
 /// Aborts the store-side multipart upload a crash left for `key` (if any),
 /// then deletes the object.
-async fn abort_and_delete(state: &AppState, key: &str) -> crate::error::AppResult<()> {
+pub(crate) async fn abort_and_delete(state: &AppState, key: &str) -> crate::error::AppResult<()> {
     if let Some(upload_id) = state.meta.gc_upload_of(key).await? {
         state.blobs.abort_upload(key, &upload_id).await?;
         state.meta.gc_upload_finished(key).await?;

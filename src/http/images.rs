@@ -6,7 +6,6 @@
 use super::cdn::{self, RawQuery, ServeOptions, DEFAULT_TTL};
 use super::{header_str, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
-use crate::domain::cache::Served;
 use crate::domain::{images, presets};
 use crate::error::AppResult;
 use crate::meta::PresetRow;
@@ -62,7 +61,7 @@ async fn get_transformed_file(
         vary_accept: rendered.vary_accept,
         bytes: rendered.bytes,
     };
-    cdn::serve(&state, &Served::new(rendered.row), &headers, opts).await
+    cdn::serve(&state, &rendered.served, &headers, opts).await
 }
 
 fn preset_json(row: &PresetRow) -> Value {

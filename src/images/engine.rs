@@ -2,6 +2,7 @@
 
 use super::encode::{encode, Pixels};
 use super::probe::{image_format, probe};
+use super::shrink;
 use super::{default_bg, EngineError, Fit, Format, Params};
 use fast_image_resize as fr;
 use image::{DynamicImage, ImageDecoder, RgbaImage};
@@ -48,13 +49,28 @@ pub fn transform(
             out.ext()
         )));
     }
-    let (img, icc) = decode(src, max_pixels)?;
-    let img = match crop {
-        Some(r) => cut(img, r)?,
-        None => img,
-    };
     let fit = params.fit_or_default();
-    let plan = plan(img.width(), img.height(), params.w, params.h, fit);
+    let plan_for = |w, h| plan(w, h, params.w, params.h, fit);
+    let shrunk = match crop {
+        None => {
+            let head = probe(src)?;
+            check_pixels(&head, max_pixels)?;
+            shrink::jpeg(src, head.format, plan_for)?
+        }
+        Some(_) => None,
+    };
+    let (img, icc, plan) = match shrunk {
+        Some(s) => (s.img, s.icc, s.plan),
+        None => {
+            let (img, icc) = decode(src, max_pixels)?;
+            let img = match crop {
+                Some(r) => cut(img, r)?,
+                None => img,
+            };
+            let plan = plan_for(img.width(), img.height());
+            (img, icc, plan)
+        }
+    };
     let bg = params.bg.unwrap_or(default_bg(out));
     let keep_alpha =
         out.has_alpha() && (img.color().has_alpha() || (plan.canvas.is_some() && bg[3] < 255));
@@ -85,12 +101,7 @@ pub(crate) fn decode(
     max_pixels: u64,
 ) -> Result<(DynamicImage, Option<Vec<u8>>), EngineError> {
     let head = probe(src)?;
-    if head.pixels() > max_pixels {
-        return Err(EngineError::TooLarge {
-            pixels: head.pixels(),
-            limit: max_pixels,
-        });
-    }
+    check_pixels(&head, max_pixels)?;
     let mut reader = image::ImageReader::with_format(Cursor::new(src), image_format(head.format));
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(head.width);
@@ -112,6 +123,16 @@ pub(crate) fn decode(
     let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     img.apply_orientation(orientation);
     Ok((img, icc))
+}
+
+fn check_pixels(head: &super::Probe, max_pixels: u64) -> Result<(), EngineError> {
+    if head.pixels() > max_pixels {
+        return Err(EngineError::TooLarge {
+            pixels: head.pixels(),
+            limit: max_pixels,
+        });
+    }
+    Ok(())
 }
 
 /// Converts pixels described by an embedded ICC profile (Display P3 from

@@ -11,6 +11,7 @@ mod engine;
 mod params;
 mod pool;
 mod probe;
+mod shrink;
 
 #[cfg(test)]
 mod tests;

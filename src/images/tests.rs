@@ -407,3 +407,36 @@ fn icc_profile_is_converted_to_srgb_and_stripped() {
     // P3 (200,100,100) is a more saturated red than sRGB (200,100,100).
     assert!(px[0] > 208 && px[1] < 95, "{px:?}");
 }
+
+#[test]
+fn shrink_on_load_gives_the_full_decode_sizes_and_orientation() {
+    // 1603×1201 (odd sizes), rotated by EXIF: shrunk decodes (1/2 … 1/8) must
+    // give exactly the sizes of the full decode, upright, colours in place.
+    let src = jpeg_with_orientation(&halves(1603, 1201), 6);
+    let full = |q: &str| {
+        let p = parse_query(q).unwrap();
+        let (img, _) = engine::decode(&src, LIMIT).unwrap();
+        let plan = engine::plan(img.width(), img.height(), p.w, p.h, p.fit_or_default());
+        plan.canvas.unwrap_or(plan.size)
+    };
+    for q in [
+        "w=100",
+        "h=150",
+        "w=300&h=300",
+        "w=120&h=120&fit=crop",
+        "w=200&h=90&fit=pad",
+        "w=50&h=400&fit=stretch",
+        "w=700",
+    ] {
+        let out = run(&src, q, Format::Png);
+        assert_eq!((out.width, out.height), full(q), "{q}");
+    }
+    let img = decode(&run(&src, "w=100", Format::Png)).into_rgb8();
+    assert_eq!(img.dimensions(), (100, 133));
+    assert!(
+        near(img.get_pixel(50, 5).0, RED),
+        "top {:?}",
+        img.get_pixel(50, 5)
+    );
+    assert!(near(img.get_pixel(50, 127).0, BLUE), "bottom");
+}

@@ -138,6 +138,10 @@ pub struct UploadSession {
     pub part_count: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The final object, when parts are written straight into it (in place).
+    pub blob_key: Option<String>,
+    /// The store's multipart upload of `blob_key` (S3, GCS, Azure).
+    pub multipart_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -147,7 +151,10 @@ pub struct UploadPart {
     pub etag: String,
     pub size: i64,
     pub confirmed: bool,
+    /// The attempt's own object; empty when the part is in place.
     pub blob_key: String,
+    /// The store's part id (S3's part ETag) of an in-place part.
+    pub store_part: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]

@@ -37,7 +37,8 @@ macro_rules! impl_uploads {
             ) -> $crate::error::AppResult<()> {
                 sqlx::query(
                     "INSERT INTO upload_sessions (id, account_id, status, spec, size, part_size, \
-                     part_count, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     part_count, created_at, expires_at, blob_key, multipart_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&u.id)
                 .bind(&u.account_id)
@@ -48,6 +49,8 @@ macro_rules! impl_uploads {
                 .bind(u.part_count)
                 .bind(u.created_at)
                 .bind(u.expires_at)
+                .bind(&u.blob_key)
+                .bind(&u.multipart_id)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -82,18 +85,20 @@ macro_rules! impl_uploads {
                 .fetch_optional(&self.pool)
                 .await?;
                 let done = sqlx::query(
-                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key) \
-                     SELECT $1, $2, $3, $4, FALSE, $5 WHERE EXISTS (SELECT 1 FROM upload_sessions \
-                     WHERE id = $1 AND status = 'open') \
+                    "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key, \
+                     store_part) SELECT $1, $2, $3, $4, FALSE, $5, $6 WHERE EXISTS (SELECT 1 FROM \
+                     upload_sessions WHERE id = $1 AND status = 'open') \
                      ON CONFLICT (upload_id, idx) DO UPDATE \
                      SET confirmed = (upload_parts.confirmed AND upload_parts.etag = excluded.etag), \
-                     etag = excluded.etag, size = excluded.size, blob_key = excluded.blob_key",
+                     etag = excluded.etag, size = excluded.size, blob_key = excluded.blob_key, \
+                     store_part = excluded.store_part",
                 )
                 .bind(&p.upload_id)
                 .bind(p.idx)
                 .bind(&p.etag)
                 .bind(p.size)
                 .bind(&p.blob_key)
+                .bind(&p.store_part)
                 .execute(&self.pool)
                 .await?;
                 let recorded = done.rows_affected() > 0;

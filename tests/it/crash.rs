@@ -106,7 +106,7 @@ fn staging_files(dir: &Path) -> Vec<String> {
 
 /// Whether an S3 multipart upload of `key` is open (None: not S3). moto
 /// answers ListMultipartUploads unsigned.
-async fn s3_upload_open(storage: &str, key: &str) -> Option<bool> {
+pub(crate) async fn s3_upload_open(storage: &str, key: &str) -> Option<bool> {
     let url = url::Url::parse(storage).ok()?;
     if url.scheme() != "s3" {
         return None;

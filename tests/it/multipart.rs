@@ -2,6 +2,7 @@
 
 use crate::both;
 use crate::common::{sha256_hex, Backend, Options, TestApp};
+use base64::Engine;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -27,6 +28,17 @@ async fn part(app: &TestApp, id: &str, idx: u64) -> Value {
         .unwrap();
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
+}
+
+/// The etag of a file whose parts went straight into the store's object:
+/// `<sha256 of the parts' SHA-256s>-<parts>` (README, "Multipart uploads").
+fn composite(parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(hex::decode(p.trim_matches('"')).unwrap());
+    }
+    format!("{}-{}", hex::encode(h.finalize()), parts.len())
 }
 
 /// PUTs a part's bytes to its uploadUrl (no credentials) and returns the ETag.
@@ -135,17 +147,52 @@ async fn twenty_mib_in_parallel_any_order(b: Backend) {
     assert_eq!(remaining(&app, &id).await, json!([1]));
     // Nothing is visible until the last confirmation.
     assert_eq!(app.get_bytes(&path).await.0, 404);
+    // The parts went straight into the final object (the file store shows it,
+    // S3 lists nothing until the multipart upload completes).
+    let before = app.blob_keys().await;
+    assert!(
+        before.len() <= 1,
+        "one object, not one per part: {before:?}"
+    );
     let (s, done) = confirm(&app, &id, 1, &e1).await;
     assert_eq!(s, 200);
     assert_eq!(
         done,
-        json!({"status": "Completed", "etag": sha256_hex(&data)})
+        json!({"status": "Completed", "etag": composite(&[&e0, &e1, &e2])})
     );
     let (status, got) = app.get_bytes(&path).await;
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&got), sha256_hex(&data));
-    // The parts' bytes are gone; only the file's blob remains.
-    assert_eq!(app.blob_keys().await.len(), 1);
+    // Completion made no new object: the one the parts were written into is
+    // the file's.
+    let after = app.blob_keys().await;
+    assert_eq!(after.len(), 1);
+    assert!(
+        before.is_empty() || before == after,
+        "{before:?} → {after:?}"
+    );
+    // Its whole-file SHA-256 comes from the background digest pass.
+    let head = |app: &TestApp| {
+        app.client
+            .head(format!("{}/{}/raw{path}", app.url, app.account))
+            .send()
+    };
+    assert!(head(&app)
+        .await
+        .unwrap()
+        .headers()
+        .get("repr-digest")
+        .is_none());
+    stowage::domain::digests::run_once(&app.state)
+        .await
+        .unwrap();
+    app.state.files.forget(&app.account, &path).await;
+    let resp = head(&app).await.unwrap();
+    let want = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(hex::decode(sha256_hex(&data)).unwrap())
+    );
+    assert_eq!(resp.headers()["repr-digest"], want.as_str());
     let resp = app
         .client
         .get(app.api(&format!("/uploads/{id}/parts")))
@@ -317,7 +364,7 @@ async fn parts_split_across_two_nodes(b: Backend) {
     let e0 = put_bytes(&a, &started["uploadParts"]["first"], &data).await;
     assert_eq!(confirm(&node_b, &id, 1, &e1).await.1["status"], "Pending");
     let (_, done) = confirm(&a, &id, 0, &e0).await;
-    assert_eq!(done["etag"], sha256_hex(&data));
+    assert_eq!(done["etag"], composite(&[&e0, &e1]));
     assert_eq!(
         sha256_hex(&node_b.get_bytes("/mp/split.bin").await.1),
         sha256_hex(&data)
@@ -390,7 +437,7 @@ async fn failed_retry_keeps_the_confirmed_part(b: Backend) {
     let (s, done) = confirm(&app, &id, 1, &e1).await;
     assert_eq!(
         (s, done["etag"].as_str()),
-        (200, Some(sha256_hex(&data).as_str()))
+        (200, Some(composite(&[&e0, &e1]).as_str()))
     );
     assert_eq!(
         sha256_hex(&app.get_bytes("/mp/retry.bin").await.1),
@@ -440,3 +487,40 @@ async fn mime_types_must_be_single_and_valid(b: Backend) {
     assert!(app.blob_keys().await.len() == 1);
 }
 both!(mime_types_must_be_single_and_valid);
+
+/// An abandoned upload whose parts went into the store's object: the sweep
+/// deletes the object and, on S3, aborts the store's multipart upload.
+async fn abandoned_in_place_upload_is_aborted(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            abandoned_upload_ttl: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    let data = vec![3u8; 9 * 1024 * 1024];
+    let (_, started) = begin(
+        &app,
+        &app.secret,
+        json!({"size": data.len(), "path": "/mp/left.bin"}),
+    )
+    .await;
+    let id = started["uploadId"].as_str().unwrap().to_string();
+    put_bytes(&app, &started["uploadParts"]["first"], &data).await;
+    let session = app.state.meta.get_upload(&app.account, &id).await.unwrap();
+    let key = session.unwrap().blob_key.expect("parts in place");
+    let storage = std::env::var("STOWAGE_TEST_STORAGE_URL").unwrap_or_default();
+    if let Some(open) = crate::crash::s3_upload_open(&storage, &key).await {
+        assert!(open, "S3 holds the multipart upload of {key}");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let swept = stowage::domain::multipart::sweep_expired(&app.state).await;
+    assert_eq!(swept.unwrap(), 1);
+    assert!(app.blob_keys().await.is_empty());
+    if let Some(open) = crate::crash::s3_upload_open(&storage, &key).await {
+        assert!(!open, "the sweep aborted the multipart upload of {key}");
+    }
+    assert_eq!(app.get_bytes("/mp/left.bin").await.0, 404);
+}
+both!(abandoned_in_place_upload_is_aborted);

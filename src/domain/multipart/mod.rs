@@ -1,6 +1,11 @@
 //! Multipart (resumable) uploads, the protocol the Bytescale SDK speaks (SPEC §5.3):
 //! begin → part URLs → part PUTs (any order, retried, any node) → confirmations;
-//! the confirmation that completes the set assembles and commits the file.
+//! the confirmation that completes the set commits the file. Where the store
+//! allows, parts go straight into the final object and completion copies
+//! nothing ([`in_place`]); otherwise each part attempt is its own object and
+//! completion assembles them into a new one.
+
+mod in_place;
 
 use crate::auth::{signed, Need, Principal};
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
@@ -177,7 +182,7 @@ pub async fn begin(
         tags: req.tags.unwrap_or_default(),
         owner: principal.owner(),
     };
-    let session = UploadSession {
+    let mut session = UploadSession {
         id: uuid::Uuid::new_v4().simple().to_string(),
         account_id: account.to_string(),
         status: "open".into(),
@@ -187,7 +192,12 @@ pub async fn begin(
         part_count: part_count(req.size) as i64,
         created_at: now,
         expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
+        blob_key: None,
+        multipart_id: None,
     };
+    if state.blobs.parts_in_place(part_count(req.size)) {
+        in_place::begin(state, &mut session).await?;
+    }
     state.meta.create_upload(&session).await?;
     let first = ticket(state, &session, 0);
     Ok(Begun {
@@ -251,14 +261,14 @@ pub async fn get_part(
 }
 
 /// Checks a part URL's signature and that its session is open; returns the
-/// part's size.
+/// session and the part's size.
 async fn open_part(
     state: &AppState,
     account: &str,
     id: &str,
     idx: u64,
     signature: signed::UrlSignature<'_>,
-) -> AppResult<u64> {
+) -> AppResult<(UploadSession, u64)> {
     let path = part_path(account, id, idx);
     let now = chrono::Utc::now().timestamp();
     signed::verify(state.master_key(), PART_SCOPE, &path, signature, now)?;
@@ -271,13 +281,24 @@ async fn open_part(
         })?;
     check_index(&s, idx)?;
     if s.status != "open" {
-        return Err(AppError::invalid_request(
-            "This upload is already complete.",
-            "Begin a new upload to send the file again.",
-        ));
+        return Err(already_complete());
     }
     let (start, end) = part_range(s.size as u64, idx);
-    Ok((end + 1) as u64 - start)
+    Ok((s, (end + 1) as u64 - start))
+}
+
+fn already_complete() -> AppError {
+    AppError::invalid_request(
+        "This upload is already complete.",
+        "Begin a new upload to send the file again.",
+    )
+}
+
+fn part_too_large(idx: u64, expected: u64) -> AppError {
+    AppError::invalid_request(
+        format!("Part {idx} is larger than its range ({expected} bytes)."),
+        "Send exactly the bytes of the part's range.",
+    )
 }
 
 /// What a part PUT declares about its bytes.
@@ -304,7 +325,7 @@ where
     E: std::fmt::Display,
 {
     let declared = checks.declared;
-    let expected = open_part(state, account, id, idx, signature).await?;
+    let (session, expected) = open_part(state, account, id, idx, signature).await?;
     if declared.is_some_and(|d| d != expected) {
         return Err(AppError::invalid_request(
             format!(
@@ -314,16 +335,16 @@ where
             "Send exactly the bytes of the part's range.",
         ));
     }
+    if session.blob_key.is_some() {
+        return in_place::put_part(state, &session, idx, expected, checks, body).await;
+    }
     // Each attempt gets its own object, so a failed or late retry never harms
     // the part already stored (or one being assembled).
     let prefix = part_prefix(account, id, idx);
     let blob = StagedBlob::stream_verified(state, &prefix, body, expected, checks.digest)
         .await
         .map_err(|e| match e {
-            AppError::FileTooLarge { .. } => AppError::invalid_request(
-                format!("Part {idx} is larger than its range ({expected} bytes)."),
-                "Send exactly the bytes of the part's range.",
-            ),
+            AppError::FileTooLarge { .. } => part_too_large(idx, expected),
             other => other,
         })?;
     if blob.size != expected {
@@ -340,6 +361,7 @@ where
         size: blob.size as i64,
         confirmed: false,
         blob_key: blob.key().to_string(),
+        store_part: None,
     };
     match state.meta.record_part(&part).await? {
         (true, replaced) => {
@@ -354,10 +376,7 @@ where
         }
         (false, _) => {
             blob.discard().await;
-            Err(AppError::invalid_request(
-                "This upload is already complete.",
-                "Begin a new upload to send the file again.",
-            ))
+            Err(already_complete())
         }
     }
 }
@@ -384,6 +403,11 @@ pub async fn complete_part(
         return Ok(Confirmed::Pending);
     }
     let parts = state.meta.list_parts(id).await?;
+    if s.blob_key.is_some() {
+        let row = in_place::complete(state, principal, &s, &spec, &parts).await?;
+        state.meta.delete_upload(id).await?;
+        return Ok(Confirmed::Completed { etag: row.etag });
+    }
     match assemble(state, principal, &s, &spec, &parts).await {
         Ok(row) => {
             state.meta.delete_upload(id).await?;
@@ -487,6 +511,17 @@ pub async fn remaining_parts(
 pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
     let expired = state.meta.expired_uploads(now_ms(), 200).await?;
     for (id, account) in &expired {
+        in_place::SessionLocks::forget(id);
+        if let Some(key) = state
+            .meta
+            .get_upload(account, id)
+            .await?
+            .and_then(|s| s.blob_key)
+        {
+            // The in-place object: its store-side upload is aborted too.
+            crate::domain::sweeper::abort_and_delete(state, &key).await?;
+            state.meta.gc_remove(&key).await?;
+        }
         for key in state.blobs.list(&format!("{account}/uploads/{id}")).await? {
             discard(state, &key).await;
         }
