@@ -5,9 +5,10 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// mimalloc: small-request allocation churn is a visible share of the CDN hot path.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator (glibc), not mimalloc: measured on the same build,
+// mimalloc served 1 KiB files 13 % faster but kept 75 MiB idle after a 100 MiB
+// upload (glibc: 23 MiB) and peaked at 370 MiB during a 1 GiB upload with 100
+// concurrent 100 MiB downloads (glibc: 100 MiB). See docs/performance.md.
 
 #[tokio::main]
 async fn main() -> ExitCode {
