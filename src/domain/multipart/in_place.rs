@@ -29,7 +29,7 @@
 use super::{part_range, PartBody, Spec};
 use crate::auth::Principal;
 use crate::blobs::digest::Digester;
-use crate::domain::ingest::{self, NewFile, StagedBlob};
+use crate::domain::ingest::{self, StagedBlob};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
 use crate::state::AppState;
@@ -149,17 +149,7 @@ pub(super) async fn complete(
             state.meta.gc_upload_finished(&key).await?;
         }
         let blob = StagedBlob::assembled_unhashed(state, key, s.size as u64, composite_etag(parts));
-        let file = NewFile {
-            account: s.account_id.clone(),
-            path: spec.path.clone(),
-            fallback: spec.fallback.clone(),
-            mime: spec.mime.clone(),
-            original_file_name: spec.original_file_name.clone(),
-            metadata: spec.metadata.clone(),
-            tags: spec.tags.clone(),
-            allow_overwrite: true,
-        };
-        ingest::commit(state, principal, file, blob).await
+        ingest::commit(state, principal, spec.new_file(s.account_id.clone()), blob).await
     }
     .await;
     SessionLocks::forget(&s.id);

@@ -474,17 +474,24 @@ async fn assemble(
             })
         }
     };
-    let file = NewFile {
-        account,
-        path: spec.path.clone(),
-        fallback: spec.fallback.clone(),
-        mime: spec.mime.clone(),
-        original_file_name: spec.original_file_name.clone(),
-        metadata: spec.metadata.clone(),
-        tags: spec.tags.clone(),
-        allow_overwrite: true,
-    };
-    ingest::commit(state, principal, file, blob).await
+    ingest::commit(state, principal, spec.new_file(account), blob).await
+}
+
+impl Spec {
+    /// The file the session becomes, for [`ingest::commit`] (overwrite was
+    /// decided at `begin`; the commit re-checks the permission).
+    fn new_file(&self, account: String) -> NewFile {
+        NewFile {
+            account,
+            path: self.path.clone(),
+            fallback: self.fallback.clone(),
+            mime: self.mime.clone(),
+            original_file_name: self.original_file_name.clone(),
+            metadata: self.metadata.clone(),
+            tags: self.tags.clone(),
+            allow_overwrite: true,
+        }
+    }
 }
 
 pub async fn remaining_parts(
