@@ -1,6 +1,8 @@
 //! SQLite: the embedded default. WAL mode, one file, created on first start.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,6 +16,11 @@ impl SqliteMeta {
             .map_err(|e| format!("bad DATABASE_URL: {e}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a commit survives a process crash (kill -9) but not
+            // necessarily a power loss, which is also what the file store's
+            // bytes get (object_store does not fsync). FULL fsynced every
+            // commit: two per tus PATCH (docs/decisions.md).
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         if let Some(dir) = opts.get_filename().parent() {
