@@ -21,26 +21,15 @@ pub mod state;
 #[cfg(test)]
 mod proptests;
 
-use axum::http::{HeaderName, Method, Uri};
+use axum::http::{Method, Uri};
 use axum::Router;
 use error::AppError;
 use state::AppState;
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Every route, behind the request-id, tracing and CORS layers.
+/// Every route, behind the edge (request id, tracing span, CORS, limits,
+/// dashboard gate: `http/edge.rs`).
 pub fn build_app(state: AppState) -> Router {
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-        let id = req
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        tracing::info_span!("http", request_id = %id, method = %req.method(), uri = %req.uri().path())
-    });
     let allowed = Arc::new(state.config.allowed_origins());
     let body_timeout = state.config.body_timeout;
     let routes = Router::new()
@@ -61,20 +50,16 @@ pub fn build_app(state: AppState) -> Router {
         .method_not_allowed_fallback(route_not_found)
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state.clone());
-    // The dashboard gate runs before routing: it rewrites `/dashboard/api/…`.
-    http::dashboard::gate(state, routes)
-        .layer(axum::middleware::from_fn_with_state(
-            body_timeout,
-            http::limits::body_timeout,
-        ))
-        .layer(axum::middleware::from_fn(http::limits::strict_utf8))
-        .layer(axum::middleware::from_fn_with_state(
-            allowed,
-            http::cors::cors,
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(trace)
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    let edge = http::edge::Edge {
+        state,
+        allowed,
+        body_timeout,
+    };
+    // The edge runs before `routes` routes (the dashboard gate rewrites
+    // `/dashboard/api/…` URLs), so it wraps them as a service.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(edge, http::edge::edge))
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> AppError {

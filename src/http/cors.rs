@@ -5,13 +5,11 @@
 //!   `Access-Control-Allow-Credentials: true`; any other origin gets `*` without
 //!   credentials, so public files stay fetchable but cookies do not travel.
 //!
-//! Preflights are answered here, before routing, for every route.
+//! Preflights are answered before routing, for every route (`http/edge.rs`).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
 
 const EXPOSE: &str = "ETag, Content-Range, Content-Length, Content-Disposition, x-request-id, \
      Repr-Digest, Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, \
@@ -33,18 +31,36 @@ fn credentialed(path: &str) -> bool {
     !(path.starts_with("/v2/") || path.starts_with("/api/") || path == "/")
 }
 
-pub async fn cors(State(allowed): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    let trusted = credentialed(req.uri().path())
-        && origin
-            .as_ref()
-            .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| allowed.iter().any(|a| a == o));
-    let preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut resp = if preflight {
+/// What the CORS policy decided from a request, before it is routed.
+pub struct Cors {
+    origin: Option<HeaderValue>,
+    trusted: bool,
+    /// An `OPTIONS` preflight: answered by [`Cors::preflight`], not routed.
+    pub preflight: bool,
+}
+
+impl Cors {
+    pub fn of(allowed: &[String], req: &Request) -> Cors {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let trusted = origin.is_some()
+            && credentialed(req.uri().path())
+            && origin
+                .as_ref()
+                .and_then(|o| o.to_str().ok())
+                .is_some_and(|o| allowed.iter().any(|a| a == o));
+        let preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        Cors {
+            origin,
+            trusted,
+            preflight,
+        }
+    }
+
+    /// The answer to a preflight (the origin headers come from [`Cors::finish`]).
+    pub fn preflight() -> Response {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
         h.insert(
@@ -60,34 +76,33 @@ pub async fn cors(State(allowed): State<Arc<Vec<String>>>, req: Request, next: N
             HeaderValue::from_static("86400"),
         );
         r
-    } else {
-        next.run(req).await
-    };
-    if origin.is_none() {
-        return resp;
     }
-    let h = resp.headers_mut();
-    match origin {
-        Some(o) if trusted => {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+
+    /// Adds the origin headers to any response of a request with `Origin`.
+    pub fn finish(self, mut resp: Response) -> Response {
+        let Some(origin) = self.origin else {
+            return resp;
+        };
+        let h = resp.headers_mut();
+        if self.trusted {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
             );
             h.append(header::VARY, HeaderValue::from_static("Origin"));
-        }
-        _ => {
+        } else {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_static("*"),
             );
         }
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSE),
+        );
+        resp
     }
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSE),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -1,17 +1,16 @@
 //! Limits every request gets before it reaches a route (SPEC §8 "Bounded work
 //! per request"):
 //!
-//! - [`body_timeout`]: a request body that sends nothing for
+//! - [`arm_body_timeout`]: a request body that sends nothing for
 //!   `STOWAGE_BODY_TIMEOUT` seconds fails its read; the route's own cleanup
 //!   removes what it staged, and the answer becomes 408 `body_timeout`.
-//! - [`strict_utf8`]: a URL path or query whose percent-decoding is not UTF-8
+//! - [`refuse_bad_utf8`]: a URL path or query whose percent-decoding is not UTF-8
 //!   (overlong forms, surrogates, stray continuation bytes) → 400 `invalid_path`,
 //!   before any extractor could replace the bad bytes.
 
 use crate::error::AppError;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
@@ -23,31 +22,48 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-/// Middleware: wraps the request body in an [`IdleTimeoutBody`] of `secs`
-/// seconds, and turns the error response of a request whose body timed out
-/// into 408 `body_timeout` (ImageKit's shape on the ImageKit routes).
-pub async fn body_timeout(State(secs): State<u64>, req: Request, next: Next) -> Response {
-    // A request without a body (most downloads) has nothing to time out.
+/// A request body under watch (see [`arm_body_timeout`]).
+pub struct BodyWatch {
+    fired: Arc<AtomicBool>,
+    seconds: u64,
+    imagekit: bool,
+}
+
+/// Wraps the request body in an [`IdleTimeoutBody`] of `secs` seconds; a
+/// request without a body (most downloads) has nothing to time out.
+pub fn arm_body_timeout(secs: u64, req: Request) -> (Request, Option<BodyWatch>) {
     if req.body().is_end_stream() {
-        return next.run(req).await;
+        return (req, None);
     }
     let fired = Arc::new(AtomicBool::new(false));
-    let imagekit = is_imagekit(req.uri().path());
+    let watch = BodyWatch {
+        fired: fired.clone(),
+        seconds: secs,
+        imagekit: is_imagekit(req.uri().path()),
+    };
     let req = req.map(|body| {
         Body::new(IdleTimeoutBody::new(
             body,
             Duration::from_secs(secs.max(1)),
-            fired.clone(),
+            fired,
         ))
     });
-    let resp = next.run(req).await;
-    if !fired.load(Ordering::SeqCst)
+    (req, Some(watch))
+}
+
+/// Turns the error response of a request whose body timed out into 408
+/// `body_timeout` (ImageKit's shape on the ImageKit routes).
+pub fn body_timeout_answer(watch: Option<BodyWatch>, resp: Response) -> Response {
+    let Some(w) = watch else {
+        return resp;
+    };
+    if !w.fired.load(Ordering::SeqCst)
         || !(resp.status().is_client_error() || resp.status().is_server_error())
     {
         return resp;
     }
-    let err = AppError::BodyTimeout { seconds: secs };
-    if imagekit {
+    let err = AppError::BodyTimeout { seconds: w.seconds };
+    if w.imagekit {
         super::imagekit::ImageKitError::from(err).into_response()
     } else {
         err.into_response()
@@ -122,23 +138,25 @@ impl HttpBody for IdleTimeoutBody {
 
 /// Middleware: 400 `invalid_path` when the URL path or query string does not
 /// percent-decode to UTF-8 (SPEC §8: never replaced or guessed).
-pub async fn strict_utf8(req: Request, next: Next) -> Response {
+/// The 400 for a URL whose path or query does not decode to UTF-8, if so.
+pub fn refuse_bad_utf8(req: &Request) -> Option<Response> {
     let uri = req.uri();
     if !decodes_to_utf8(uri.path()) {
-        return AppError::invalid_path(uri.path(), "it is not valid UTF-8").into_response();
+        return Some(AppError::invalid_path(uri.path(), "it is not valid UTF-8").into_response());
     }
-    if let Some(q) = uri.query() {
-        if let Some(bad) = q.split('&').find(|pair| !decodes_to_utf8(pair)) {
-            return AppError::invalid_path(bad, "the query string is not valid UTF-8")
-                .into_response();
-        }
-    }
-    next.run(req).await
+    let bad = uri
+        .query()?
+        .split('&')
+        .find(|pair| !decodes_to_utf8(pair))?;
+    Some(AppError::invalid_path(bad, "the query string is not valid UTF-8").into_response())
 }
 
 /// Whether `s` percent-decodes to valid UTF-8 (overlong encodings and
 /// surrogates are invalid UTF-8, so they fail here).
 pub fn decodes_to_utf8(s: &str) -> bool {
+    if !s.contains('%') {
+        return true; // a &str is UTF-8 already
+    }
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(s).collect();
     std::str::from_utf8(&bytes).is_ok()
 }

@@ -4,6 +4,7 @@
 pub mod cdn;
 pub mod cors;
 pub mod dashboard;
+pub mod edge;
 pub mod files;
 pub mod folders;
 pub mod form;

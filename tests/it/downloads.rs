@@ -47,8 +47,12 @@ async fn download_headers(b: Backend) {
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
     );
     assert_eq!(h["cache-control"], "public, max-age=3600");
-    assert!(h.contains_key("x-request-id"));
+    let id = h["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok() && id.len() == 36, "{id}");
     assert!(!h.contains_key("content-disposition"));
+    // A client's own request id comes back (to find its request in the logs).
+    let (_, h, _) = get(&app, "/d/page.html", &[("x-request-id", "trace-7f3a")]).await;
+    assert_eq!(h["x-request-id"], "trace-7f3a");
 
     let (_, h, _) = get(
         &app,

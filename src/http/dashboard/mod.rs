@@ -7,7 +7,7 @@
 //! - `GET /dashboard/me`, `GET /dashboard/account` — who the session is, and
 //!   the account's totals and limits.
 //! - `/dashboard/api/<API path>` — the normal API with the session as the
-//!   principal: [`gate`] checks the cookie (and, for state-changing methods, the
+//!   principal: [`gate_request`] checks the cookie (and, for state-changing methods, the
 //!   origin and the CSRF token), drops any credential headers, rewrites the URI
 //!   to `<API path>` and hands the session's [`Principal`] to the extractor.
 //! - `/dashboard/assets/<hash>/<file>` — immutable, content-addressed assets.
@@ -50,23 +50,19 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/assets/{hash}/{name}", get(asset))
 }
 
-/// Wraps the routed app: `/dashboard/api/…` becomes the API request it names,
-/// made as the session's principal. Runs before routing (the URI is rewritten).
-pub fn gate(state: AppState, routes: Router) -> Router {
-    Router::new()
-        .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(state, gate_request))
-}
-
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-async fn gate_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    if path != "/dashboard" && !path.starts_with("/dashboard/") {
+/// Runs before routing (from `http/edge.rs`): `/dashboard/api/…` becomes the
+/// API request it names, with the session's principal; `/dashboard…` answers
+/// 404 when the dashboard is off; anything else goes straight on.
+pub async fn gate_request(state: &AppState, req: Request, next: Next) -> Response {
+    let p = req.uri().path();
+    if p != "/dashboard" && !p.starts_with("/dashboard/") {
         return next.run(req).await;
     }
+    let path = p.to_string();
     if !state.config.dashboard {
         return AppError::RouteNotFound {
             method: req.method().to_string(),
@@ -77,7 +73,7 @@ async fn gate_request(State(state): State<AppState>, req: Request, next: Next) -
     let Some(rest) = path.strip_prefix("/dashboard/api") else {
         return next.run(req).await;
     };
-    match api_request(&state, req).await {
+    match api_request(state, req).await {
         Ok(req) => {
             let mut resp = next.run(req).await;
             resp.headers_mut()
