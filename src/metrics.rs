@@ -109,17 +109,42 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
+/// The request counter and latency histogram of one (route, method, status),
+/// looked up in the recorder once and then kept: the recorder's own lookup
+/// hashes the name and every label on each call.
+fn series(
+    route: &'static str,
+    method: &'static str,
+    code: u16,
+) -> (metrics::Counter, metrics::Histogram) {
+    type Key = (usize, usize, u16);
+    static SERIES: OnceLock<RwLock<HashMap<Key, (metrics::Counter, metrics::Histogram)>>> =
+        OnceLock::new();
+    // Labels are interned `&'static str`s: their addresses name them.
+    let key = (route.as_ptr() as usize, method.as_ptr() as usize, code);
+    let all = SERIES.get_or_init(Default::default);
+    if let Some(s) = all.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return s.clone();
+    }
+    let status = status_label(code);
+    handle(); // the recorder exists before a handle is kept
+    let made = (
+        metrics::counter!(REQUESTS, "route" => route, "method" => method, "status" => status),
+        metrics::histogram!(LATENCY, "route" => route, "method" => method),
+    );
+    let mut w = all.write().unwrap_or_else(|e| e.into_inner());
+    w.entry(key).or_insert(made).clone()
+}
+
 /// Middleware: counts and times every request by its route template.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = route_label(req.extensions().get::<MatchedPath>());
     let method = method_label(req.method());
     let resp = next.run(req).await;
-    let status = status_label(resp.status().as_u16());
-    metrics::counter!(REQUESTS, "route" => route, "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!(LATENCY, "route" => route, "method" => method)
-        .record(start.elapsed().as_secs_f64());
+    let (requests, latency) = series(route, method, resp.status().as_u16());
+    requests.increment(1);
+    latency.record(start.elapsed().as_secs_f64());
     if let Some(len) = resp
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
