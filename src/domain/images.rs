@@ -50,7 +50,8 @@ pub struct Rendered {
 
 /// What a transformation reads: the image, and the `.crop` file that cuts it.
 struct Source {
-    image: Arc<FileRow>,
+    /// Shared with the path cache: the cached path clones nothing.
+    image: Arc<Served>,
     crop: Option<(Arc<FileRow>, Rect)>,
     access: Access,
 }
@@ -107,7 +108,7 @@ pub async fn render(
 ) -> AppResult<Rendered> {
     let params = params(state, &req).await?;
     let source = source(state, principal, &req).await?;
-    let image = &source.image;
+    let image = &source.image.row;
     let source_format = match mime_format(&image.mime) {
         Some(f) => f,
         None => sniffed_format(state, image).await?,
@@ -157,7 +158,8 @@ pub async fn render(
         });
     }
     let crop = source.crop.as_ref().map(|(_, r)| *r);
-    let bytes = run_transform(state, image.clone(), probe.pixels(), params, out, crop).await?;
+    let input = Arc::new(image.clone());
+    let bytes = run_transform(state, input, probe.pixels(), params, out, crop).await?;
     let derived = DerivedRow {
         blob_key: String::new(),
         account_id: req.account.to_string(),
@@ -183,14 +185,14 @@ pub async fn render(
 async fn source(state: &AppState, principal: &Principal, req: &Request<'_>) -> AppResult<Source> {
     let (served, access) =
         files::for_download(state, principal, req.account, req.path, None, req.slug).await?;
-    let row = Arc::new(served.row.clone());
     if !req.path.ends_with(".crop") {
         return Ok(Source {
-            image: row,
+            image: served,
             crop: None,
             access,
         });
     }
+    let row = Arc::new(served.row.clone());
     if row.size > MAX_CROP_BYTES {
         return Err(engine_error(EngineError::Invalid(
             "crop file: larger than 64 KiB".into(),
@@ -206,7 +208,7 @@ async fn source(state: &AppState, principal: &Principal, req: &Request<'_>) -> A
     };
     let (input_served, input_access) =
         files::for_download(state, principal, req.account, &input, None, req.slug).await?;
-    let image = Arc::new(input_served.row.clone());
+    let image = input_served;
     let access = if access == Access::Public && input_access == Access::Public {
         Access::Public
     } else {
@@ -230,15 +232,15 @@ fn result_row(
     etag: String,
 ) -> FileRow {
     let modified = match &source.crop {
-        Some((crop, _)) => crop.created_at.max(source.image.created_at),
-        None => source.image.created_at,
+        Some((crop, _)) => crop.created_at.max(source.image.row.created_at),
+        None => source.image.row.created_at,
     };
     let name = paths::file_name(path);
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     FileRow {
-        account_id: source.image.account_id.clone(),
+        account_id: source.image.row.account_id.clone(),
         path: path.to_string(),
-        version_id: source.image.version_id.clone(),
+        version_id: source.image.row.version_id.clone(),
         blob_key,
         size,
         mime: out.mime().to_string(),

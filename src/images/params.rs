@@ -182,24 +182,25 @@ impl Params {
     /// share one cached result). `bg` only counts for `fit=pad`; `q` only
     /// for lossy outputs; `f2` never (it only steers the format choice).
     pub fn cache_key(&self, output: Format) -> String {
+        use std::fmt::Write;
+        // One buffer, fields in name order (the key is stored: keep its form).
         let fit = self.fit_or_default();
-        let mut parts = Vec::with_capacity(6);
+        let mut key = String::with_capacity(40);
         if fit == Fit::Pad {
             let [r, g, b, a] = self.bg.unwrap_or(default_bg(output));
-            parts.push(format!("bg={r:02x}{g:02x}{b:02x}{a:02x}"));
+            let _ = write!(key, "bg={r:02x}{g:02x}{b:02x}{a:02x}&");
         }
-        parts.push(format!("f={}", output.ext()));
-        parts.push(format!("fit={}", fit.as_str()));
+        let _ = write!(key, "f={}&fit={}", output.ext(), fit.as_str());
         if let Some(h) = self.h {
-            parts.push(format!("h={h}"));
+            let _ = write!(key, "&h={h}");
         }
         if output.is_lossy() {
-            parts.push(format!("q={}", self.quality()));
+            let _ = write!(key, "&q={}", self.quality());
         }
         if let Some(w) = self.w {
-            parts.push(format!("w={w}"));
+            let _ = write!(key, "&w={w}");
         }
-        parts.join("&")
+        key
     }
 }
 
