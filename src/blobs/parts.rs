@@ -45,15 +45,16 @@ enum Sink {
     },
 }
 
-/// The object's file, positioned at `offset`. Never created here: a session
-/// that expired (its file swept) takes no more bytes.
-async fn open_at(path: &std::path::Path, offset: u64) -> AppResult<tokio::fs::File> {
+/// The object's file, open for writing at `offset` (multipart parts and tus
+/// appends). Never created here: an upload that expired (its file swept)
+/// takes no more bytes.
+pub(super) async fn open_at(path: &std::path::Path, offset: u64) -> AppResult<tokio::fs::File> {
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(path)
         .await
         .map_err(|e| AppError::Unavailable {
-            cause: format!("multipart object {}: {e}", path.display()),
+            cause: format!("upload object {}: {e}", path.display()),
         })?;
     file.seek(std::io::SeekFrom::Start(offset))
         .await

@@ -23,7 +23,7 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 use std::sync::Arc;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The smallest part S3 accepts (but the last).
 pub const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -175,17 +175,9 @@ impl Blobs {
             }
             Resumable::Append(local) => {
                 let path = local.path_to_filesystem(&from.key.into())?;
-                let mut file = tokio::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .await
-                    .map_err(|e| AppError::Unavailable {
-                        cause: format!("resumable object {}: {e}", from.key),
-                    })?;
+                let file = super::parts::open_at(&path, from.offset).await?;
+                // Bytes a cut or refused PATCH wrote past the offset go.
                 file.set_len(from.offset)
-                    .await
-                    .map_err(AppError::internal)?;
-                file.seek(std::io::SeekFrom::Start(from.offset))
                     .await
                     .map_err(AppError::internal)?;
                 Inner::Append {

@@ -83,12 +83,11 @@ pub struct FileCache {
     rows: TtlCache<FileKey, Option<Arc<Served>>>,
     /// blob key → bytes of small files.
     bytes: quick_cache::sync::Cache<String, Bytes, ByteWeight>,
-    /// (source version, cache key) → a cached transformation result. Only
-    /// hits are kept: a result never changes, and one whose version is
-    /// dropped is never asked for again (lookups use the current version).
-    derived: TtlCache<(String, String), Arc<DerivedRow>>,
-    /// The same results, ready to serve (rows and header values built once).
-    derived_served: TtlCache<(String, String), Arc<Served>>,
+    /// (source version, cache key) → a cached transformation result, ready
+    /// to serve (row and header values built once). Only hits are kept: a
+    /// result never changes, and one whose version is dropped is never asked
+    /// for again (lookups use the current version).
+    derived: TtlCache<(String, String), Arc<Served>>,
     /// version id → the image format its bytes were recognised as (for
     /// sources stored with a MIME type that does not name it).
     formats: TtlCache<String, crate::images::Format>,
@@ -105,7 +104,6 @@ impl FileCache {
                 ByteWeight,
             ),
             derived: TtlCache::new(100_000, Duration::from_secs(600)),
-            derived_served: TtlCache::new(100_000, Duration::from_secs(600)),
             formats: TtlCache::new(100_000, Duration::from_secs(86_400)),
         }
     }
@@ -120,36 +118,27 @@ impl FileCache {
         self.formats.insert(version_id.to_string(), format);
     }
 
-    /// A cached transformation result as served before, from memory only.
-    pub fn derived_served(&self, version_id: &str, cache_key: &str) -> Option<Arc<Served>> {
-        self.derived_served
-            .get(&(version_id.to_string(), cache_key.to_string()))
-    }
-
-    /// Keeps a result's [`Served`] for [`FileCache::derived_served`].
-    pub fn remember_served(&self, version_id: &str, cache_key: &str, served: Arc<Served>) {
-        self.derived_served
-            .insert((version_id.to_string(), cache_key.to_string()), served);
-    }
-
-    /// A cached transformation result, from memory or the database.
+    /// A cached transformation result, from memory or the database; `serve`
+    /// describes a row found in the database (once, then kept).
     pub async fn derived(
         &self,
         meta: &Meta,
         version_id: &str,
         cache_key: &str,
-    ) -> AppResult<Option<Arc<DerivedRow>>> {
+        serve: impl FnOnce(&DerivedRow) -> Served,
+    ) -> AppResult<Option<Arc<Served>>> {
         let key = (version_id.to_string(), cache_key.to_string());
         if let Some(hit) = self.derived.get(&key) {
             crate::metrics::cache_lookup("derived", true);
             return Ok(Some(hit));
         }
         crate::metrics::cache_lookup("derived", false);
-        let found = meta.get_derived(version_id, cache_key).await?.map(Arc::new);
-        if let Some(row) = &found {
-            self.derived.insert(key, row.clone());
-        }
-        Ok(found)
+        let Some(row) = meta.get_derived(version_id, cache_key).await? else {
+            return Ok(None);
+        };
+        let served = Arc::new(serve(&row));
+        self.derived.insert(key, served.clone());
+        Ok(Some(served))
     }
 
     /// The current version at a path, from the cache or the database.

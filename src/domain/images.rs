@@ -121,27 +121,13 @@ pub async fn render(
     let row_of = |blob_key: String, size: i64, etag: String| {
         result_row(&source, req.path, out, blob_key, size, etag)
     };
-    if let Some(served) = state.files.derived_served(&image.version_id, &cache_key) {
-        return Ok(Rendered {
-            served,
-            bytes: None,
-            access: source.access,
-            vary_accept,
-        });
-    }
-    if let Some(hit) = state
+    let cached = state
         .files
-        .derived(&state.meta, &image.version_id, &cache_key)
-        .await?
-    {
-        let served = Arc::new(Served::new(row_of(
-            hit.blob_key.clone(),
-            hit.size,
-            hit.etag.clone(),
-        )));
-        state
-            .files
-            .remember_served(&image.version_id, &cache_key, served.clone());
+        .derived(&state.meta, &image.version_id, &cache_key, |hit| {
+            Served::new(row_of(hit.blob_key.clone(), hit.size, hit.etag.clone()))
+        })
+        .await?;
+    if let Some(served) = cached {
         return Ok(Rendered {
             served,
             bytes: None,

@@ -51,18 +51,16 @@ pub fn transform(
     }
     let fit = params.fit_or_default();
     let plan_for = |w, h| plan(w, h, params.w, params.h, fit);
+    let head = probe(src)?;
+    check_pixels(&head, max_pixels)?;
     let shrunk = match crop {
-        None => {
-            let head = probe(src)?;
-            check_pixels(&head, max_pixels)?;
-            shrink::jpeg(src, head.format, plan_for)?
-        }
+        None => shrink::jpeg(src, head.format, plan_for)?,
         Some(_) => None,
     };
     let (img, icc, plan) = match shrunk {
         Some(s) => (s.img, s.icc, s.plan),
         None => {
-            let (img, icc) = decode(src, max_pixels)?;
+            let (img, icc) = decode(src, &head)?;
             let img = match crop {
                 Some(r) => cut(img, r)?,
                 None => img,
@@ -94,14 +92,12 @@ pub fn transform(
     })
 }
 
-/// Header check, bounded decode, EXIF orientation. Returns the embedded
-/// ICC profile too, if any.
+/// Bounded decode (the header `head` already read and within the limit),
+/// EXIF orientation. Returns the embedded ICC profile too, if any.
 pub(crate) fn decode(
     src: &[u8],
-    max_pixels: u64,
+    head: &super::Probe,
 ) -> Result<(DynamicImage, Option<Vec<u8>>), EngineError> {
-    let head = probe(src)?;
-    check_pixels(&head, max_pixels)?;
     let mut reader = image::ImageReader::with_format(Cursor::new(src), image_format(head.format));
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(head.width);

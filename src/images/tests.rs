@@ -415,7 +415,7 @@ fn shrink_on_load_gives_the_full_decode_sizes_and_orientation() {
     let src = jpeg_with_orientation(&halves(1603, 1201), 6);
     let full = |q: &str| {
         let p = parse_query(q).unwrap();
-        let (img, _) = engine::decode(&src, LIMIT).unwrap();
+        let (img, _) = engine::decode(&src, &probe(&src).unwrap()).unwrap();
         let plan = engine::plan(img.width(), img.height(), p.w, p.h, p.fit_or_default());
         plan.canvas.unwrap_or(plan.size)
     };

@@ -24,7 +24,7 @@ pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
-pub use uploads::UploadStore;
+pub use uploads::{ExpiredUpload, UploadStore};
 pub use usage::UsageStore;
 
 use crate::error::AppResult;

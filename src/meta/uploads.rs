@@ -6,6 +6,15 @@ use super::*;
 use crate::error::AppResult;
 use async_trait::async_trait;
 
+/// A session past its expiry, as the sweeper needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ExpiredUpload {
+    pub id: String,
+    pub account_id: String,
+    /// The in-place object, if its parts went straight into one.
+    pub blob_key: Option<String>,
+}
+
 #[async_trait]
 pub trait UploadStore: Send + Sync {
     async fn create_upload(&self, u: &UploadSession) -> AppResult<()>;
@@ -14,6 +23,8 @@ pub trait UploadStore: Send + Sync {
     /// session is open (a retry replaces the record and un-confirms it if the
     /// bytes changed). Returns whether it was recorded and the blob it replaced.
     async fn record_part(&self, part: &UploadPart) -> AppResult<(bool, Option<String>)>;
+    /// Whether part `idx` has a stored attempt on record.
+    async fn has_part(&self, upload_id: &str, idx: i64) -> AppResult<bool>;
     /// Confirms a stored part whose etag matches; false otherwise.
     async fn confirm_part(&self, upload_id: &str, idx: i64, etag: &str) -> AppResult<bool>;
     async fn list_parts(&self, upload_id: &str) -> AppResult<Vec<UploadPart>>;
@@ -21,8 +32,8 @@ pub trait UploadStore: Send + Sync {
     /// true for exactly one caller.
     async fn claim_upload(&self, upload_id: &str) -> AppResult<bool>;
     async fn set_upload_status(&self, upload_id: &str, status: &str) -> AppResult<()>;
-    /// Sessions past their expiry (any status but `done`), as (id, account).
-    async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<(String, String)>>;
+    /// Sessions past their expiry (any status but `done`).
+    async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<ExpiredUpload>>;
     /// Forgets a session and its parts.
     async fn delete_upload(&self, upload_id: &str) -> AppResult<()>;
 }
@@ -105,6 +116,17 @@ macro_rules! impl_uploads {
                 Ok((recorded, if recorded { old.map(|(k,)| k) } else { None }))
             }
 
+            async fn has_part(&self, upload_id: &str, idx: i64) -> $crate::error::AppResult<bool> {
+                let found: Option<(i64,)> = sqlx::query_as(
+                    "SELECT idx FROM upload_parts WHERE upload_id = $1 AND idx = $2",
+                )
+                .bind(upload_id)
+                .bind(idx)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
             async fn confirm_part(
                 &self,
                 upload_id: &str,
@@ -162,9 +184,9 @@ macro_rules! impl_uploads {
                 &self,
                 now: i64,
                 limit: i64,
-            ) -> $crate::error::AppResult<Vec<(String, String)>> {
+            ) -> $crate::error::AppResult<Vec<$crate::meta::ExpiredUpload>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, account_id FROM upload_sessions WHERE expires_at <= $1 \
+                    "SELECT id, account_id, blob_key FROM upload_sessions WHERE expires_at <= $1 \
                      ORDER BY expires_at LIMIT $2",
                 )
                 .bind(now)

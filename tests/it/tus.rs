@@ -56,16 +56,29 @@ async fn create_ok(app: &TestApp, key: &str, len: u64, meta: &[(&str, &str)]) ->
 }
 
 async fn patch(app: &TestApp, key: &str, url: &str, offset: u64, body: Vec<u8>) -> Response {
-    app.client
+    patch_with(app, url, offset, None, body, key).await
+}
+
+/// A PATCH with one more header (`Upload-Checksum`, `Content-Digest`).
+async fn patch_with(
+    app: &TestApp,
+    url: &str,
+    offset: u64,
+    extra: Option<(&str, String)>,
+    body: Vec<u8>,
+    key: &str,
+) -> Response {
+    let mut req = app
+        .client
         .patch(url)
         .bearer_auth(key)
         .header("tus-resumable", "1.0.0")
         .header("upload-offset", offset.to_string())
-        .header("content-type", "application/offset+octet-stream")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+        .header("content-type", "application/offset+octet-stream");
+    if let Some((name, value)) = extra {
+        req = req.header(name, value);
+    }
+    req.body(body).send().await.unwrap()
 }
 
 async fn req(app: &TestApp, method: Method, key: &str, url: &str) -> Response {
@@ -310,20 +323,14 @@ async fn checksum(backend: Backend) {
     let bytes = data(50_000, 7);
     let url = create_ok(&app, &app.secret, 50_000, &[("filePath", "/sum.bin")]).await;
     let send = |sum: String, body: Vec<u8>, offset: u64| {
-        let (client, url, key) = (app.client.clone(), url.clone(), app.secret.clone());
-        async move {
-            client
-                .patch(&url)
-                .bearer_auth(key)
-                .header("tus-resumable", "1.0.0")
-                .header("upload-offset", offset.to_string())
-                .header("content-type", "application/offset+octet-stream")
-                .header("upload-checksum", sum)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
+        patch_with(
+            &app,
+            &url,
+            offset,
+            Some(("upload-checksum", sum)),
+            body,
+            &app.secret,
+        )
     };
     let wrong = format!("sha256 {}", b64(&sha2::Sha256::digest(b"other")));
     let r = send(wrong, bytes[..20_000].to_vec(), 0).await;
@@ -354,20 +361,14 @@ async fn content_digest(backend: Backend) {
     let bytes = data(30_000, 9);
     let url = create_ok(&app, &app.secret, 30_000, &[("filePath", "/digest.bin")]).await;
     let send = |field: String, body: Vec<u8>, offset: u64| {
-        let (client, url, key) = (app.client.clone(), url.clone(), app.secret.clone());
-        async move {
-            client
-                .patch(&url)
-                .bearer_auth(key)
-                .header("tus-resumable", "1.0.0")
-                .header("upload-offset", offset.to_string())
-                .header("content-type", "application/offset+octet-stream")
-                .header("content-digest", field)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
+        patch_with(
+            &app,
+            &url,
+            offset,
+            Some(("content-digest", field)),
+            body,
+            &app.secret,
+        )
     };
     let sha = |b: &[u8]| format!("sha-256=:{}:", b64(&sha2::Sha256::digest(b)));
     let r = send(sha(b"other"), bytes[..10_000].to_vec(), 0).await;

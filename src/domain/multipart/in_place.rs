@@ -76,8 +76,7 @@ where
     }
     let key = s.blob_key.as_deref().unwrap_or_default();
     let (start, _) = part_range(s.size as u64, idx);
-    let stored = state.meta.list_parts(&s.id).await?;
-    let retry = stored.iter().any(|p| p.idx == idx as i64);
+    let retry = state.meta.has_part(&s.id, idx as i64).await?;
     let mut sink = state
         .blobs
         .open_part(

@@ -517,22 +517,22 @@ pub async fn remaining_parts(
 /// Removes expired sessions and their parts' bytes (run by the sweeper).
 pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
     let expired = state.meta.expired_uploads(now_ms(), 200).await?;
-    for (id, account) in &expired {
-        in_place::SessionLocks::forget(id);
-        if let Some(key) = state
-            .meta
-            .get_upload(account, id)
-            .await?
-            .and_then(|s| s.blob_key)
-        {
+    for u in &expired {
+        in_place::SessionLocks::forget(&u.id);
+        match &u.blob_key {
             // The in-place object: its store-side upload is aborted too.
-            crate::domain::sweeper::abort_and_delete(state, &key).await?;
-            state.meta.gc_remove(&key).await?;
+            Some(key) => {
+                crate::domain::sweeper::abort_and_delete(state, key).await?;
+                state.meta.gc_remove(key).await?;
+            }
+            None => {
+                let prefix = format!("{}/uploads/{}", u.account_id, u.id);
+                for key in state.blobs.list(&prefix).await? {
+                    discard(state, &key).await;
+                }
+            }
         }
-        for key in state.blobs.list(&format!("{account}/uploads/{id}")).await? {
-            discard(state, &key).await;
-        }
-        state.meta.delete_upload(id).await?;
+        state.meta.delete_upload(&u.id).await?;
     }
     Ok(expired.len())
 }
