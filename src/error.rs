@@ -554,6 +554,17 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Prefix of the cause of a transaction that lost to a concurrent one.
+const CONTENTION: &str = "transaction contention: ";
+
+impl AppError {
+    /// Whether a metadata transaction lost a deadlock or serialization race
+    /// and may simply be run again.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, AppError::Unavailable { cause } if cause.starts_with(CONTENTION))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -564,6 +575,15 @@ impl From<sqlx::Error> for AppError {
             | sqlx::Error::WorkerCrashed => AppError::Unavailable {
                 cause: e.to_string(),
             },
+            // PostgreSQL deadlock / serialization failure: the metadata layer
+            // retries the transaction (`meta::contended`).
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| matches!(&*c, "40P01" | "40001")) =>
+            {
+                AppError::Unavailable {
+                    cause: format!("{CONTENTION}{e}"),
+                }
+            }
             // PostgreSQL connection exceptions (08xxx); SQLite busy/locked (5, 6, 517).
             sqlx::Error::Database(ref db)
                 if db

@@ -157,76 +157,79 @@ macro_rules! impl_files {
                 overwrite: bool,
                 claim: $crate::meta::BlobClaim,
             ) -> $crate::error::AppResult<$crate::meta::CommitOutcome> {
-                let mut tx = self.pool.begin().await?;
-                let (blob_key, redundant) = claim_blob!(tx, f, claim);
-                sqlx::query($crate::meta::sql::INSERT_VERSION)
-                .bind(&f.version_id)
-                .bind(&f.account_id)
-                .bind(&f.path)
-                .bind(&blob_key)
-                .bind(f.size)
-                .bind(&f.mime)
-                .bind(&f.etag)
-                .bind(&f.original_file_name)
-                .bind(&f.metadata)
-                .bind(&f.tags)
-                .bind(f.created_at)
-                .bind(&f.sha256)
-                .execute(&mut *tx)
-                .await?;
-                let pointer = if overwrite {
-                    "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (account_id, path) DO UPDATE SET version_id = excluded.version_id"
-                } else {
-                    "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (account_id, path) DO NOTHING"
-                };
-                let done = sqlx::query(pointer)
+                $crate::meta::contended(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    let (blob_key, redundant) = claim_blob!(tx, f, claim);
+                    sqlx::query($crate::meta::sql::INSERT_VERSION)
+                    .bind(&f.version_id)
                     .bind(&f.account_id)
                     .bind(&f.path)
-                    .bind($crate::meta::parent_of(&f.path))
-                    .bind(&f.version_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok($crate::meta::CommitOutcome::Exists);
-                }
-                for (folder, parent) in $crate::meta::ancestors(&f.path) {
-                    sqlx::query($crate::meta::sql::INSERT_IMPLICIT_FOLDER)
-                    .bind(&f.account_id)
-                    .bind(&folder)
-                    .bind(&parent)
+                    .bind(&blob_key)
+                    .bind(f.size)
+                    .bind(&f.mime)
+                    .bind(&f.etag)
+                    .bind(&f.original_file_name)
+                    .bind(&f.metadata)
+                    .bind(&f.tags)
                     .bind(f.created_at)
+                    .bind(&f.sha256)
                     .execute(&mut *tx)
                     .await?;
-                }
-                let pruned: Vec<(String, String)> =
-                    sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
+                    let pointer = if overwrite {
+                        "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (account_id, path) DO UPDATE SET version_id = excluded.version_id"
+                    } else {
+                        "INSERT INTO files (account_id, path, parent, version_id) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (account_id, path) DO NOTHING"
+                    };
+                    let done = sqlx::query(pointer)
                         .bind(&f.account_id)
                         .bind(&f.path)
+                        .bind($crate::meta::parent_of(&f.path))
                         .bind(&f.version_id)
-                        .bind($crate::meta::MAX_VERSIONS)
-                        .fetch_all(&mut *tx)
+                        .execute(&mut *tx)
                         .await?;
-                let pruned_blobs: Vec<String> = pruned.iter().map(|(k, _)| k.clone()).collect();
-                let mut dropped = release_blobs!(tx, &pruned_blobs, f.created_at);
-                dropped.extend(redundant);
-                let mut derived = $crate::meta::files::drop_derived(&mut tx, &pruned).await?;
-                derived.extend($crate::meta::files::stale_derived(&mut tx, f).await?);
-                for key in &derived {
-                    sqlx::query($crate::meta::sql::GC_UPSERT)
-                        .bind(key)
+                    if done.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        return Ok($crate::meta::CommitOutcome::Exists);
+                    }
+                    for (folder, parent) in $crate::meta::ancestors(&f.path) {
+                        sqlx::query($crate::meta::sql::INSERT_IMPLICIT_FOLDER)
+                        .bind(&f.account_id)
+                        .bind(&folder)
+                        .bind(&parent)
                         .bind(f.created_at)
                         .execute(&mut *tx)
                         .await?;
-                }
-                dropped.extend(derived);
-                tx.commit().await?;
-                Ok($crate::meta::CommitOutcome::Committed {
-                    dropped_blobs: dropped,
-                    blob_key,
+                    }
+                    let pruned: Vec<(String, String)> =
+                        sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
+                            .bind(&f.account_id)
+                            .bind(&f.path)
+                            .bind(&f.version_id)
+                            .bind($crate::meta::MAX_VERSIONS)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let pruned_blobs: Vec<String> = pruned.iter().map(|(k, _)| k.clone()).collect();
+                    let mut dropped = release_blobs!(tx, &pruned_blobs, f.created_at);
+                    dropped.extend(redundant);
+                    let mut derived = $crate::meta::files::drop_derived(&mut tx, &pruned).await?;
+                    derived.extend($crate::meta::files::stale_derived(&mut tx, f).await?);
+                    for key in &derived {
+                        sqlx::query($crate::meta::sql::GC_UPSERT)
+                            .bind(key)
+                            .bind(f.created_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    dropped.extend(derived);
+                    tx.commit().await?;
+                    Ok($crate::meta::CommitOutcome::Committed {
+                        dropped_blobs: dropped,
+                        blob_key,
+                    })
                 })
+                .await
             }
 
             async fn delete_file(
@@ -235,44 +238,47 @@ macro_rules! impl_files {
                 path: &str,
                 now: i64,
             ) -> $crate::error::AppResult<Option<Vec<String>>> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
+                $crate::meta::contended(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
+                        .bind(account_id)
+                        .bind(path)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                    let versions: Vec<(String, String)> = sqlx::query_as(
+                        "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
+                         RETURNING blob_key, version_id",
+                    )
                     .bind(account_id)
                     .bind(path)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-                let versions: Vec<(String, String)> = sqlx::query_as(
-                    "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
-                     RETURNING blob_key, version_id",
-                )
-                .bind(account_id)
-                .bind(path)
-                .fetch_all(&mut *tx)
-                .await?;
-                let keys: Vec<String> = versions.iter().map(|(k, _)| k.clone()).collect();
-                let mut freed = release_blobs!(tx, &keys, now);
-                let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
-                for key in &derived {
-                    sqlx::query($crate::meta::sql::GC_UPSERT)
-                        .bind(key)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                freed.extend(derived);
-                for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
-                    sqlx::query($crate::meta::sql::PRUNE_FOLDER)
-                        .bind(account_id)
-                        .bind(folder)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(Some(freed))
+                    let keys: Vec<String> = versions.iter().map(|(k, _)| k.clone()).collect();
+                    let mut freed = release_blobs!(tx, &keys, now);
+                    let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
+                    for key in &derived {
+                        sqlx::query($crate::meta::sql::GC_UPSERT)
+                            .bind(key)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    freed.extend(derived);
+                    for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
+                        sqlx::query($crate::meta::sql::PRUNE_FOLDER)
+                            .bind(account_id)
+                            .bind(folder)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(Some(freed))
+                })
+                .await
             }
 
             async fn expired_sandbox_files(

@@ -54,38 +54,41 @@ macro_rules! impl_folders {
                 settings: &str,
                 now: i64,
             ) -> $crate::error::AppResult<$crate::meta::FolderRow> {
-                let mut tx = self.pool.begin().await?;
-                let mut chain = $crate::meta::ancestors(path);
-                chain.push((path.to_string(), $crate::meta::parent_of(path).to_string()));
-                for (folder, parent) in &chain {
-                    if folder == "/" {
-                        continue;
+                $crate::meta::contended(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    let mut chain = $crate::meta::ancestors(path);
+                    chain.push((path.to_string(), $crate::meta::parent_of(path).to_string()));
+                    for (folder, parent) in &chain {
+                        if folder == "/" {
+                            continue;
+                        }
+                        sqlx::query(
+                            "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
+                             VALUES ($1, $2, $3, FALSE, '{}', $4) ON CONFLICT (account_id, path) DO NOTHING",
+                        )
+                        .bind(account_id)
+                        .bind(folder)
+                        .bind(parent)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                     }
-                    sqlx::query(
+                    let row: $crate::meta::FolderRow = sqlx::query_as(
                         "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
-                         VALUES ($1, $2, $3, FALSE, '{}', $4) ON CONFLICT (account_id, path) DO NOTHING",
+                         VALUES ($1, $2, $3, TRUE, $4, $5) ON CONFLICT (account_id, path) \
+                         DO UPDATE SET explicit = TRUE, settings = excluded.settings RETURNING *",
                     )
                     .bind(account_id)
-                    .bind(folder)
-                    .bind(parent)
+                    .bind(path)
+                    .bind($crate::meta::parent_of(path))
+                    .bind(settings)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                }
-                let row: $crate::meta::FolderRow = sqlx::query_as(
-                    "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
-                     VALUES ($1, $2, $3, TRUE, $4, $5) ON CONFLICT (account_id, path) \
-                     DO UPDATE SET explicit = TRUE, settings = excluded.settings RETURNING *",
-                )
-                .bind(account_id)
-                .bind(path)
-                .bind($crate::meta::parent_of(path))
-                .bind(settings)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(row)
+                    tx.commit().await?;
+                    Ok(row)
+                })
+                .await
             }
 
             async fn folder_settings(
@@ -182,49 +185,52 @@ macro_rules! impl_folders {
                 path: &str,
                 recursive: bool,
             ) -> $crate::error::AppResult<u64> {
-                let (lo, hi) = $crate::meta::subtree_range(path);
-                let mut tx = self.pool.begin().await?;
-                let reset = if recursive {
-                    "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
-                     AND (path = $2 OR (path >= $3 AND path < $4))"
-                } else {
-                    "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
-                     AND path = $2 AND ($3 <> $4 OR TRUE)"
-                };
-                sqlx::query(reset)
+                $crate::meta::contended(|| async {
+                    let (lo, hi) = $crate::meta::subtree_range(path);
+                    let mut tx = self.pool.begin().await?;
+                    let reset = if recursive {
+                        "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
+                         AND (path = $2 OR (path >= $3 AND path < $4))"
+                    } else {
+                        "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
+                         AND path = $2 AND ($3 <> $4 OR TRUE)"
+                    };
+                    sqlx::query(reset)
+                        .bind(account_id)
+                        .bind(path)
+                        .bind(&lo)
+                        .bind(&hi)
+                        .execute(&mut *tx)
+                        .await?;
+                    // Deepest first, so a folder's emptiness is judged after its children's.
+                    let mut candidates: Vec<(String,)> = sqlx::query_as(
+                        "SELECT path FROM folders WHERE account_id = $1 AND path >= $2 AND path < $3 \
+                         AND path <> '/'",
+                    )
                     .bind(account_id)
-                    .bind(path)
                     .bind(&lo)
                     .bind(&hi)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await?;
-                // Deepest first, so a folder's emptiness is judged after its children's.
-                let mut candidates: Vec<(String,)> = sqlx::query_as(
-                    "SELECT path FROM folders WHERE account_id = $1 AND path >= $2 AND path < $3 \
-                     AND path <> '/'",
-                )
-                .bind(account_id)
-                .bind(&lo)
-                .bind(&hi)
-                .fetch_all(&mut *tx)
-                .await?;
-                candidates.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(b.0.cmp(&a.0)));
-                let mut chain: Vec<String> = candidates.into_iter().map(|(p,)| p).collect();
-                if path != "/" {
-                    chain.push(path.to_string());
-                    chain.extend($crate::meta::ancestors(path).into_iter().rev().map(|(p, _)| p));
-                }
-                let mut removed = 0;
-                for folder in chain {
-                    removed += sqlx::query($crate::meta::sql::PRUNE_FOLDER)
-                        .bind(account_id)
-                        .bind(&folder)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                }
-                tx.commit().await?;
-                Ok(removed)
+                    candidates.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(b.0.cmp(&a.0)));
+                    let mut chain: Vec<String> = candidates.into_iter().map(|(p,)| p).collect();
+                    if path != "/" {
+                        chain.push(path.to_string());
+                        chain.extend($crate::meta::ancestors(path).into_iter().rev().map(|(p, _)| p));
+                    }
+                    let mut removed = 0;
+                    for folder in chain {
+                        removed += sqlx::query($crate::meta::sql::PRUNE_FOLDER)
+                            .bind(account_id)
+                            .bind(&folder)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(removed)
+                })
+                .await
             }
         }
     };

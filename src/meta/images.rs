@@ -95,43 +95,46 @@ macro_rules! impl_images {
                 &self,
                 r: &$crate::meta::DerivedRow,
             ) -> $crate::error::AppResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                let q = format!(
-                    "INSERT INTO derived ({DERIVED_COLUMNS}) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
-                     WHERE EXISTS (SELECT 1 FROM files WHERE version_id = $3) \
-                     AND ($4 IS NULL OR EXISTS (SELECT 1 FROM files WHERE version_id = $4)) \
-                     ON CONFLICT (source_version_id, cache_key) DO NOTHING"
-                );
-                let done = sqlx::query(&q)
-                    .bind(&r.blob_key)
-                    .bind(&r.account_id)
-                    .bind(&r.source_version_id)
-                    .bind(&r.crop_version_id)
-                    .bind(&r.cache_key)
-                    .bind(r.size)
-                    .bind(&r.mime)
-                    .bind(&r.etag)
-                    .bind(r.created_at)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                let claimed = sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
-                    .bind(&r.blob_key)
-                    .execute(&mut *tx)
-                    .await?;
-                if claimed.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                match tx.commit().await {
-                    Ok(()) => Ok(true),
-                    Err(e) if is_foreign_key_violation(&e) => Ok(false),
-                    Err(e) => Err(e.into()),
-                }
+                $crate::meta::contended(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    let q = format!(
+                        "INSERT INTO derived ({DERIVED_COLUMNS}) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+                         WHERE EXISTS (SELECT 1 FROM files WHERE version_id = $3) \
+                         AND ($4 IS NULL OR EXISTS (SELECT 1 FROM files WHERE version_id = $4)) \
+                         ON CONFLICT (source_version_id, cache_key) DO NOTHING"
+                    );
+                    let done = sqlx::query(&q)
+                        .bind(&r.blob_key)
+                        .bind(&r.account_id)
+                        .bind(&r.source_version_id)
+                        .bind(&r.crop_version_id)
+                        .bind(&r.cache_key)
+                        .bind(r.size)
+                        .bind(&r.mime)
+                        .bind(&r.etag)
+                        .bind(r.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() != 1 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    let claimed = sqlx::query("DELETE FROM blob_gc WHERE blob_key = $1")
+                        .bind(&r.blob_key)
+                        .execute(&mut *tx)
+                        .await?;
+                    if claimed.rows_affected() != 1 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    match tx.commit().await {
+                        Ok(()) => Ok(true),
+                        Err(e) if is_foreign_key_violation(&e) => Ok(false),
+                        Err(e) => Err(e.into()),
+                    }
+                })
+                .await
             }
 
             async fn list_derived(

@@ -270,6 +270,28 @@ pub fn subtree_range(folder: &str) -> (String, String) {
 }
 
 /// Milliseconds since the Unix epoch.
+/// Runs the transaction `attempt` builds, again when it lost a deadlock or
+/// serialization race to a concurrent one (PostgreSQL aborts one of two
+/// transactions that wait on each other; the advice is to retry it). Gives up
+/// after a few tries with the 503 the last one produced.
+pub async fn contended<T, F, Fut>(attempt: F) -> AppResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    let mut tries = 0u32;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_contention() && tries < 8 => {
+                tries += 1;
+                // A short, growing pause lets the winner commit first.
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries) * 3)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -277,6 +299,47 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AppError;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn lost_race() -> AppError {
+        // What a PostgreSQL deadlock abort converts to.
+        AppError::Unavailable {
+            cause: format!("{}deadlock detected", "transaction contention: "),
+        }
+    }
+
+    #[tokio::test]
+    async fn contended_transactions_are_retried_then_given_up() {
+        let runs = AtomicU32::new(0);
+        let out = contended(|| async {
+            match runs.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(lost_race()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(out.unwrap(), 2, "third run wins");
+        let runs = AtomicU32::new(0);
+        let out: AppResult<()> = contended(|| async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(lost_race())
+        })
+        .await;
+        assert!(out.unwrap_err().is_contention());
+        assert_eq!(runs.load(Ordering::SeqCst), 9, "one run and eight retries");
+        // Other failures are not retried.
+        let runs = AtomicU32::new(0);
+        let out: AppResult<()> = contended(|| async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(AppError::Unavailable {
+                cause: "pool timed out".into(),
+            })
+        })
+        .await;
+        assert!(!out.unwrap_err().is_contention());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn ancestors_and_parents() {

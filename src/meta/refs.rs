@@ -189,62 +189,65 @@ macro_rules! impl_blobs {
                 sha256: &str,
                 gc_at: i64,
             ) -> $crate::error::AppResult<$crate::meta::DigestOutcome> {
-                use $crate::meta::DigestOutcome;
-                let mut tx = self.pool.begin().await?;
-                let row: Option<(String, i64)> =
-                    sqlx::query_as("SELECT account_id, refs FROM blobs WHERE blob_key = $1")
+                $crate::meta::contended(|| async {
+                    use $crate::meta::DigestOutcome;
+                    let mut tx = self.pool.begin().await?;
+                    let row: Option<(String, i64)> =
+                        sqlx::query_as("SELECT account_id, refs FROM blobs WHERE blob_key = $1")
+                            .bind(blob_key)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((account, refs)) = row else {
+                        return Ok(DigestOutcome::Gone);
+                    };
+                    sqlx::query("UPDATE file_versions SET sha256 = $2 WHERE blob_key = $1")
                         .bind(blob_key)
-                        .fetch_optional(&mut *tx)
+                        .bind(sha256)
+                        .execute(&mut *tx)
                         .await?;
-                let Some((account, refs)) = row else {
-                    return Ok(DigestOutcome::Gone);
-                };
-                sqlx::query("UPDATE file_versions SET sha256 = $2 WHERE blob_key = $1")
-                    .bind(blob_key)
+                    let twin: Option<(String,)> = sqlx::query_as(
+                        "SELECT blob_key FROM blobs WHERE account_id = $1 AND sha256 = $2",
+                    )
+                    .bind(&account)
                     .bind(sha256)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                let twin: Option<(String,)> = sqlx::query_as(
-                    "SELECT blob_key FROM blobs WHERE account_id = $1 AND sha256 = $2",
-                )
-                .bind(&account)
-                .bind(sha256)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let outcome = match twin {
-                    Some((twin,)) if twin != blob_key => {
-                        sqlx::query("UPDATE file_versions SET blob_key = $2 WHERE blob_key = $1")
-                            .bind(blob_key)
-                            .bind(&twin)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("UPDATE blobs SET refs = refs + $2 WHERE blob_key = $1")
-                            .bind(&twin)
-                            .bind(refs)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("DELETE FROM blobs WHERE blob_key = $1")
-                            .bind(blob_key)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query($crate::meta::sql::GC_UPSERT)
-                            .bind(blob_key)
-                            .bind(gc_at)
-                            .execute(&mut *tx)
-                            .await?;
-                        DigestOutcome::Merged
-                    }
-                    _ => {
-                        sqlx::query("UPDATE blobs SET sha256 = $2 WHERE blob_key = $1")
-                            .bind(blob_key)
-                            .bind(sha256)
-                            .execute(&mut *tx)
-                            .await?;
-                        DigestOutcome::Recorded
-                    }
-                };
-                tx.commit().await?;
-                Ok(outcome)
+                    let outcome = match twin {
+                        Some((twin,)) if twin != blob_key => {
+                            sqlx::query("UPDATE file_versions SET blob_key = $2 WHERE blob_key = $1")
+                                .bind(blob_key)
+                                .bind(&twin)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query("UPDATE blobs SET refs = refs + $2 WHERE blob_key = $1")
+                                .bind(&twin)
+                                .bind(refs)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query("DELETE FROM blobs WHERE blob_key = $1")
+                                .bind(blob_key)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query($crate::meta::sql::GC_UPSERT)
+                                .bind(blob_key)
+                                .bind(gc_at)
+                                .execute(&mut *tx)
+                                .await?;
+                            DigestOutcome::Merged
+                        }
+                        _ => {
+                            sqlx::query("UPDATE blobs SET sha256 = $2 WHERE blob_key = $1")
+                                .bind(blob_key)
+                                .bind(sha256)
+                                .execute(&mut *tx)
+                                .await?;
+                            DigestOutcome::Recorded
+                        }
+                    };
+                    tx.commit().await?;
+                    Ok(outcome)
+                })
+                .await
             }
 
             async fn blob_usage(

@@ -196,17 +196,20 @@ macro_rules! impl_uploads {
             }
 
             async fn delete_upload(&self, upload_id: &str) -> $crate::error::AppResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-                    .bind(upload_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
-                    .bind(upload_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
+                $crate::meta::contended(|| async {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+                        .bind(upload_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
+                        .bind(upload_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await
             }
         }
     };
