@@ -3,7 +3,7 @@
 usage: images.py BASE ACCOUNT KEY PID
 Prints median latencies, images/s and the server's peak RSS (VmHWM).
 """
-import http.client, statistics, sys, threading, time, urllib.parse, os
+import http.client, statistics, subprocess, shutil, sys, threading, time, urllib.parse, os
 
 BASE, ACC, KEY, PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 U = urllib.parse.urlparse(BASE)
@@ -81,9 +81,28 @@ for fmt, q0 in (("webp", 1), ("avif", 1)):
     print(f"uncached 12 MP -> 400 px {fmt}: median {med(t):.0f} ms (min {min(t):.0f}, max {max(t):.0f}, {RUNS} runs, 1 client)")
     ips = throughput(fmt, 40)
     print(f"uncached 12 MP -> 400 px {fmt}: {ips:.2f} images/s (2 clients)")
-cached, size = repeated(f"/{ACC}/image/b/img12.jpg?w=400&f=webp&q=80")
+CACHED = f"/{ACC}/image/b/img12.jpg?w=400&f=webp&q=80"
+_, size = repeated(CACHED, 1)
 upload("/b/same.bin", os.urandom(size))
-raw, _ = repeated(f"/{ACC}/raw/b/same.bin")
-print(f"cached 400 px webp ({size} B): median {med(cached):.3f} ms; raw {size} B: median {med(raw):.3f} ms; ratio {med(cached) / med(raw):.2f}")
+RAW = f"/{ACC}/raw/b/same.bin"
+# Interleaved, one request of each in turn, so drift hits both alike.
+cached, raw = [], []
+c = conn()
+for _ in range(1000):
+    for path, out in ((CACHED, cached), (RAW, raw)):
+        s, _, ms, _ = get(c, path)
+        assert s == 200
+        out.append(ms)
+print(f"cached 400 px webp ({size} B): median {med(cached):.3f} ms; raw {size} B: median {med(raw):.3f} ms; ratio {med(cached) / med(raw):.2f} (1000 each, interleaved, 1 client)")
+
+def wrk_rps(path):
+    out = subprocess.run(["wrk", "-t2", "-c32", "-d3s", BASE + path], capture_output=True, text=True).stdout
+    return float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
+
+if shutil.which("wrk"):
+    rc, rr = [], []
+    for _ in range(3):
+        rc.append(wrk_rps(CACHED)); rr.append(wrk_rps(RAW))
+    print(f"cached 400 px webp: {med(rc):.0f} req/s; raw: {med(rr):.0f} req/s; ratio {med(rc) / med(rr):.2f} (wrk -t2 -c32, 3 x 3 s each, alternating, medians)")
 before, after, secs = memory()
 print(f"8 clients x 24 MP JPEG -> 600 px webp: {secs:.1f} s; peak RSS {after / 1024:.0f} MiB (before {before / 1024:.0f} MiB)")

@@ -287,10 +287,10 @@ impl Auth {
     /// The key with this hash, from the cache or the database.
     async fn key_by_hash(&self, hash: &str) -> AppResult<Option<Arc<ResolvedKey>>> {
         if let Some(hit) = self.keys.get(hash) {
-            crate::metrics::cache_lookup("keys", true);
+            crate::metrics::cache_lookup(crate::metrics::Cache::Keys, true);
             return Ok(hit);
         }
-        crate::metrics::cache_lookup("keys", false);
+        crate::metrics::cache_lookup(crate::metrics::Cache::Keys, false);
         let meta = &self.meta;
         self.keys
             .get_or_load(hash.to_string(), || async move {

@@ -49,11 +49,12 @@ impl Served {
     }
 }
 
-/// (account, path), owned.
+/// A pair of strings as a cache key, owned: (account, path) for rows,
+/// (source version, transformation key) for derived results.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct FileKey(String, String);
 
-/// (account, path), borrowed: hashes exactly like [`FileKey`].
+/// The same pair, borrowed: hashes exactly like [`FileKey`].
 struct FileKeyRef<'a>(&'a str, &'a str);
 
 impl Hash for FileKeyRef<'_> {
@@ -87,7 +88,7 @@ pub struct FileCache {
     /// to serve (row and header values built once). Only hits are kept: a
     /// result never changes, and one whose version is dropped is never asked
     /// for again (lookups use the current version).
-    derived: TtlCache<(String, String), Arc<Served>>,
+    derived: TtlCache<FileKey, Arc<Served>>,
     /// version id → the image format its bytes were recognised as (for
     /// sources stored with a MIME type that does not name it).
     formats: TtlCache<String, crate::images::Format>,
@@ -127,16 +128,16 @@ impl FileCache {
         cache_key: &str,
         serve: impl FnOnce(&DerivedRow) -> Served,
     ) -> AppResult<Option<Arc<Served>>> {
-        let key = (version_id.to_string(), cache_key.to_string());
-        if let Some(hit) = self.derived.get(&key) {
-            crate::metrics::cache_lookup("derived", true);
+        if let Some(hit) = self.derived.get(&FileKeyRef(version_id, cache_key)) {
+            crate::metrics::cache_lookup(crate::metrics::Cache::Derived, true);
             return Ok(Some(hit));
         }
-        crate::metrics::cache_lookup("derived", false);
+        crate::metrics::cache_lookup(crate::metrics::Cache::Derived, false);
         let Some(row) = meta.get_derived(version_id, cache_key).await? else {
             return Ok(None);
         };
         let served = Arc::new(serve(&row));
+        let key = FileKey(version_id.to_string(), cache_key.to_string());
         self.derived.insert(key, served.clone());
         Ok(Some(served))
     }
@@ -149,10 +150,10 @@ impl FileCache {
         path: &str,
     ) -> AppResult<Option<Arc<Served>>> {
         if let Some(hit) = self.rows.get(&FileKeyRef(account, path)) {
-            crate::metrics::cache_lookup("files", true);
+            crate::metrics::cache_lookup(crate::metrics::Cache::Files, true);
             return Ok(hit);
         }
-        crate::metrics::cache_lookup("files", false);
+        crate::metrics::cache_lookup(crate::metrics::Cache::Files, false);
         let key = FileKey(account.to_string(), path.to_string());
         self.rows
             .get_or_load(key, || async move {
@@ -172,10 +173,10 @@ impl FileCache {
     /// The whole blob, reading it on a miss (one read per key at a time).
     pub async fn small_blob(&self, blobs: &Blobs, blob_key: &str) -> AppResult<Bytes> {
         if let Some(hit) = self.bytes.get(blob_key) {
-            crate::metrics::cache_lookup("bytes", true);
+            crate::metrics::cache_lookup(crate::metrics::Cache::Bytes, true);
             return Ok(hit);
         }
-        crate::metrics::cache_lookup("bytes", false);
+        crate::metrics::cache_lookup(crate::metrics::Cache::Bytes, false);
         match self.bytes.get_value_or_guard_async(blob_key).await {
             Ok(hit) => Ok(hit),
             Err(guard) => {

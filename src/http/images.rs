@@ -4,7 +4,7 @@
 //! `/v2/accounts/{acc}/transformations[/{preset}]` (admin).
 
 use super::cdn::{self, RawQuery, ServeOptions, DEFAULT_TTL};
-use super::{header_str, AppJson, AppPath, AppQuery};
+use super::{header_str, AppJson, AppPath};
 use crate::auth::Principal;
 use crate::domain::{images, presets};
 use crate::error::AppResult;
@@ -34,12 +34,12 @@ pub fn router() -> Router<AppState> {
 async fn get_transformed_file(
     State(state): State<AppState>,
     AppPath((account, slug, path)): AppPath<(String, String, String)>,
-    AppQuery(q): AppQuery<RawQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     dashboard: Option<axum::Extension<Principal>>,
 ) -> AppResult<Response> {
+    let q = RawQuery::of_shared(&uri)?;
     let path = format!("/{path}");
     let principal = match dashboard {
         Some(axum::Extension(p)) => p,

@@ -144,17 +144,15 @@ pub fn refuse_bad_utf8(req: &Request) -> Option<Response> {
     if !decodes_to_utf8(uri.path()) {
         return Some(AppError::invalid_path(uri.path(), "it is not valid UTF-8").into_response());
     }
-    let bad = uri
-        .query()?
-        .split('&')
-        .find(|pair| !decodes_to_utf8(pair))?;
+    let query = uri.query().filter(|q| q.as_bytes().contains(&b'%'))?;
+    let bad = query.split('&').find(|pair| !decodes_to_utf8(pair))?;
     Some(AppError::invalid_path(bad, "the query string is not valid UTF-8").into_response())
 }
 
 /// Whether `s` percent-decodes to valid UTF-8 (overlong encodings and
 /// surrogates are invalid UTF-8, so they fail here).
 pub fn decodes_to_utf8(s: &str) -> bool {
-    if !s.contains('%') {
+    if !s.as_bytes().contains(&b'%') {
         return true; // a &str is UTF-8 already
     }
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(s).collect();

@@ -1,6 +1,7 @@
 //! Transformation parameters: Bytescale's query names, parsed strictly.
 
 use super::Format;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Largest accepted `w` / `h`.
@@ -105,7 +106,7 @@ pub fn parse_query(q: &str) -> Result<Params, ParamError> {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(raw_name, raw_name)?;
         let value = decode(&name, raw_value)?;
-        if PASSTHROUGH.contains(&name.as_str()) {
+        if PASSTHROUGH.contains(&&*name) {
             continue;
         }
         p.set(&name, &value)?;
@@ -113,11 +114,14 @@ pub fn parse_query(q: &str) -> Result<Params, ParamError> {
     Ok(p)
 }
 
-fn decode(name: &str, raw: &str) -> Result<String, ParamError> {
+fn decode<'a>(name: &str, raw: &'a str) -> Result<Cow<'a, str>, ParamError> {
+    if !raw.contains(['%', '+']) {
+        return Ok(Cow::Borrowed(raw));
+    }
     let plus = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&plus)
         .decode_utf8()
-        .map(|s| s.into_owned())
+        .map(|s| Cow::Owned(s.into_owned()))
         .map_err(|_| bad(name, "is not valid UTF-8"))
 }
 
@@ -182,23 +186,32 @@ impl Params {
     /// share one cached result). `bg` only counts for `fit=pad`; `q` only
     /// for lossy outputs; `f2` never (it only steers the format choice).
     pub fn cache_key(&self, output: Format) -> String {
-        use std::fmt::Write;
-        // One buffer, fields in name order (the key is stored: keep its form).
+        // One buffer, fields in name order (the key is stored: keep its form);
+        // numbers through `itoa`, not `fmt` (this runs on every cached hit).
         let fit = self.fit_or_default();
+        let mut num = itoa::Buffer::new();
         let mut key = String::with_capacity(40);
         if fit == Fit::Pad {
             let [r, g, b, a] = self.bg.unwrap_or(default_bg(output));
-            let _ = write!(key, "bg={r:02x}{g:02x}{b:02x}{a:02x}&");
+            key.push_str("bg=");
+            key.push_str(&hex::encode([r, g, b, a]));
+            key.push('&');
         }
-        let _ = write!(key, "f={}&fit={}", output.ext(), fit.as_str());
+        key.push_str("f=");
+        key.push_str(output.ext());
+        key.push_str("&fit=");
+        key.push_str(fit.as_str());
         if let Some(h) = self.h {
-            let _ = write!(key, "&h={h}");
+            key.push_str("&h=");
+            key.push_str(num.format(h));
         }
         if output.is_lossy() {
-            let _ = write!(key, "&q={}", self.quality());
+            key.push_str("&q=");
+            key.push_str(num.format(self.quality()));
         }
         if let Some(w) = self.w {
-            let _ = write!(key, "&w={w}");
+            key.push_str("&w=");
+            key.push_str(num.format(w));
         }
         key
     }

@@ -338,6 +338,31 @@ async fn refusals(b: Backend) {
         .to_str()
         .unwrap()
         .contains("ok.jpg"));
+    // Without CDN names the CDN defaults apply; a bad CDN value is still
+    // refused, and an encoded CDN name is still read.
+    let (s, h, _) = get(&app, &image_url(&app, "image", "/ok.jpg?w=5"), &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["cache-control"], "public, max-age=3600");
+    assert!(h.get("content-disposition").is_none());
+    let (s, _, body) = get(
+        &app,
+        &image_url(&app, "image", "/ok.jpg?w=5&cache_ttl=soon"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (s, error(&body)["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{body:?}"
+    );
+    let (s, h, _) = get(
+        &app,
+        &image_url(&app, "image", "/ok.jpg?w=5&cache%5Fttl=7"),
+        &[],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["cache-control"], "public, max-age=7");
 
     let (s, _, body) = get(&app, &image_url(&app, "nope", "/ok.jpg"), &[]).await;
     assert_eq!(
