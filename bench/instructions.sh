@@ -6,11 +6,13 @@
 # Cases, each on one keep-alive connection after a warm-up of 200:
 #   raw      GET /{acc}/raw/b/same.bin       (public, 7.8 KB random bytes)
 #   cached   GET /{acc}/image/b/p.png?w=400&f=webp&q=80   (cached result, same size)
-#   key      GET /{acc}/raw/b/same.bin with Authorization: Bearer <secret key>
+#   key      GET /{acc}/raw/priv/same.bin with Authorization: Bearer <secret key>
+#   jwt      the same with an ES256 JWT granting read on /priv/* (bench/helpers.py)
+#   cookie   the same JWT as the session cookie access-token-{acc}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
-command -v valgrind >/dev/null || { echo "missing valgrind" >&2; exit 2; }
+for t in valgrind openssl curl python3; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
 cargo build --release -q
 BIN=$PWD/target/release/stowage
 TMP=$(mktemp -d /tmp/stowage-instr.XXXXXX)
@@ -22,9 +24,13 @@ VG=$!
 cleanup() { kill $VG 2>/dev/null || true; wait $VG 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"; }
 trap cleanup EXIT
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-python3 - "$PORT" "$TMP" "$N" <<'PY'
-import http.client, os, re, struct, subprocess, sys, zlib
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/ec.pem" 2>/dev/null
+openssl ec -in "$TMP/ec.pem" -pubout -out "$TMP/ec.pub" 2>/dev/null
+python3 - "$PORT" "$TMP" "$N" "$PWD/bench" <<'PY'
+import http.client, json, os, re, struct, subprocess, sys, zlib
 port, tmp, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sys.path.insert(0, sys.argv[4])
+import helpers
 out = open(f"{tmp}/st/out.log").read()
 acc = re.search(r"account:\s+(\S+)", out).group(1)
 key = re.search(r"secret key:\s+(\S+)", out).group(1)
@@ -34,8 +40,11 @@ def req(method, path, body=None, headers=None):
     c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     data = r.read()
-    assert r.status == 200, (r.status, data[:200])
+    assert r.status in (200, 201), (r.status, data[:200])
     return data
+
+def json_call(method, path, body):
+    req(method, path, json.dumps(body), {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
 
 def upload(path, data, mime):
     req("POST", f"/v2/accounts/{acc}/uploads/binary?filePath={path}", data,
@@ -51,10 +60,20 @@ upload("/b/p.png", png, "image/png")
 cached = f"/{acc}/image/b/p.png?w=400&f=webp&q=80"
 size = len(req("GET", cached))
 upload("/b/same.bin", os.urandom(size), "application/octet-stream")
+upload("/priv/same.bin", os.urandom(size), "application/octet-stream")
+c.request("PUT", f"/v2/accounts/{acc}/folders", json.dumps({"folderPath": "/priv",
+          "folderSettings": {"publicPermissions": {"set": True, "value": []}}}),
+          {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+r = c.getresponse(); r.read(); assert r.status == 200, r.status
+json_call("POST", f"/v2/accounts/{acc}/jwt_keys", {"pem": open(f"{tmp}/ec.pub").read()})
+token = helpers.jwt(f"{tmp}/ec.pem", acc)
+priv = f"/{acc}/raw/priv/same.bin"
 cases = [
     ("raw", f"/{acc}/raw/b/same.bin", {}),
     ("cached", cached, {}),
-    ("key", f"/{acc}/raw/b/same.bin", {"Authorization": f"Bearer {key}"}),
+    ("key", priv, {"Authorization": f"Bearer {key}"}),
+    ("jwt", priv, {"Authorization": f"Bearer {token}"}),
+    ("cookie", priv, {"Cookie": f"access-token-{acc}={token}"}),
 ]
 pid = None
 for name, path, headers in cases:

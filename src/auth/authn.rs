@@ -29,10 +29,11 @@ pub struct Auth {
     keys: TtlCache<String, Option<Arc<ResolvedKey>>>,
     /// account → its JWT verification keys.
     jwt_keys: TtlCache<String, Arc<Vec<JwtKey>>>,
-    /// (account, SHA-256 of token) → verified claims, kept up to
-    /// [`JWT_CACHE_TTL`] (expiry is checked on every use, and the verifying key
-    /// must still be registered, so a deleted key stops it within [`CACHE_TTL`]).
-    jwts: TtlCache<(String, String), Arc<VerifiedJwt>>,
+    /// SHA-256 of a token → its verification (which names the account), kept
+    /// up to [`JWT_CACHE_TTL`] (expiry is checked on every use, and the
+    /// verifying key must still be registered, so a deleted key stops it
+    /// within [`CACHE_TTL`]).
+    jwts: TtlCache<String, Arc<VerifiedJwt>>,
     /// account → folders' publicPermissions.
     visibility: TtlCache<String, Arc<FolderPermissions>>,
 }
@@ -78,15 +79,11 @@ impl Auth {
                 })
             }
             Some(Credential::Jwt(token)) => {
-                let account = jwt::unverified_account(&token).ok_or_else(|| {
-                    jwt::invalid(
-                        "A JWT sent as 'Authorization: Bearer' must carry an accountId claim.",
-                    )
-                })?;
-                let jwt = self.verified_jwt(&token, &account, headers).await?;
+                let jwt = self.verify_jwt(&token, None).await?;
+                jwt.check_use(chrono::Utc::now().timestamp(), headers)?;
                 Ok(Principal {
                     account: Some(jwt.account.clone()),
-                    grants: Arc::new(Grants::Rules(jwt.rules.clone())),
+                    grants: jwt.grants.clone(),
                     via: Via::Jwt {
                         sub: jwt.sub.clone(),
                     },
@@ -157,7 +154,7 @@ impl Auth {
         match self.verified_jwt(&token, account, headers).await {
             Ok(jwt) => Ok(Principal {
                 account: Some(jwt.account.clone()),
-                grants: Arc::new(Grants::Rules(jwt.rules.clone())),
+                grants: jwt.grants.clone(),
                 via: Via::Cookie,
             }),
             Err(e @ AppError::Unavailable { .. }) => Err(e),
@@ -219,22 +216,36 @@ impl Auth {
         account: &str,
         headers: &HeaderMap,
     ) -> AppResult<Arc<VerifiedJwt>> {
-        let verified = self.verify_jwt(token, account).await?;
+        let verified = self.verify_jwt(token, Some(account)).await?;
         verified.check_use(chrono::Utc::now().timestamp(), headers)?;
         Ok(verified)
     }
 
-    async fn verify_jwt(&self, token: &str, account: &str) -> AppResult<Arc<VerifiedJwt>> {
-        let cache_key = (account.to_string(), keys::hash(token));
-        let keys = self.jwt_keys_of(account).await?;
+    /// A JWT verified with the keys of `account`, or (`None`, a JWT on its
+    /// own) of its `accountId` claim. Verifications are cached by the token's
+    /// hash, so a repeated token is neither parsed nor checked again while the
+    /// key that verified it stays registered; a cached one for another
+    /// account is verified afresh (and fails unless that account's keys sign it).
+    async fn verify_jwt(&self, token: &str, account: Option<&str>) -> AppResult<Arc<VerifiedJwt>> {
+        let cache_key = keys::hash(token);
         if let Some(hit) = self.jwts.get(&cache_key) {
-            if keys.iter().any(|k| k.kid == hit.kid) {
-                return Ok(hit);
+            if account.is_none_or(|a| a == hit.account) {
+                let keys = self.jwt_keys_of(&hit.account).await?;
+                if keys.iter().any(|k| k.kid == hit.kid) {
+                    return Ok(hit);
+                }
+                self.jwts.invalidate(&cache_key);
             }
-            self.jwts.invalidate(&cache_key);
         }
+        let account = match account {
+            Some(a) => a.to_string(),
+            None => jwt::unverified_account(token).ok_or_else(|| {
+                jwt::invalid("A JWT sent as 'Authorization: Bearer' must carry an accountId claim.")
+            })?,
+        };
+        let keys = self.jwt_keys_of(&account).await?;
         let now = chrono::Utc::now().timestamp();
-        let verified = Arc::new(jwt::verify(token, account, &keys, now)?);
+        let verified = Arc::new(jwt::verify(token, &account, &keys, now)?);
         self.jwts.insert(cache_key, verified.clone());
         Ok(verified)
     }

@@ -109,6 +109,9 @@ pub struct VerifiedJwt {
     pub kid: String,
     pub exp: i64,
     pub rules: Vec<Rule>,
+    /// `rules` as a principal's grants, built once per verification (each
+    /// use shares it instead of cloning the compiled globs).
+    pub grants: std::sync::Arc<super::rules::Grants>,
     allowed_origins: Option<Vec<String>>,
 }
 
@@ -284,6 +287,7 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
         sub: claims.sub,
         kid: String::new(),
         exp: claims.exp,
+        grants: std::sync::Arc::new(super::rules::Grants::Rules(rules.clone())),
         rules,
         allowed_origins: claims.allowed_origins,
     })
