@@ -34,6 +34,10 @@ pub struct Config {
     /// Seconds an unfinished upload's bytes are kept before the sweeper removes
     /// them (`STOWAGE_ABANDONED_UPLOAD_TTL`).
     pub abandoned_upload_ttl: u64,
+    /// On S3, multipart part `uploadUrl`s are presigned S3 `UploadPart` URLs:
+    /// part bytes go from the client to the bucket, never through stowage
+    /// (`STOWAGE_DIRECT_PARTS`, default false).
+    pub direct_parts: bool,
     /// Files up to this many bytes are kept in the in-memory download cache
     /// (`STOWAGE_CACHE_MAX_FILE_SIZE`); 0 disables it.
     pub cache_max_file_size: u64,
@@ -73,6 +77,7 @@ impl Default for Config {
             data_dir: "./data".into(),
             sweep_interval: 60,
             abandoned_upload_ttl: 86_400,
+            direct_parts: false,
             cache_max_file_size: 256 * 1024,
             cache_capacity: 256 * 1024 * 1024,
             drain_timeout: 30,
@@ -99,6 +104,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_DATA_DIR", "data_dir"),
     ("STOWAGE_SWEEP_INTERVAL", "sweep_interval"),
     ("STOWAGE_ABANDONED_UPLOAD_TTL", "abandoned_upload_ttl"),
+    ("STOWAGE_DIRECT_PARTS", "direct_parts"),
     ("STOWAGE_CACHE_MAX_FILE_SIZE", "cache_max_file_size"),
     ("STOWAGE_CACHE_CAPACITY", "cache_capacity"),
     ("STOWAGE_DRAIN_TIMEOUT", "drain_timeout"),
@@ -157,6 +163,7 @@ impl Config {
                 }
                 "cache_capacity" => self.cache_capacity = value.parse().map_err(|e| bad(&e))?,
                 "bootstrap" => self.bootstrap = value.parse().map_err(|e| bad(&e))?,
+                "direct_parts" => self.direct_parts = value.parse().map_err(|e| bad(&e))?,
                 "dashboard" => self.dashboard = value.parse().map_err(|e| bad(&e))?,
                 "image_max_pixels" => self.image_max_pixels = value.parse().map_err(|e| bad(&e))?,
                 "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,

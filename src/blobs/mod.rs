@@ -17,6 +17,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+mod direct;
 mod local;
 mod multipart;
 
@@ -69,6 +70,8 @@ pub struct Blobs {
     /// The directory of a `file://` store, where object_store's `<key>#<n>`
     /// staging files live until renamed (see [`Blobs::sweep_staging_files`]).
     local_root: Option<std::path::PathBuf>,
+    /// The S3 store itself, when it is one (presigns direct part uploads).
+    s3: Option<Arc<object_store::aws::AmazonS3>>,
     url: String,
 }
 
@@ -139,7 +142,7 @@ impl Blobs {
     /// are passed to the store's builder as options (`?endpoint=…&region=…&allow_http=true`);
     /// for S3 the usual `AWS_*` environment variables are read too.
     pub fn from_url(url: &str) -> Result<Blobs, String> {
-        let (store, resumable) = resumable::open(url)?;
+        let (store, resumable, s3) = resumable::open(url)?;
         // Stores with a native multipart upload (S3, GCS, Azure, memory) also
         // take big streaming puts through a journaled multipart upload.
         let multipart = match &resumable {
@@ -155,6 +158,7 @@ impl Blobs {
             resumable,
             multipart,
             local_root,
+            s3,
             url: redact(url),
         })
     }

@@ -48,16 +48,24 @@ pub fn part_size(length: u64) -> u64 {
 }
 
 /// Opens the object store named by `url` with its resumable-write flavour.
-pub(super) fn open(url: &str) -> Result<(Arc<dyn ObjectStore>, Resumable), String> {
+/// What a storage URL opens: the store, how tus writes into it, and for S3
+/// the concrete store (which presigns direct part uploads).
+pub(super) type Opened = (
+    Arc<dyn ObjectStore>,
+    Resumable,
+    Option<Arc<object_store::aws::AmazonS3>>,
+);
+
+pub(super) fn open(url: &str) -> Result<Opened, String> {
     let err = |e: object_store::Error| format!("STOWAGE_STORAGE_URL {url}: {e}");
     if let Some(dir) = url.strip_prefix("file://") {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
         let local = Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(err)?);
-        return Ok((local.clone(), Resumable::Append(local)));
+        return Ok((local.clone(), Resumable::Append(local), None));
     }
     if url.starts_with("memory://") {
         let mem = Arc::new(object_store::memory::InMemory::new());
-        return Ok((mem.clone(), Resumable::Native(mem)));
+        return Ok((mem.clone(), Resumable::Native(mem), None));
     }
     let parsed = url::Url::parse(url).map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
     let opts: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
@@ -70,28 +78,44 @@ pub(super) fn open(url: &str) -> Result<(Arc<dyn ObjectStore>, Resumable), Strin
             for (k, v) in opts {
                 b = b.with_config(k.parse().map_err(|e| bad_opt(&k, e))?, v);
             }
-            let store = Arc::new(b.build().map_err(err)?);
-            Ok((
+            Arc::new(b.build().map_err(err)?)
+        }};
+    }
+    macro_rules! native {
+        ($store:expr) => {{
+            let store = $store;
+            (
                 store.clone() as Arc<dyn ObjectStore>,
                 Resumable::Native(store),
-            ))
+            )
         }};
     }
     match parsed.scheme() {
-        "s3" | "s3a" => build!(object_store::aws::AmazonS3Builder::from_env()),
-        "gs" => build!(object_store::gcp::GoogleCloudStorageBuilder::from_env()),
+        "s3" | "s3a" => {
+            let s3 = build!(object_store::aws::AmazonS3Builder::from_env());
+            let (store, resumable) = native!(s3.clone());
+            Ok((store, resumable, Some(s3)))
+        }
+        "gs" => {
+            let (store, resumable) = native!(build!(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            ));
+            Ok((store, resumable, None))
+        }
         "az" | "adl" | "azure" | "abfs" | "abfss" => {
-            build!(object_store::azure::MicrosoftAzureBuilder::from_env())
+            let (store, resumable) = native!(build!(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+            ));
+            Ok((store, resumable, None))
         }
         _ => {
             let (store, _) = object_store::parse_url_opts(&base, opts)
                 .map_err(|e| format!("STOWAGE_STORAGE_URL: {e}"))?;
-            Ok((Arc::from(store), Resumable::Unsupported))
+            Ok((Arc::from(store), Resumable::Unsupported, None))
         }
     }
 }
 
-/// Where a resumed write starts.
 pub struct ResumeFrom<'a> {
     pub key: &'a str,
     pub multipart_id: Option<&'a str>,

@@ -3,7 +3,7 @@
 use super::{content_length, AppJson, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::Principal;
-use crate::domain::multipart::{self, BeginRequest, Confirmed, PartTicket};
+use crate::domain::multipart::{self, BeginRequest, Confirmed, PartTicket, UploadUrl};
 use crate::error::AppResult;
 use crate::state::AppState;
 use axum::body::Body;
@@ -67,7 +67,10 @@ fn part_json(state: &AppState, t: &PartTicket) -> Value {
         "uploadId": t.upload_id,
         "uploadPartIndex": t.index,
         "range": { "inclusiveStart": t.inclusive_start, "inclusiveEnd": t.inclusive_end },
-        "uploadUrl": format!("{}{}", state.public_url, t.signed_path),
+        "uploadUrl": match &t.upload_url {
+            UploadUrl::Stowage(path) => format!("{}{path}", state.public_url),
+            UploadUrl::Store(url) => url.clone(),
+        },
     })
 }
 

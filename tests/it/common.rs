@@ -79,6 +79,7 @@ pub struct Options {
     pub body_timeout: u64,
     pub header_timeout: u64,
     pub max_connections: usize,
+    pub direct_parts: bool,
 }
 
 impl Default for Options {
@@ -88,6 +89,7 @@ impl Default for Options {
             cache_max_file_size: Config::default().cache_max_file_size,
             postgres_via: None,
             abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
+            direct_parts: false,
             allowed_origins: String::new(),
             sandbox_ttl: Config::default().sandbox_ttl,
             body_timeout: Config::default().body_timeout,
@@ -191,6 +193,7 @@ impl TestApp {
             max_file_size: opts.max_file_size,
             cache_max_file_size: opts.cache_max_file_size,
             abandoned_upload_ttl: opts.abandoned_upload_ttl,
+            direct_parts: opts.direct_parts,
             allowed_origins: opts.allowed_origins.clone(),
             sandbox_ttl: opts.sandbox_ttl,
             body_timeout: opts.body_timeout,

@@ -127,6 +127,37 @@ where
 
 /// Completes the store's object (nothing to do on the file store) and
 /// commits the file. Called once the session is claimed.
+/// Records a part the client put straight into the store
+/// (`STOWAGE_DIRECT_PARTS`), as its confirmation names it: the store checks
+/// the ETag when the upload completes (a wrong one fails the completion).
+pub(super) async fn record_direct_part(
+    state: &AppState,
+    s: &UploadSession,
+    idx: u64,
+    etag: &str,
+) -> AppResult<()> {
+    if etag.is_empty() || etag.len() > 200 {
+        return Err(AppError::invalid_request(
+            format!("Part {idx}'s ETag {etag:?} is not one the store returned."),
+            "Send the ETag header the part's PUT to its uploadUrl answered.",
+        ));
+    }
+    let (start, end) = part_range(s.size as u64, idx);
+    let record = UploadPart {
+        upload_id: s.id.clone(),
+        idx: idx as i64,
+        etag: etag.to_string(),
+        size: end + 1 - start as i64,
+        confirmed: false,
+        blob_key: String::new(),
+        store_part: Some(format!("\"{etag}\"")),
+    };
+    match state.meta.record_part(&record).await? {
+        (true, _) => Ok(()),
+        (false, _) => Err(super::already_complete()),
+    }
+}
+
 pub(super) async fn complete(
     state: &AppState,
     principal: &Principal,
@@ -146,6 +177,18 @@ pub(super) async fn complete(
                 .ok_or_else(|| AppError::internal("an in-place part without its store part id"))?;
             state.blobs.complete_resumable(&key, Some(id), ids).await?;
             state.meta.gc_upload_finished(&key).await?;
+            if super::direct(state) {
+                // The bytes never passed through here: the store says how many.
+                let stored = state.blobs.size_of(&key).await?;
+                if stored != s.size as u64 {
+                    return Err(AppError::UploadIncomplete {
+                        message: format!(
+                            "The parts hold {stored} bytes; the upload declared {}.",
+                            s.size
+                        ),
+                    });
+                }
+            }
         }
         let blob = StagedBlob::assembled_unhashed(state, key, s.size as u64, composite_etag(parts));
         ingest::commit(state, principal, spec.new_file(s.account_id.clone()), blob).await

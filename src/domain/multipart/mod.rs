@@ -51,14 +51,22 @@ pub struct Spec {
     owner: Option<String>,
 }
 
-/// A part's range and its signed `uploadUrl` (path and query; http/ puts the
-/// public URL in front).
+/// A part's range and where its bytes go.
 pub struct PartTicket {
     pub upload_id: String,
     pub index: u64,
     pub inclusive_start: u64,
     pub inclusive_end: i64,
-    pub signed_path: String,
+    pub upload_url: UploadUrl,
+}
+
+/// A part's `uploadUrl`.
+pub enum UploadUrl {
+    /// stowage's own part route, signed (path and query; http/ puts the
+    /// public URL in front).
+    Stowage(String),
+    /// A presigned S3 `UploadPart` URL (`STOWAGE_DIRECT_PARTS`), absolute.
+    Store(String),
 }
 
 /// A begun upload: its session, the first part, and the file it will become.
@@ -109,17 +117,32 @@ fn part_prefix(account: &str, id: &str, idx: u64) -> String {
     format!("{account}/uploads/{id}/{idx}")
 }
 
-fn ticket(state: &AppState, s: &UploadSession, idx: u64) -> PartTicket {
+/// Whether parts go straight to the store (`STOWAGE_DIRECT_PARTS` on S3).
+fn direct(state: &AppState) -> bool {
+    state.config.direct_parts && state.blobs.presigns_parts()
+}
+
+async fn ticket(state: &AppState, s: &UploadSession, idx: u64) -> AppResult<PartTicket> {
     let (start, end) = part_range(s.size as u64, idx);
-    let path = part_path(&s.account_id, &s.id, idx);
-    let q = signed::query(state.master_key(), PART_SCOPE, &path, s.expires_at / 1000);
-    PartTicket {
+    let upload_url = match (&s.blob_key, &s.multipart_id) {
+        (Some(key), Some(mp)) if direct(state) => {
+            let left = (s.expires_at - now_ms()).max(1000) as u64;
+            let ttl = std::time::Duration::from_millis(left.min(7 * 86_400_000));
+            UploadUrl::Store(state.blobs.presign_part(key, mp, idx + 1, ttl).await?)
+        }
+        _ => {
+            let path = part_path(&s.account_id, &s.id, idx);
+            let q = signed::query(state.master_key(), PART_SCOPE, &path, s.expires_at / 1000);
+            UploadUrl::Stowage(format!("{path}?{q}"))
+        }
+    };
+    Ok(PartTicket {
         upload_id: s.id.clone(),
         index: idx,
         inclusive_start: start,
         inclusive_end: end,
-        signed_path: format!("{path}?{q}"),
-    }
+        upload_url,
+    })
 }
 
 pub async fn begin(
@@ -195,11 +218,11 @@ pub async fn begin(
         blob_key: None,
         multipart_id: None,
     };
-    if state.blobs.parts_in_place(part_count(req.size)) {
+    if direct(state) || state.blobs.parts_in_place(part_count(req.size)) {
         in_place::begin(state, &mut session).await?;
     }
     state.meta.create_upload(&session).await?;
-    let first = ticket(state, &session, 0);
+    let first = ticket(state, &session, 0).await?;
     Ok(Begun {
         session,
         spec,
@@ -257,7 +280,7 @@ pub async fn get_part(
 ) -> AppResult<PartTicket> {
     let (s, _) = session(state, principal, account, id).await?;
     check_index(&s, idx)?;
-    Ok(ticket(state, &s, idx))
+    ticket(state, &s, idx).await
 }
 
 /// Checks a part URL's signature and that its session is open; returns the
@@ -393,6 +416,9 @@ pub async fn complete_part(
     let (s, spec) = session(state, principal, account, id).await?;
     check_index(&s, idx)?;
     let etag = etag.trim().trim_start_matches("W/").trim_matches('"');
+    if direct(state) && s.multipart_id.is_some() {
+        in_place::record_direct_part(state, &s, idx, etag).await?;
+    }
     if !state.meta.confirm_part(id, idx as i64, etag).await? {
         return Err(AppError::invalid_request(
             format!("Part {idx} has not been uploaded with ETag {etag:?}."),
