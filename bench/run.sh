@@ -4,7 +4,8 @@
 # is bounded (DUR seconds). Never used as a timed assertion in tests.
 #   apt-get install -y nginx-light wrk && bash bench/run.sh
 # Rows (issue #16): public / private-key / private-JWT / cookie-JWT 1 KiB GET
-# (c=64), p99 at c=8, 100 MiB GET (c=1), RSS idle after start + 3 uploads, peak
+# (c=64, 3 alternating pairs with nginx, medians), p99 at c=8 (median of 3 alternating
+# runs), 100 MiB GET (c=1), RSS idle after start + 3 uploads, peak
 # RSS during a 2 GiB upload while 100 clients download 100 MiB, the completing
 # confirmation of a 1 GiB multipart upload, and a 1 GiB binary upload vs cp.
 set -euo pipefail
@@ -53,19 +54,34 @@ JWT=$(python3 bench/helpers.py jwt "$TMP/ec.pem" "$ACC")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "JWT read failed" >&2; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: access-token-$ACC=$JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "cookie read failed" >&2; exit 1; }
 
-rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {print $2}'; }
+rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {printf "%d\n", $2}'; }
 p99() { wrk -t2 -c8 -d${DUR}s --latency "$@" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 tps() { wrk -t1 -c1 -d${DUR}s "$1" | awk '/Transfer\/sec/ {print $2}'; }
 tob() { python3 -c "import sys,re; m=re.match(r'([\d.]+)([KMG]?)B',sys.argv[1]); print(float(m[1])*{'':1,'K':2**10,'M':2**20,'G':2**30}[m[2]])" "$1"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-N1=$(rps http://127.0.0.1:18181/1k.bin)
-P1=$(rps "$S/$ACC/raw/pub/1k.bin")
-K1=$(rps -H "Authorization: Bearer $KEY" "$S/$ACC/raw/priv/1k.bin")
-J1=$(rps -H "Authorization: Bearer $JWT" "$S/$ACC/raw/priv/1k.bin")
-C1=$(rps -H "Cookie: access-token-$ACC=$JWT" "$S/$ACC/raw/priv/1k.bin")
-NL=$(p99 http://127.0.0.1:18181/1k.bin)
-SL=$(p99 "$S/$ACC/raw/pub/1k.bin")
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+# Each stowage row gets its own nginx baseline: 3 alternating pairs of
+# DUR/2-second runs, medians, so the machine's drift (±20 % between 8 s runs
+# here) hits both sides of a ratio alike.
+pair() {  # pair VAR_NGINX VAR_STOWAGE wrk-args… (the stowage URL last)
+  local nv=$1 sv=$2; shift 2; local ns=() ss=()
+  for _ in 1 2 3; do
+    ns+=("$(DUR=$((DUR/2)) rps http://127.0.0.1:18181/1k.bin)"); ss+=("$(DUR=$((DUR/2)) rps "$@")")
+  done
+  printf -v "$nv" '%s' "$(median "${ns[@]}")"; printf -v "$sv" '%s' "$(median "${ss[@]}")"
+}
+pair N1 P1 "$S/$ACC/raw/pub/1k.bin"
+pair N2 K1 -H "Authorization: Bearer $KEY" "$S/$ACC/raw/priv/1k.bin"
+pair N3 J1 -H "Authorization: Bearer $JWT" "$S/$ACC/raw/priv/1k.bin"
+pair N4 C1 -H "Cookie: access-token-$ACC=$JWT" "$S/$ACC/raw/priv/1k.bin"
+# p99 swings by 10× from run to run on a 2-core machine (for nginx too):
+# median of 3 alternating runs each.
+NLS=(); SLS=()
+for _ in 1 2 3; do
+  NLS+=("$(p99 http://127.0.0.1:18181/1k.bin)"); SLS+=("$(p99 "$S/$ACC/raw/pub/1k.bin")")
+done
+NL=$(median "${NLS[@]}"); SL=$(median "${SLS[@]}")
 NB=$(tob "$(tps http://127.0.0.1:18181/big.bin)")
 SB=$(tob "$(tps "$S/$ACC/raw/pub/big.bin")")
 
@@ -91,10 +107,10 @@ wait $UP; wait $WRK || true
 row() { printf '%-46s %12s %12s %8s\n' "$@"; }
 printf '\n'; row "load ($(nproc) cores, ${DUR}s each, $(date -u +%F))" stowage nginx ratio
 row "public 1 KiB GET, req/s (c=64)" "$P1" "$N1" "$(ratio "$P1" "$N1")"
-row "private 1 KiB GET, Bearer secret key, req/s" "$K1" "$N1" "$(ratio "$K1" "$N1")"
-row "private 1 KiB GET, Bearer JWT (ES256), req/s" "$J1" "$N1" "$(ratio "$J1" "$N1")"
-row "private 1 KiB GET, session cookie JWT, req/s" "$C1" "$N1" "$(ratio "$C1" "$N1")"
-row "p99 latency at c=8, ms (ratio: × nginx)" "$SL" "$NL" "$(ratio "$SL" "$NL")"
+row "private 1 KiB GET, Bearer secret key, req/s" "$K1" "$N2" "$(ratio "$K1" "$N2")"
+row "private 1 KiB GET, Bearer JWT (ES256), req/s" "$J1" "$N3" "$(ratio "$J1" "$N3")"
+row "private 1 KiB GET, session cookie JWT, req/s" "$C1" "$N4" "$(ratio "$C1" "$N4")"
+row "p99 latency at c=8, ms, median of 3 (× nginx)" "$SL" "$NL" "$(ratio "$SL" "$NL")"
 row "100 MiB GET, MiB/s (c=1)" "$(python3 -c "print(round($SB/2**20))")" "$(python3 -c "print(round($NB/2**20))")" "$(ratio "$SB" "$NB")"
 row "1 GiB binary upload, MiB/s (baseline: cp)" "$(python3 -c "print(round($UPS/2**20))")" "$(python3 -c "print(round($CPS/2**20))")" "$(ratio "$UPS" "$CPS")"
 row "RSS idle after start + 3 uploads, MiB" "$IDLE" "" ""
