@@ -5,6 +5,7 @@
 
 use crate::both;
 use crate::common::{Backend, Options, TestApp};
+use crate::multipart::{part as part_url, put_bytes as put};
 use serde_json::{json, Value};
 
 fn on_s3() -> bool {
@@ -22,38 +23,6 @@ async fn api(app: &TestApp, method: reqwest::Method, path: &str, body: Value) ->
         .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn part_url(app: &TestApp, id: &str, idx: u64) -> Value {
-    let resp = app
-        .client
-        .get(app.api(&format!("/uploads/{id}/parts/{idx}")))
-        .bearer_auth(&app.secret)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
-/// PUTs a part's range to its uploadUrl; returns the ETag header.
-async fn put(app: &TestApp, part: &Value, data: &[u8]) -> String {
-    let start = part["range"]["inclusiveStart"].as_u64().unwrap() as usize;
-    let end = (part["range"]["inclusiveEnd"].as_i64().unwrap() + 1) as usize;
-    let resp = app
-        .client
-        .put(part["uploadUrl"].as_str().unwrap())
-        .body(data[start..end].to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let etag = resp
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(status, 200, "{}", resp.text().await.unwrap());
-    etag.expect("an ETag")
 }
 
 async fn direct_parts_skip_stowage(b: Backend) {

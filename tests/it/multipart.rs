@@ -18,7 +18,7 @@ async fn begin(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-async fn part(app: &TestApp, id: &str, idx: u64) -> Value {
+pub(crate) async fn part(app: &TestApp, id: &str, idx: u64) -> Value {
     let resp = app
         .client
         .get(app.api(&format!("/uploads/{id}/parts/{idx}")))
@@ -42,7 +42,7 @@ fn composite(parts: &[&str]) -> String {
 }
 
 /// PUTs a part's bytes to its uploadUrl (no credentials) and returns the ETag.
-async fn put_bytes(app: &TestApp, part: &Value, data: &[u8]) -> String {
+pub(crate) async fn put_bytes(app: &TestApp, part: &Value, data: &[u8]) -> String {
     let start = part["range"]["inclusiveStart"].as_u64().unwrap() as usize;
     let end = (part["range"]["inclusiveEnd"].as_i64().unwrap() + 1) as usize;
     let resp = app
