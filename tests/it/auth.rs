@@ -58,7 +58,12 @@ async fn every_key_carrier(b: Backend) {
         ),
         (
             "authorization",
-            format!("Bearer {}x", &k[..k.len() - 1]),
+            // The last character changed (to one it is not already).
+            format!(
+                "Bearer {}{}",
+                &k[..k.len() - 1],
+                if k.ends_with('x') { 'y' } else { 'x' }
+            ),
             "invalid_api_key",
         ),
         ("authorization", "Basic !!!".into(), "invalid_authorization"),

@@ -719,7 +719,11 @@ async fn carrier_matrix(b: Backend) {
             vec![("authorization", format!("Bearer {expired}"))],
             vec![(
                 "authorization",
-                format!("Bearer {}x", &jwt[..jwt.len() - 1]),
+                format!(
+                    "Bearer {}{}",
+                    &jwt[..jwt.len() - 1],
+                    if jwt.ends_with('x') { 'y' } else { 'x' }
+                ),
             )],
         ),
         (
