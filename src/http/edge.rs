@@ -1,7 +1,8 @@
 //! The one middleware every request passes before routing: the request id
 //! (`x-request-id`, kept when the client sends one) and the tracing span that
 //! carries it, CORS (and its preflights), strict UTF-8 in the URL, the body
-//! idle timeout, and the dashboard gate, in that order.
+//! idle timeout, and the dashboard gate, in that order; and `Connection:
+//! close` on a refusal of a request that sent a body.
 //!
 //! One layer instead of seven (tower-http's request-id and trace layers and
 //! four `from_fn` layers, each boxing a future and cloning the inner router
@@ -11,7 +12,7 @@
 use super::{cors::Cors, dashboard, limits};
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         uri = req.uri().path(),
     );
     let started = Instant::now();
+    let has_body = sends_body(&req);
     let cors = Cors::of(&edge.allowed, &req);
     let resp = if cors.preflight {
         Cors::preflight()
@@ -56,7 +58,23 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         }
     });
     resp.headers_mut().insert(REQUEST_ID, id);
+    if status >= 400 && has_body {
+        // A refusal may leave the request body unread, and then hyper closes
+        // the connection after answering; saying so keeps the client from
+        // reusing it for its next request (which would fail as an
+        // incomplete message, as a race, in every HTTP client with a pool).
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     resp
+}
+
+/// Whether the request declares a body (a non-zero length, or chunked).
+fn sends_body(req: &Request) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// The client's `x-request-id` if it sent a usable one, else a new UUID;

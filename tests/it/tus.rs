@@ -199,6 +199,8 @@ async fn chunks(backend: Backend) {
     assert_eq!(r.status(), 415);
     let r = patch(&app, &app.secret, &url, 100_000, vec![0u8; 200_001]).await;
     assert_eq!(r.status(), 413);
+    // Refused before its body was read: the connection is not reused.
+    assert_eq!(h(&r, "connection"), "close");
     assert_eq!(offset_of(&app, &app.secret, &url).await, 100_000);
     // File not visible before the last byte.
     assert_eq!(app.get_bytes("/tus/a.bin").await.0, 404);
