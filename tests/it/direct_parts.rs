@@ -173,5 +173,10 @@ async fn short_direct_upload_is_refused(b: Backend) {
         "{body}"
     );
     assert_eq!(app.get_bytes("/direct/short.bin").await.0, 404);
+    assert_eq!(
+        app.blob_keys().await,
+        Vec::<String>::new(),
+        "the object is deleted at once"
+    );
 }
 both!(short_direct_upload_is_refused);

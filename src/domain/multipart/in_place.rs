@@ -181,6 +181,9 @@ pub(super) async fn complete(
                 // The bytes never passed through here: the store says how many.
                 let stored = state.blobs.size_of(&key).await?;
                 if stored != s.size as u64 {
+                    // Nothing will use the object: delete it now (else the
+                    // sweeper does when its GC entry comes due).
+                    ingest::discard(state, &key).await;
                     return Err(AppError::UploadIncomplete {
                         message: format!(
                             "The parts hold {stored} bytes; the upload declared {}.",
