@@ -37,7 +37,11 @@ pub fn random_base58(n: usize) -> String {
 }
 
 pub fn is_base58(s: &str) -> bool {
-    s.bytes().all(|b| BASE58.contains(&b))
+    // The alphabet is the ASCII letters and digits but 0, O, I and l (a
+    // range test per byte, not a scan of the alphabet: this runs on every
+    // request with a key).
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
 }
 
 /// A fresh account id: 7 base58 characters.
@@ -85,6 +89,15 @@ mod tests {
         assert!(shown.starts_with(&format!("secret_{acc}")));
         assert!(shown.ends_with(&key[key.len() - 4..]));
         assert!(!shown.contains(&key[14..key.len() - 4]));
+    }
+
+    #[test]
+    fn base58_is_exactly_the_alphabet() {
+        for b in 0u8..=255 {
+            let s = [b];
+            let as_str = std::str::from_utf8(&s).unwrap_or("_");
+            assert_eq!(is_base58(as_str), BASE58.contains(&b), "byte {b}");
+        }
     }
 
     #[test]
