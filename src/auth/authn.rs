@@ -354,6 +354,9 @@ pub struct SignedLink<'a> {
 
 /// The account's session cookie (SPEC §6), if the request carries one.
 fn session_cookie(headers: &HeaderMap, account: &str) -> Option<String> {
+    if !headers.contains_key(header::COOKIE) {
+        return None;
+    }
     let name = super::cookie_name(account);
     headers
         .get_all(header::COOKIE)

@@ -3,7 +3,7 @@
 
 use super::jwt;
 use crate::error::{AppError, AppResult, CredentialError};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderName};
 use base64::Engine;
 
 pub(crate) enum Credential {
@@ -11,6 +11,11 @@ pub(crate) enum Credential {
     Jwt(String),
     UploadToken(String),
 }
+
+// Header names as constants: `HeaderMap::get("…")` parses and hashes the
+// name on every call.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const AUTHORIZATION_TOKEN: HeaderName = HeaderName::from_static("authorization-token");
 
 /// Reads the credential carriers of SPEC §2 from the headers, then the
 /// `apiKey` query parameter (public keys only: a plain HTML form cannot send
@@ -32,7 +37,7 @@ pub(crate) fn credential(
             _ => Err(malformed_authorization()),
         };
     }
-    if let Some(value) = headers.get("x-api-key") {
+    if let Some(value) = headers.get(&X_API_KEY) {
         let value = value
             .to_str()
             .map_err(|_| malformed_authorization())?
@@ -75,7 +80,7 @@ pub(crate) fn credential(
 
 /// The `Authorization-Token` JWT that accompanies a key, if any.
 pub(crate) fn header_token(headers: &HeaderMap) -> AppResult<Option<String>> {
-    match headers.get("authorization-token") {
+    match headers.get(&AUTHORIZATION_TOKEN) {
         None => Ok(None),
         Some(v) => {
             let t = v
