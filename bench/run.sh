@@ -20,6 +20,7 @@ head -c 1024 /dev/urandom > "$TMP/www/1k.bin"
 head -c $((100*1024*1024)) /dev/urandom > "$TMP/www/big.bin"
 head -c $((1024*1024*1024)) /dev/zero > "$TMP/upload.bin"
 chmod -R a+rX "$TMP/www"
+sync  # the 1.1 GiB just written must not be written back during the first loads
 cat > "$TMP/nginx.conf" <<CONF
 user $(id -un);
 worker_processes auto; pid $TMP/nginx.pid; error_log $TMP/logs/error.log;
@@ -41,7 +42,7 @@ KEY=$(awk '/secret key:/ {print $3}' "$TMP/st/out.log")
 rss() { awk '/VmRSS/ {print int($2/1024)}' /proc/$ST_PID/status; }
 up() { curl -fs -X POST -H "Authorization: Bearer $KEY" -H "Content-Type: application/octet-stream" -T "$2" "$S/v2/accounts/$ACC/uploads/binary?filePath=$1" >/dev/null; }
 up /pub/1k.bin "$TMP/www/1k.bin"; up /priv/1k.bin "$TMP/www/1k.bin"; up /pub/big.bin "$TMP/www/big.bin"
-sleep 2; IDLE=$(rss)
+sync; sleep 2; IDLE=$(rss)
 curl -fs -X PUT -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"folderPath":"/priv","folderSettings":{"publicPermissions":{"set":true,"value":[]}}}' "$S/v2/accounts/$ACC/folders" >/dev/null
 [ "$(curl -s -o /dev/null -w '%{http_code}' $S/$ACC/raw/priv/1k.bin)" = 401 ] || { echo "private file is not private" >&2; exit 1; }
