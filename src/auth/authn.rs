@@ -79,8 +79,7 @@ impl Auth {
                 })
             }
             Some(Credential::Jwt(token)) => {
-                let jwt = self.verify_jwt(&token, None).await?;
-                jwt.check_use(chrono::Utc::now().timestamp(), headers)?;
+                let jwt = self.verified_jwt(&token, None, headers).await?;
                 Ok(Principal {
                     account: Some(jwt.account.clone()),
                     grants: jwt.grants.clone(),
@@ -103,11 +102,11 @@ impl Auth {
             }),
             Some(token) => {
                 let jwt = self
-                    .verified_jwt(&token, &key.row.account_id, headers)
+                    .verified_jwt(&token, Some(&key.row.account_id), headers)
                     .await?;
                 Ok(Principal {
                     account: Some(key.row.account_id.clone()),
-                    grants: Arc::new(merge(&key.grants, &jwt.rules)),
+                    grants: Arc::new(merge(&key.grants, jwt.rules())),
                     via: Via::ApiKeyAndJwt {
                         key_id,
                         key_type,
@@ -151,7 +150,7 @@ impl Auth {
         let Some(token) = session_cookie(headers, account) else {
             return Ok(principal);
         };
-        match self.verified_jwt(&token, account, headers).await {
+        match self.verified_jwt(&token, Some(account), headers).await {
             Ok(jwt) => Ok(Principal {
                 account: Some(jwt.account.clone()),
                 grants: jwt.grants.clone(),
@@ -208,15 +207,16 @@ impl Auth {
         decide(principal, account, Need::read(path), Some(slug), public)
     }
 
-    /// A JWT checked against `account`'s keys (cached for a second), plus the
-    /// per-use checks (expiry, origin).
+    /// A JWT checked against `account`'s keys, or (`None`) those of its
+    /// `accountId` claim (see [`Auth::verify_jwt`]), plus the per-use checks
+    /// (expiry, origin).
     pub async fn verified_jwt(
         &self,
         token: &str,
-        account: &str,
+        account: Option<&str>,
         headers: &HeaderMap,
     ) -> AppResult<Arc<VerifiedJwt>> {
-        let verified = self.verify_jwt(token, Some(account)).await?;
+        let verified = self.verify_jwt(token, account).await?;
         verified.check_use(chrono::Utc::now().timestamp(), headers)?;
         Ok(verified)
     }

@@ -108,14 +108,22 @@ pub struct VerifiedJwt {
     /// while that key is still registered).
     pub kid: String,
     pub exp: i64,
-    pub rules: Vec<Rule>,
-    /// `rules` as a principal's grants, built once per verification (each
-    /// use shares it instead of cloning the compiled globs).
+    /// The token's rules as a principal's grants (always `Grants::Rules`),
+    /// built once per verification: each use shares them instead of cloning
+    /// the compiled globs.
     pub grants: std::sync::Arc<super::rules::Grants>,
     allowed_origins: Option<Vec<String>>,
 }
 
 impl VerifiedJwt {
+    /// The token's rules.
+    pub fn rules(&self) -> &[Rule] {
+        match &*self.grants {
+            super::rules::Grants::Rules(rules) => rules,
+            _ => &[],
+        }
+    }
+
     /// Checks what must be checked on every use: expiry and the request's origin.
     pub fn check_use(&self, now: i64, headers: &HeaderMap) -> AppResult<()> {
         if self.exp + (LEEWAY_SECS as i64) < now {
@@ -287,8 +295,7 @@ fn accept(claims: Claims, account: &str, now: i64) -> AppResult<VerifiedJwt> {
         sub: claims.sub,
         kid: String::new(),
         exp: claims.exp,
-        grants: std::sync::Arc::new(super::rules::Grants::Rules(rules.clone())),
-        rules,
+        grants: std::sync::Arc::new(super::rules::Grants::Rules(rules)),
         allowed_origins: claims.allowed_origins,
     })
 }

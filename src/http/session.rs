@@ -60,7 +60,7 @@ async fn put_access_token(
 ) -> AppResult<Response> {
     let jwt = state
         .auth
-        .verified_jwt(&body.access_token, &account, &headers)
+        .verified_jwt(&body.access_token, Some(&account), &headers)
         .await?;
     let ttl = (jwt.exp - chrono::Utc::now().timestamp()).max(1);
     let mut resp =

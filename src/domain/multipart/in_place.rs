@@ -26,7 +26,7 @@
 //!   pass. A completion whose commit fails (e.g. 409: the path was taken
 //!   meanwhile) deletes the object and the session.
 
-use super::{part_range, PartBody, Spec};
+use super::{part_len, part_range, PartBody, Spec};
 use crate::auth::Principal;
 use crate::blobs::digest::Digester;
 use crate::domain::ingest::{self, StagedBlob};
@@ -110,7 +110,7 @@ where
         Ok::<_, AppError>((sha256, sink.finish().await?))
     }
     .await?;
-    let record = UploadPart {
+    let part = UploadPart {
         upload_id: s.id.clone(),
         idx: idx as i64,
         etag: etag.clone(),
@@ -119,14 +119,10 @@ where
         blob_key: String::new(),
         store_part,
     };
-    match state.meta.record_part(&record).await? {
-        (true, _) => Ok(etag),
-        (false, _) => Err(super::already_complete()),
-    }
+    record(state, &part).await?;
+    Ok(etag)
 }
 
-/// Completes the store's object (nothing to do on the file store) and
-/// commits the file. Called once the session is claimed.
 /// Records a part the client put straight into the store
 /// (`STOWAGE_DIRECT_PARTS`), as its confirmation names it: the store checks
 /// the ETag when the upload completes (a wrong one fails the completion).
@@ -142,22 +138,29 @@ pub(super) async fn record_direct_part(
             "Send the ETag header the part's PUT to its uploadUrl answered.",
         ));
     }
-    let (start, end) = part_range(s.size as u64, idx);
-    let record = UploadPart {
+    let part = UploadPart {
         upload_id: s.id.clone(),
         idx: idx as i64,
         etag: etag.to_string(),
-        size: end + 1 - start as i64,
+        size: part_len(s.size as u64, idx) as i64,
         confirmed: false,
         blob_key: String::new(),
         store_part: Some(format!("\"{etag}\"")),
     };
-    match state.meta.record_part(&record).await? {
+    record(state, &part).await
+}
+
+/// Records an in-place part (no object of its own: nothing to discard when
+/// it replaces an earlier attempt).
+async fn record(state: &AppState, part: &UploadPart) -> AppResult<()> {
+    match state.meta.record_part(part).await? {
         (true, _) => Ok(()),
         (false, _) => Err(super::already_complete()),
     }
 }
 
+/// Completes the store's object (nothing to do on the file store) and
+/// commits the file. Called once the session is claimed.
 pub(super) async fn complete(
     state: &AppState,
     principal: &Principal,

@@ -104,6 +104,12 @@ fn part_range(size: u64, idx: u64) -> (u64, i64) {
     (start, end)
 }
 
+/// How many bytes part `idx` holds.
+fn part_len(size: u64, idx: u64) -> u64 {
+    let (start, end) = part_range(size, idx);
+    (end + 1) as u64 - start
+}
+
 fn part_count(size: u64) -> u64 {
     size.div_ceil(PART_SIZE).max(1)
 }
@@ -306,8 +312,8 @@ async fn open_part(
     if s.status != "open" {
         return Err(already_complete());
     }
-    let (start, end) = part_range(s.size as u64, idx);
-    Ok((s, (end + 1) as u64 - start))
+    let len = part_len(s.size as u64, idx);
+    Ok((s, len))
 }
 
 fn already_complete() -> AppError {
