@@ -3,6 +3,7 @@
 //! digest fields ([`digest`]).
 
 pub mod digest;
+pub mod meter;
 pub mod parts;
 pub mod resumable;
 
@@ -117,6 +118,29 @@ pub enum PutError {
     Digest(digest::Mismatch),
 }
 
+impl From<meter::Stop> for PutError {
+    fn from(stop: meter::Stop) -> PutError {
+        match stop {
+            meter::Stop::Body(why) => PutError::Body(why),
+            meter::Stop::TooLarge { limit } => PutError::TooLarge { limit },
+        }
+    }
+}
+
+impl PutError {
+    /// The digests of a metered body that ended, or the declared one they
+    /// do not match.
+    pub(super) fn verified<E: std::fmt::Display>(
+        meter: meter::Meter<'_, E>,
+    ) -> Result<digest::Computed, PutError> {
+        match meter.verify() {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(PutError::Body("no digest was computed".into())),
+            Err(m) => Err(PutError::Digest(m)),
+        }
+    }
+}
+
 impl From<PutError> for AppError {
     fn from(e: PutError) -> AppError {
         match e {
@@ -214,28 +238,22 @@ impl Blobs {
         };
         let mut writer = BufWriter::with_capacity(self.store.clone(), key.into(), capacity)
             .with_max_concurrency(2);
-        let mut hasher = digest::Digester::new(expected);
-        let mut size: u64 = 0;
-        let mut body = std::pin::pin!(body);
+        let mut meter = meter::Meter::new(body, limit, Some(digest::Digester::new(expected)));
         let failure = loop {
-            match body.next().await {
+            match meter.next().await {
                 None => break None,
-                Some(Err(e)) => break Some(PutError::Body(e.to_string())),
+                Some(Err(stop)) => break Some(PutError::from(stop)),
                 Some(Ok(chunk)) => {
-                    size += chunk.len() as u64;
-                    if size > limit {
-                        break Some(PutError::TooLarge { limit });
-                    }
-                    hasher.update(&chunk);
                     if let Err(e) = writer.write_all(&chunk).await {
                         break Some(PutError::Store(io_to_store(e)));
                     }
                 }
             }
         };
+        let size = meter.received();
         let verified = match failure {
             Some(err) => Err(err),
-            None => hasher.verify().map_err(PutError::Digest),
+            None => PutError::verified(meter),
         };
         let computed = match verified {
             Ok(c) => c,

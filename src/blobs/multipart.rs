@@ -3,9 +3,10 @@
 //! point leaves either nothing or an id the sweeper aborts.
 
 use super::digest::{Digester, Expected};
+use super::meter::Meter;
 use super::{Journal, PutError, Stored, WRITE_BUFFER};
 use bytes::{Bytes, BytesMut};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartId, ObjectStore};
@@ -75,18 +76,10 @@ impl<'a> TrackedPut<'a> {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let mut hasher = Digester::new(expected);
-        let mut size: u64 = 0;
+        let mut meter = Meter::new(body, limit, Some(Digester::new(expected)));
         let mut buf = BytesMut::new();
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| PutError::Body(e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(PutError::TooLarge { limit });
-            }
-            hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
+        while let Some(chunk) = meter.next().await {
+            buf.extend_from_slice(&chunk?);
             // A body of exactly one part still goes as one plain put.
             while buf.len() > WRITE_BUFFER {
                 let part = buf.split_to(WRITE_BUFFER).freeze();
@@ -94,7 +87,8 @@ impl<'a> TrackedPut<'a> {
             }
         }
         // A digest mismatch aborts before the object is ever completed.
-        let computed = hasher.verify().map_err(PutError::Digest)?;
+        let size = meter.received();
+        let computed = PutError::verified(meter)?;
         let rest = buf.freeze();
         match self.upload.clone() {
             None => {

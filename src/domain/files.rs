@@ -4,9 +4,9 @@
 
 use crate::auth::{Access, Need, Principal};
 use crate::domain::cache::Served;
-use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
+use crate::domain::ingest::{detached, discard, StagedBlob};
 use crate::domain::paths;
-use crate::domain::uploads;
+use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow};
 use crate::state::AppState;
@@ -102,22 +102,23 @@ pub async fn copy(
             .ok_or_else(|| AppError::FileNotFound {
                 path: source.to_string(),
             })?;
-    let acc = uploads::account(state, account).await?;
-    let limits = uploads::limits(state, &acc);
-    uploads::check_mime(limits.allowed_mime.as_deref(), &src.mime)?;
-
-    let blob = StagedBlob::shared(state, &src);
-    let file = NewFile {
+    let intent = Intent {
         account: account.to_string(),
-        path: destination.to_string(),
-        fallback: None,
-        mime: src.mime,
-        original_file_name: src.original_file_name,
+        path: Some(plan::exact(destination)),
+        original_file_name: src.original_file_name.clone(),
+        mime: Some(src.mime.clone()),
         metadata: serde_json::from_str(&src.metadata).unwrap_or_default(),
         tags: serde_json::from_str(&src.tags).unwrap_or_default(),
-        allow_overwrite: true,
+        ..Intent::default()
     };
-    ingest::commit(state, principal, file, blob).await
+    let planned = plan::plan(state, Uploader::new(principal.clone()), intent).await?;
+    // One more reference to the source's bytes: nothing is copied.
+    let state = state.clone();
+    detached(async move {
+        let blob = StagedBlob::shared(&state, &src);
+        planned.with_blob(blob).commit(&state).await
+    })
+    .await
 }
 
 pub async fn versions(

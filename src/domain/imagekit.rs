@@ -6,13 +6,14 @@
 
 use crate::auth::keys;
 use crate::auth::rules::Op;
-use crate::auth::{Need, Principal, Via};
-use crate::domain::ingest::{self, NewFile, StagedBlob};
+use crate::auth::{Principal, Via};
+use crate::domain::forms::{Form, Part};
+use crate::domain::ingest::{detached, StagedBlob};
 use crate::domain::paths;
-use crate::domain::uploads::{self, effective_mime};
+use crate::domain::plan::{self, effective_mime, Intent, Uploader};
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
-use crate::state::AppState;
+use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
 use bytes::Bytes;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -128,12 +129,6 @@ pub async fn finish(
             (account, scoped)
         }
     };
-    principal.require(&account, Need::create(&path))?;
-    let acc = uploads::account(state, &account).await?;
-    let limits = uploads::limits(state, &acc);
-    limits.check_declared(Some(staged.blob.size))?;
-    let mime = effective_mime(staged.content_type.as_deref(), Some(&path))?;
-    uploads::check_mime(limits.allowed_mime.as_deref(), &mime)?;
     let tags: Vec<String> = fields
         .get("tags")
         .map(|t| {
@@ -144,18 +139,98 @@ pub async fn finish(
                 .collect()
         })
         .unwrap_or_default();
+    let intent = Intent {
+        account: account.clone(),
+        path: Some(plan::exact(&path)),
+        original_file_name: staged.original_name.clone(),
+        // ImageKit guesses a missing type from the stored name.
+        mime: Some(effective_mime(staged.content_type.as_deref(), Some(&path))?),
+        declared_size: Some(staged.blob.size),
+        metadata: json!({ "isPrivateFile": truthy(fields, "isPrivateFile", false) }),
+        tags,
+        no_overwrite: !overwrite,
+        path_before_bytes: false,
+    };
+    let planned = plan::plan(state, Uploader::new(principal), intent).await?;
     // Copy the staged object under the account's prefix, then commit.
     let b = &staged.blob;
     let blob = StagedBlob::copy(state, &account, b.key(), b.size, &b.sha256).await?;
-    let file = NewFile {
-        account,
-        path,
-        fallback: None,
-        mime,
-        original_file_name: staged.original_name.clone(),
-        metadata: json!({ "isPrivateFile": truthy(fields, "isPrivateFile", false) }),
-        tags,
-        allow_overwrite: overwrite,
+    planned.with_blob(blob).commit(state).await
+}
+
+/// An ImageKit upload form (SPEC §5.5): the `file` part may come before the
+/// fields that say where it goes and whether it may (the client token), so
+/// it is staged first, and committed only once every field checks out.
+pub async fn upload<F: Form>(
+    state: &AppState,
+    version: Version,
+    principal: Principal,
+    mut form: F,
+) -> AppResult<FileRow> {
+    // Before its token is checked, an upload without a key stages at most
+    // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time. An upload token
+    // is no key here: these routes take ImageKit's client tokens instead.
+    let anonymous = principal.account.is_none() || matches!(principal.via, Via::UploadToken { .. });
+    let limit = if anonymous {
+        state.config.max_file_size.min(ANONYMOUS_STAGING_LIMIT)
+    } else {
+        state.config.max_file_size
     };
-    ingest::commit(state, &principal, file, blob).await
+    // A slot is taken before any body byte is read; when every slot is in use
+    // the upload is refused at once (429 `busy`), never queued.
+    let slot = match anonymous {
+        true => Some(
+            state
+                .anonymous_staging
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| AppError::Busy {
+                    what: "too many uploads without credentials are in progress".into(),
+                    retry_after: 5,
+                })?,
+        ),
+        false => None,
+    };
+    let state = state.clone();
+    detached(async move {
+        let _slot = slot;
+        let mut fields = BTreeMap::new();
+        let mut staged: Option<Staged> = None;
+        while let Some(part) = form.next().await? {
+            let name = part.name().to_string();
+            if name == "file" && staged.is_none() {
+                staged = Some(stage_part(&state, part, limit).await?);
+            } else {
+                fields.insert(name, part.text().await?);
+            }
+        }
+        let staged = staged.ok_or_else(|| {
+            AppError::invalid_request("Missing file parameter for upload.", "Send the file field.")
+        })?;
+        let result = finish(&state, version, &principal, &fields, &staged).await;
+        staged.blob.discard().await;
+        result
+    })
+    .await
+}
+
+/// The `file` part: a file input, or base64 text (data URLs too; remote URLs
+/// are not fetched), streamed into a staged blob.
+async fn stage_part<P: Part>(state: &AppState, part: P, limit: u64) -> AppResult<Staged> {
+    let file_name = part.file_name().map(str::to_string);
+    if file_name.is_some() {
+        let ct = part.content_type();
+        return stage(state, part.bytes(), limit, file_name, ct).await;
+    }
+    stage(state, part.base64_bytes(), limit, None, None)
+        .await
+        .map_err(|e| match e {
+            AppError::UploadIncomplete { message } if message.contains("base64") => {
+                AppError::invalid_request(
+                    "The file field is neither a file nor base64 data.",
+                    "Send the file as a file part, or base64; remote URLs are not fetched.",
+                )
+            }
+            other => other,
+        })
 }

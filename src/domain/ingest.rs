@@ -224,9 +224,13 @@ impl crate::blobs::Journal for GcJournal<'_> {
     }
 }
 
-/// What a committed file will be, apart from its bytes.
-#[derive(Clone, Debug)]
+/// What a committed file will be, apart from its bytes: the one description
+/// of a file to be written, made by `plan::plan` and kept as JSON by upload
+/// sessions (multipart, tus) until their bytes are in.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NewFile {
+    /// Sessions stored before it was recorded name it in their row instead.
+    #[serde(default)]
     pub account: String,
     pub path: String,
     /// Where to go instead when `path` exists and may not be overwritten.
@@ -237,7 +241,12 @@ pub struct NewFile {
     pub tags: Vec<String>,
     /// Whether this upload may replace an existing file (the principal must
     /// also hold `overwrite`).
+    #[serde(default = "yes")]
     pub allow_overwrite: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Makes `blob` the file described by `file` (SPEC §5: visible only now), moving

@@ -5,7 +5,6 @@
 use crate::auth::keys::{self, KeyType};
 use crate::auth::rules::{Rule, RuleSpec};
 use crate::auth::{jwt, Need, Principal};
-use crate::domain::uploads;
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, Account, ApiKeyRow, JwtKeyRow, MetaStore, SigningKeyRow};
 use crate::state::AppState;
@@ -96,7 +95,7 @@ pub async fn admin_account(
     acc: &str,
 ) -> AppResult<Account> {
     principal.require(acc, Need::admin())?;
-    uploads::account(state, acc).await
+    crate::domain::plan::load_account(state, acc).await
 }
 
 pub async fn list_api_keys(state: &AppState, acc: &str) -> AppResult<Vec<ApiKeyRow>> {

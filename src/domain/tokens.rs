@@ -2,10 +2,14 @@
 //! one exact path; a browser uploads with it, without any key.
 
 use crate::auth::keys;
-use crate::auth::{Need, Principal};
+use crate::auth::rules::Op;
+use crate::auth::{Need, Principal, Via};
+use crate::domain::forms::{self, Form, Part};
+use crate::domain::ingest::detached;
 use crate::domain::paths;
+use crate::domain::plan::{self, Intent, Prepared, Uploader};
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, UploadTokenRow};
+use crate::meta::{now_ms, FileRow, UploadTokenRow};
 use crate::state::AppState;
 use serde::Deserialize;
 
@@ -74,4 +78,78 @@ pub async fn create(
         path,
         expires_at: row.expires_at,
     })
+}
+
+/// `POST /` (SPEC §5.4): a form of `path` (and `bucket`) fields, then
+/// `file`, with an upload token or an API key. A token is spent before the
+/// body is read; the path must be the token's exactly (or be left out).
+pub async fn upload_form<F: Form>(
+    state: &AppState,
+    principal: Principal,
+    form: F,
+) -> AppResult<FileRow> {
+    let who = Uploader::spend_now(state, principal).await?;
+    let account = who
+        .account()
+        .map(str::to_string)
+        .ok_or(AppError::Unauthorized)?;
+    let has_token = matches!(who.principal().via, Via::UploadToken { .. });
+    if !has_token {
+        who.principal().require_somewhere(&account, Op::Create)?;
+    }
+    let state = state.clone();
+    detached(async move {
+        let prepared = stage_form_file(&state, who, account, has_token, form).await?;
+        prepared.commit(&state).await
+    })
+    .await
+}
+
+/// Reads the form up to its `file` part, stages it, and reads the rest (a
+/// form refused anywhere keeps nothing).
+async fn stage_form_file<F: Form>(
+    state: &AppState,
+    who: Uploader,
+    account: String,
+    has_token: bool,
+    mut form: F,
+) -> AppResult<Prepared> {
+    let (mut path, mut bucket) = (None::<String>, None::<String>);
+    let part = loop {
+        let part = form.next().await?.ok_or_else(|| {
+            AppError::invalid_request("The form has no file field.", "Add a field named file.")
+        })?;
+        match part.name() {
+            "path" => path = Some(part.text().await?),
+            "bucket" => bucket = Some(part.text().await?),
+            "file" => break part,
+            _ => {
+                part.text().await?;
+            }
+        }
+    };
+    let path = match path {
+        Some(p) => Some(plan::exact(&scoped_path(bucket.as_deref(), &p)?)),
+        None if has_token => None,
+        None => {
+            return Err(AppError::invalid_request(
+                "The path field is missing (or comes after file).",
+                "Send the path field before the file field.",
+            ))
+        }
+    };
+    let intent = Intent {
+        account,
+        path,
+        original_file_name: part.file_name().map(str::to_string),
+        mime: part.content_type(),
+        ..Intent::default()
+    };
+    let planned = plan::plan(state, who, intent).await?;
+    let prepared = planned.stream(state, part.bytes(), None).await?;
+    if let Err(e) = forms::drain(&mut form).await {
+        prepared.discard().await;
+        return Err(e);
+    }
+    Ok(prepared)
 }

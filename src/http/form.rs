@@ -14,6 +14,7 @@
 
 use super::header_str;
 use crate::blobs::digest::Digester;
+use crate::domain::forms;
 use crate::error::{AppError, AppResult};
 use axum::body::{Body, BodyDataStream};
 use axum::http::{header, HeaderMap};
@@ -30,7 +31,9 @@ pub const MAX_PARTS: usize = 1000;
 
 /// A form being read, part by part, in order.
 pub struct Form {
-    inner: multer::Multipart<'static>,
+    /// The parts, or why the body is not a form (answered by the first
+    /// [`Form::next`], so a route refuses credentials first).
+    inner: Result<multer::Multipart<'static>, Option<AppError>>,
     parts: usize,
     /// The raw body and its digest, when the request declared one.
     tap: Option<Arc<Mutex<Tap>>>,
@@ -61,9 +64,18 @@ pub struct Part {
 }
 
 impl Form {
-    /// The form in `body`, else 400 with `suggestion` when the request is not
-    /// `multipart/form-data`.
-    pub fn new(headers: &HeaderMap, body: Body, suggestion: &str) -> AppResult<Form> {
+    /// The form in `body`; its first [`Form::next`] answers 400 with
+    /// `suggestion` when the request is not `multipart/form-data` (or its
+    /// digest fields are malformed).
+    pub fn new(headers: &HeaderMap, body: Body, suggestion: &str) -> Form {
+        Form::open(headers, body, suggestion).unwrap_or_else(|e| Form {
+            inner: Err(Some(e)),
+            parts: 0,
+            tap: None,
+        })
+    }
+
+    fn open(headers: &HeaderMap, body: Body, suggestion: &str) -> AppResult<Form> {
         let boundary = header_str(headers, header::CONTENT_TYPE)
             .and_then(|ct| multer::parse_boundary(ct).ok())
             .ok_or_else(|| {
@@ -72,7 +84,7 @@ impl Form {
         let expected = super::request_digest(headers)?;
         let Some(expected) = expected else {
             return Ok(Form {
-                inner: multer::Multipart::new(body.into_data_stream(), boundary),
+                inner: Ok(multer::Multipart::new(body.into_data_stream(), boundary)),
                 parts: 0,
                 tap: None,
             });
@@ -84,27 +96,10 @@ impl Form {
         let reader = tap.clone();
         let stream = futures::stream::poll_fn(move |cx| lock(&reader).poll(cx));
         Ok(Form {
-            inner: multer::Multipart::new(stream, boundary),
+            inner: Ok(multer::Multipart::new(stream, boundary)),
             parts: 0,
             tap: Some(tap),
         })
-    }
-
-    /// Whether the request declared a digest, checked at the form's end: a
-    /// route must then commit nothing before [`Form::next`] returns None.
-    pub fn has_digest(&self) -> bool {
-        self.tap.is_some()
-    }
-
-    /// Reads (and drops) every remaining part, then checks the digest.
-    pub async fn finish(&mut self) -> AppResult<()> {
-        while let Some(part) = self.next().await? {
-            let mut s = std::pin::pin!(part.stream());
-            while let Some(chunk) = s.next().await {
-                chunk.map_err(|message| AppError::UploadIncomplete { message })?;
-            }
-        }
-        Ok(())
     }
 
     /// At the end of the form: hashes what follows the closing boundary (at
@@ -136,7 +131,15 @@ impl Form {
     /// The next part; None at the end of the form (after its digest, if any,
     /// checked out).
     pub async fn next(&mut self) -> AppResult<Option<Part>> {
-        match self.inner.next_field().await.map_err(form_error)? {
+        let inner = match &mut self.inner {
+            Ok(inner) => inner,
+            Err(refused) => {
+                return Err(refused.take().unwrap_or_else(|| {
+                    AppError::invalid_request("The body is not multipart/form-data.", "")
+                }))
+            }
+        };
+        match inner.next_field().await.map_err(form_error)? {
             None => {
                 self.verify().await?;
                 Ok(None)
@@ -218,6 +221,37 @@ impl Part {
                 }
             }
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl forms::Form for Form {
+    type Part = Part;
+
+    async fn next(&mut self) -> AppResult<Option<Part>> {
+        Form::next(self).await
+    }
+}
+
+#[async_trait::async_trait]
+impl forms::Part for Part {
+    fn name(&self) -> &str {
+        Part::name(self)
+    }
+    fn file_name(&self) -> Option<&str> {
+        Part::file_name(self)
+    }
+    fn content_type(&self) -> Option<String> {
+        Part::content_type(self)
+    }
+    async fn text(self) -> AppResult<String> {
+        Part::text(self).await
+    }
+    fn bytes(self) -> forms::PartStream {
+        self.stream().boxed()
+    }
+    fn base64_bytes(self) -> forms::PartStream {
+        self.base64_stream().boxed()
     }
 }
 

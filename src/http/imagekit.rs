@@ -1,14 +1,13 @@
 //! ImageKit-compatible upload routes (SPEC §5.5), answering in ImageKit's
 //! shapes: success as ImageKit's file object, errors as `{message, help}`.
 
-use super::form::{Form, Part};
-use crate::auth::{Principal, Via};
-use crate::domain::imagekit::{self, Staged, Version};
-use crate::domain::ingest::detached;
+use super::form::Form;
+use crate::auth::Principal;
+use crate::domain::imagekit::{self, Version};
 use crate::domain::paths;
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::meta::FileRow;
-use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -16,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,82 +72,13 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ImageKitError> {
-    let mut form = Form::new(
+    let form = Form::new(
         &headers,
         body,
         "Send the upload as multipart/form-data with file and fileName fields.",
-    )?;
-    // Before its token is checked, an upload without a key stages at most
-    // ANONYMOUS_STAGING_LIMIT bytes, and only a few at a time. An upload token
-    // is no key here: these routes take ImageKit's client tokens instead.
-    let anonymous = principal.account.is_none() || matches!(principal.via, Via::UploadToken { .. });
-    let limit = if anonymous {
-        state.config.max_file_size.min(ANONYMOUS_STAGING_LIMIT)
-    } else {
-        state.config.max_file_size
-    };
-    // A slot is taken before any body byte is read; when every slot is in use
-    // the upload is refused at once (429 `busy`), never queued.
-    let slot = if anonymous {
-        Some(
-            state
-                .anonymous_staging
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| AppError::Busy {
-                    what: "too many uploads without credentials are in progress".into(),
-                    retry_after: 5,
-                })?,
-        )
-    } else {
-        None
-    };
-    let st = state.clone();
-    // The whole form is read in one task: the file part may come first, so it
-    // is staged into a blob and committed only once every field checks out.
-    let row = detached(async move {
-        let _slot = slot;
-        let mut fields = BTreeMap::new();
-        let mut staged: Option<Staged> = None;
-        while let Some(part) = form.next().await? {
-            let name = part.name().to_string();
-            if name == "file" && staged.is_none() {
-                staged = Some(stage(&st, part, limit).await?);
-            } else {
-                fields.insert(name, part.text().await?);
-            }
-        }
-        let staged = staged.ok_or_else(|| {
-            AppError::invalid_request("Missing file parameter for upload.", "Send the file field.")
-        })?;
-        let result = imagekit::finish(&st, version, &principal, &fields, &staged).await;
-        staged.blob.discard().await;
-        result
-    })
-    .await?;
+    );
+    let row = imagekit::upload(&state, version, principal, form).await?;
     Ok(Json(response(&state, &row)).into_response())
-}
-
-/// The `file` part: a file input, or base64 text (data URLs too; remote URLs
-/// are not fetched), streamed into a staged blob.
-async fn stage(state: &AppState, part: Part, limit: u64) -> AppResult<Staged> {
-    let file_name = part.file_name().map(str::to_string);
-    if file_name.is_some() {
-        let ct = part.content_type();
-        imagekit::stage(state, part.stream(), limit, file_name, ct).await
-    } else {
-        imagekit::stage(state, part.base64_stream(), limit, None, None)
-            .await
-            .map_err(|e| match e {
-                AppError::UploadIncomplete { message } if message.contains("base64") => {
-                    AppError::invalid_request(
-                        "The file field is neither a file nor base64 data.",
-                        "Send the file as a file part, or base64; remote URLs are not fetched.",
-                    )
-                }
-                other => other,
-            })
-    }
 }
 
 /// ImageKit's upload response.

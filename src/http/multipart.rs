@@ -42,7 +42,7 @@ async fn begin_multipart_upload(
     AppJson(body): AppJson<BeginRequest>,
 ) -> AppResult<Json<Value>> {
     let begun = multipart::begin(&state, &principal, &account, body).await?;
-    let (s, spec) = (&begun.session, &begun.spec);
+    let (s, spec) = (&begun.session, &begun.spec.file);
     Ok(Json(json!({
         "uploadId": s.id,
         "uploadParts": { "count": s.part_count, "first": part_json(&state, &begun.first) },

@@ -9,7 +9,6 @@ use crate::auth::Principal;
 use crate::domain::ingest::detached;
 use crate::domain::paths::{self, PathSpec};
 use crate::domain::tus::{self, Checksum, ChecksumAlgorithm, CreateRequest, PatchRequest, Status};
-use crate::domain::uploads;
 use crate::error::{AppError, AppResult, TusError};
 use crate::state::AppState;
 use axum::body::Body;
@@ -94,17 +93,8 @@ async fn tus_options(
     headers: HeaderMap,
 ) -> Response {
     let account = params.get("account").cloned().unwrap_or_default();
-    let own = state
-        .auth
-        .tus_principal(&headers, None)
-        .await
-        .is_ok_and(|p| p.account.as_deref() == Some(account.as_str()));
-    let mut max = state.config.max_file_size;
-    if own {
-        if let Ok(acc) = uploads::account(&state, &account).await {
-            max = uploads::limits(&state, &acc).max_file_size;
-        }
-    }
+    let principal = state.auth.tus_principal(&headers, None).await.ok();
+    let max = tus::max_size(&state, principal.as_ref(), &account).await;
     let mut r = StatusCode::NO_CONTENT.into_response();
     set(&mut r, "tus-version", TUS_VERSION);
     set(&mut r, "tus-extension", TUS_EXTENSIONS);

@@ -3,13 +3,11 @@
 
 use super::form::{Form, MAX_TEXT_FIELD};
 use super::{content_length, header_str, upload_response, AppPath, AppQuery};
-use crate::auth::rules::Op;
 use crate::auth::Principal;
-use crate::domain::ingest::detached;
 use crate::domain::paths::{validate_file_path, PathSpec};
-use crate::domain::uploads::{self, UploadRequest};
+use crate::domain::plan::Intent;
+use crate::domain::uploads::{self, FormOutcome};
 use crate::error::{AppError, AppResult};
-use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -29,96 +27,6 @@ pub fn router() -> Router<AppState> {
             "/v2/accounts/{account}/uploads/form_data",
             post(post_form_data_upload),
         )
-}
-
-type Uploaded = (String, FileRow);
-type Failed = (String, AppError);
-
-/// Ingests every file part of a form in turn, each as `base` says. With a
-/// whole-body digest, every file is staged and none is committed until the
-/// form's end has verified it: a mismatch deletes them all before the error is
-/// answered, and nothing was ever visible.
-async fn read_files(
-    state: AppState,
-    principal: Principal,
-    base: UploadRequest,
-    mut form: Form,
-) -> AppResult<(Vec<Uploaded>, Vec<Failed>)> {
-    let mut done = Done::default();
-    let deferred = form.has_digest();
-    if let Err(e) = read_parts(&state, &principal, &base, &mut form, deferred, &mut done).await {
-        for (_, prepared) in done.staged {
-            prepared.discard().await;
-        }
-        return Err(e);
-    }
-    for (field_name, prepared) in done.staged {
-        match uploads::finish(&state, &principal, prepared).await {
-            Ok(row) => done.files.push((field_name, row)),
-            Err(e) => done.errors.push((field_name, e)),
-        }
-    }
-    Ok((done.files, done.errors))
-}
-
-#[derive(Default)]
-struct Done {
-    files: Vec<Uploaded>,
-    errors: Vec<Failed>,
-    staged: Vec<(String, uploads::Prepared)>,
-}
-
-async fn read_parts(
-    state: &AppState,
-    principal: &Principal,
-    base: &UploadRequest,
-    form: &mut Form,
-    deferred: bool,
-    done: &mut Done,
-) -> AppResult<()> {
-    while let Some(part) = form.next().await? {
-        // A plain text field, or a file input left empty: not a file.
-        let Some(file_name) = part
-            .file_name()
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let field_name = match part.name() {
-            "" => "file".to_string(),
-            n => n.to_string(),
-        };
-        let req = UploadRequest {
-            original_file_name: Some(base.original_file_name.clone().unwrap_or(file_name)),
-            mime: part.content_type(),
-            ..base.clone()
-        };
-        let outcome = if deferred {
-            uploads::stage(state, principal, req, part.stream())
-                .await
-                .map(|p| done.staged.push((field_name.clone(), p)))
-        } else {
-            uploads::ingest(state.clone(), principal.clone(), req, part.stream())
-                .await
-                .map(|row| done.files.push((field_name.clone(), row)))
-        };
-        match outcome {
-            Ok(()) => {}
-            // The rest of the body cannot be trusted after these, and a
-            // credential refused once is refused for every part.
-            Err(
-                e @ (AppError::FileTooLarge { .. }
-                | AppError::UploadIncomplete { .. }
-                | AppError::Unauthorized
-                | AppError::InvalidCredentials { .. }
-                | AppError::AccountMismatch { .. }
-                | AppError::Forbidden { .. }),
-            ) => return Err(e),
-            Err(e) => done.errors.push((field_name, e)),
-        }
-    }
-    Ok(())
 }
 
 /// Where the upload goes: `filePath`, or the parts of a path spec.
@@ -161,24 +69,19 @@ async fn post_binary_upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
-    let req = UploadRequest {
+    let intent = Intent {
         account,
-        path: q.path_spec()?,
+        path: Some(q.path_spec()?),
         original_file_name: q.original_file_name.clone(),
         mime: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
         declared_size: content_length(&headers)?,
         metadata: upload_metadata(&headers)?,
         tags: upload_tags(&headers)?,
-        digest: super::request_digest(&headers)?,
-        ..UploadRequest::default()
+        ..Intent::default()
     };
-    let row = detached(uploads::ingest(
-        state.clone(),
-        principal,
-        req,
-        body.into_data_stream(),
-    ))
-    .await?;
+    let digest = super::request_digest(&headers)?;
+    let body = body.into_data_stream();
+    let row = uploads::binary(&state, principal, intent, body, digest).await?;
     Ok(Json(upload_response(&state, &row)))
 }
 
@@ -190,24 +93,20 @@ async fn post_form_data_upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<Value>> {
-    // Refused before any body byte is read when nothing could be created.
-    principal.require_somewhere(&account, Op::Create)?;
+    let base = Intent {
+        account,
+        path: Some(q.path_spec()?),
+        original_file_name: q.original_file_name.clone(),
+        metadata: upload_metadata(&headers)?,
+        tags: upload_tags(&headers)?,
+        ..Intent::default()
+    };
     let form = Form::new(
         &headers,
         body,
         "Post a form with enctype=\"multipart/form-data\", or use /uploads/binary for a raw body.",
-    )?;
-    let base = UploadRequest {
-        account,
-        path: q.path_spec()?,
-        original_file_name: q.original_file_name.clone(),
-        metadata: upload_metadata(&headers)?,
-        tags: upload_tags(&headers)?,
-        ..UploadRequest::default()
-    };
-    // One task reads every part, so a client that goes away mid-part still lets
-    // the partial blob be cleaned up.
-    let (files, errors) = detached(read_files(state.clone(), principal, base, form)).await?;
+    );
+    let FormOutcome { files, errors } = uploads::form_data(&state, principal, base, form).await?;
     if files.is_empty() {
         return Err(match errors.into_iter().next() {
             Some((_, e)) => e,

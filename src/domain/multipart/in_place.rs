@@ -29,12 +29,13 @@
 use super::{part_len, part_range, PartBody, Spec};
 use crate::auth::Principal;
 use crate::blobs::digest::Digester;
+use crate::blobs::meter::{Meter, Stop};
 use crate::domain::ingest::{self, StagedBlob};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
 use crate::state::AppState;
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -87,27 +88,26 @@ where
         )
         .await?;
     let (etag, store_part) = async {
-        let mut digester = Digester::new(checks.digest);
-        let mut got = 0u64;
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| AppError::UploadIncomplete {
-                message: format!("The request body ended early or failed: {e}."),
+        let mut meter = Meter::new(body, expected, Some(Digester::new(checks.digest)));
+        while let Some(chunk) = meter.next().await {
+            let chunk = chunk.map_err(|stop| match stop {
+                Stop::TooLarge { .. } => super::part_too_large(idx, expected),
+                Stop::Body(e) => AppError::UploadIncomplete {
+                    message: format!("The request body ended early or failed: {e}."),
+                },
             })?;
-            got += chunk.len() as u64;
-            if got > expected {
-                return Err(super::part_too_large(idx, expected));
-            }
-            digester.update(&chunk);
             sink.write(&chunk).await?;
         }
+        let got = meter.received();
         if got != expected {
             return Err(AppError::UploadIncomplete {
                 message: format!("Part {idx} had {got} bytes; its range is {expected} bytes."),
             });
         }
-        let sha256 = hex::encode(digester.verify()?.sha256);
-        Ok::<_, AppError>((sha256, sink.finish().await?))
+        let computed = meter
+            .verify()?
+            .ok_or_else(|| AppError::internal("part not hashed"))?;
+        Ok::<_, AppError>((hex::encode(computed.sha256), sink.finish().await?))
     }
     .await?;
     let part = UploadPart {

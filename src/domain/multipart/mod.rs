@@ -9,15 +9,15 @@ mod in_place;
 
 use crate::auth::{signed, Need, Principal};
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
-use crate::domain::paths::{self, PathContext, PathSpec};
-use crate::domain::uploads::{self, effective_mime};
+use crate::domain::paths::{self, PathSpec};
+use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
 use crate::state::AppState;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Every part but the last is this big.
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -36,15 +36,12 @@ pub struct BeginRequest {
     pub tags: Option<Vec<String>>,
 }
 
-/// What the session remembers about the file it will become, and who began it.
+/// What the session remembers: the file it will become (the plan's), and
+/// who began it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Spec {
-    pub path: String,
-    fallback: Option<String>,
-    pub mime: String,
-    pub original_file_name: Option<String>,
-    pub metadata: Value,
-    pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub file: NewFile,
     /// [`Principal::owner`] of the principal that began the upload: only it
     /// may continue (SPEC §5.3 step 6).
     #[serde(default)]
@@ -165,75 +162,58 @@ pub async fn begin(
             ));
         }
     }
-    let spec = parse_path(req.path.as_ref())?;
-    let ctx = PathContext {
-        now: chrono::Utc::now(),
-        original_file_name: req.original_file_name.as_deref(),
-    };
-    let resolved = paths::resolve(&spec, &ctx)?;
-    if resolved.path.contains(paths::HASH_VARIABLE) {
-        return Err(AppError::invalid_request(
-            "{FILE_HASH_SHA256} cannot be used with multipart uploads: the path is fixed before the bytes arrive.",
-            "Use /uploads/binary or /uploads/form_data for hash-named files.",
-        ));
-    }
-    paths::validate_file_path(&resolved.path)?;
-    principal.require(account, Need::create(&resolved.path))?;
-    let acc = uploads::account(state, account).await?;
-    let limits = uploads::limits(state, &acc);
-    if req.size > limits.max_file_size {
-        return Err(AppError::FileTooLarge {
-            limit: limits.max_file_size,
-            declared: Some(req.size),
-        });
-    }
-    let name = req
-        .original_file_name
-        .as_deref()
-        .or(Some(paths::file_name(&resolved.path)));
-    let mime = effective_mime(req.mime.as_deref(), name)?;
-    uploads::check_mime(limits.allowed_mime.as_deref(), &mime)?;
-    let path = ingest::target_path(state, principal, account, &resolved).await?;
-
-    let now = now_ms();
-    let spec = Spec {
-        path: path.clone(),
-        fallback: resolved.fallback.clone(),
-        mime,
-        original_file_name: req
-            .original_file_name
-            .as_deref()
-            .map(paths::clean_original_name),
-        metadata: match req.metadata {
-            Some(v @ Value::Object(_)) => v,
-            _ => json!({}),
-        },
+    let intent = Intent {
+        account: account.to_string(),
+        path: Some(parse_path(req.path.as_ref())?),
+        original_file_name: req.original_file_name,
+        mime: req.mime,
+        declared_size: Some(req.size),
+        metadata: req.metadata.unwrap_or_default(),
         tags: req.tags.unwrap_or_default(),
+        path_before_bytes: true,
+        ..Intent::default()
+    };
+    let planned = plan::plan(state, Uploader::new(principal.clone()), intent).await?;
+    let spec = Spec {
+        file: planned.file,
         owner: principal.owner(),
     };
-    let mut session = UploadSession {
-        id: uuid::Uuid::new_v4().simple().to_string(),
-        account_id: account.to_string(),
-        status: "open".into(),
-        spec: serde_json::to_string(&spec).map_err(AppError::internal)?,
-        size: req.size as i64,
-        part_size: PART_SIZE as i64,
-        part_count: part_count(req.size) as i64,
-        created_at: now,
-        expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
-        blob_key: None,
-        multipart_id: None,
-    };
-    if direct(state) || state.blobs.parts_in_place(part_count(req.size)) {
-        in_place::begin(state, &mut session).await?;
-    }
-    state.meta.create_upload(&session).await?;
+    let session = open_session(state, account, &spec, req.size).await?;
     let first = ticket(state, &session, 0).await?;
     Ok(Begun {
         session,
         spec,
         first,
     })
+}
+
+/// Records a new session (starting its final object first when parts go
+/// straight into it).
+async fn open_session(
+    state: &AppState,
+    account: &str,
+    spec: &Spec,
+    size: u64,
+) -> AppResult<UploadSession> {
+    let now = now_ms();
+    let mut session = UploadSession {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        account_id: account.to_string(),
+        status: "open".into(),
+        spec: serde_json::to_string(spec).map_err(AppError::internal)?,
+        size: size as i64,
+        part_size: PART_SIZE as i64,
+        part_count: part_count(size) as i64,
+        created_at: now,
+        expires_at: now + (state.config.abandoned_upload_ttl as i64) * 1000,
+        blob_key: None,
+        multipart_id: None,
+    };
+    if direct(state) || state.blobs.parts_in_place(part_count(size)) {
+        in_place::begin(state, &mut session).await?;
+    }
+    state.meta.create_upload(&session).await?;
+    Ok(session)
 }
 
 /// Loads a session the principal may continue: the one that began it (any
@@ -260,7 +240,7 @@ async fn session(
     if spec.owner.is_some() && spec.owner != principal.owner() {
         return Err(unknown());
     }
-    principal.require(account, Need::create(&spec.path))?;
+    principal.require(account, Need::create(&spec.file.path))?;
     Ok((s, spec))
 }
 
@@ -515,13 +495,7 @@ impl Spec {
     fn new_file(&self, account: String) -> NewFile {
         NewFile {
             account,
-            path: self.path.clone(),
-            fallback: self.fallback.clone(),
-            mime: self.mime.clone(),
-            original_file_name: self.original_file_name.clone(),
-            metadata: self.metadata.clone(),
-            tags: self.tags.clone(),
-            allow_overwrite: true,
+            ..self.file.clone()
         }
     }
 }

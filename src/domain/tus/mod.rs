@@ -10,10 +10,10 @@ mod patch;
 pub use hash::ResumableSha256;
 pub use patch::{patch, Checksum, ChecksumAlgorithm, PatchRequest};
 
-use crate::auth::{Need, Principal, Via};
-use crate::domain::ingest::{self, discard};
-use crate::domain::paths::{self, PathContext, PathSpec};
-use crate::domain::uploads::{self, check_mime, effective_mime};
+use crate::auth::{Need, Principal};
+use crate::domain::ingest::{discard, NewFile};
+use crate::domain::paths::PathSpec;
+use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult, TusError};
 use crate::meta::{now_ms, TusUpload};
 use crate::state::AppState;
@@ -36,15 +36,11 @@ pub struct CreateRequest {
     pub raw_metadata: Option<String>,
 }
 
-/// What the upload will become (kept as JSON in the row).
+/// What the upload will become (the plan's file, kept as JSON in the row).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Spec {
-    pub path: String,
-    fallback: Option<String>,
-    mime: String,
-    original_file_name: Option<String>,
-    metadata: Value,
-    tags: Vec<String>,
+    #[serde(flatten)]
+    pub file: NewFile,
     #[serde(default)]
     raw_metadata: Option<String>,
 }
@@ -86,62 +82,31 @@ pub struct Created {
     pub principal: Principal,
 }
 
-/// `POST …/tus`: resolves and checks the file (SPEC §5.1: 409 now for an
-/// existing path without `overwrite`, 413 over the account's limit, 415 for a
-/// type it does not allow), spends an upload token, and starts the object.
+/// `POST …/tus`: plans the file (SPEC §5.1: 409 now for an existing path
+/// without `overwrite`, 413 over the account's limit, 415 for a type it does
+/// not allow; an upload token is spent once the rest checks out), and
+/// starts the object.
 pub async fn create(
     state: &AppState,
     principal: &Principal,
     account: &str,
     req: CreateRequest,
 ) -> AppResult<Created> {
-    // Everything that can fail without spending a token is checked first.
-    let (spec_path, token_path) = requested_path(state, principal, &req).await?;
-    let ctx = PathContext {
-        now: chrono::Utc::now(),
-        original_file_name: req.filename.as_deref(),
-    };
-    let resolved = paths::resolve(&spec_path, &ctx)?;
-    paths::validate_file_path(&paths::fill_hash(&resolved.path, &"0".repeat(64)))?;
-    if let Some(expected) = token_path.filter(|t| *t != resolved.path) {
-        return Err(AppError::PathMismatch {
-            expected,
-            got: resolved.path,
-        });
-    }
-    let (principal, token) = match &principal.via {
-        Via::UploadToken { .. } => {
-            let (row, scoped) = state.auth.spend_upload_token(principal).await?;
-            (scoped, Some(row))
-        }
-        _ => (principal.clone(), None),
-    };
-    principal.require(account, Need::create(&resolved.path))?;
-    let owner = principal.owner().ok_or(AppError::Unauthorized)?;
-    let acc = uploads::account(state, account).await?;
-    let mut limits = uploads::limits(state, &acc);
-    if let Some(max) = token.as_ref().and_then(|t| t.max_size) {
-        limits.max_file_size = limits.max_file_size.min(max.max(0) as u64);
-    }
-    limits.check_declared(Some(req.length))?;
-    let name = req
-        .filename
-        .as_deref()
-        .or(Some(paths::file_name(&resolved.path)));
-    let mime = effective_mime(req.filetype.as_deref(), name)?;
-    check_mime(limits.allowed_mime.as_deref(), &mime)?;
-    check_mime(token.as_ref().and_then(|t| t.mime.as_deref()), &mime)?;
-    let path = ingest::target_path(state, &principal, account, &resolved).await?;
-    let spec = Spec {
-        path,
-        fallback: resolved.fallback,
-        mime,
-        original_file_name: req.filename.as_deref().map(paths::clean_original_name),
-        metadata: match req.metadata {
-            v @ Value::Object(_) => v,
-            _ => Value::Object(Default::default()),
-        },
+    let intent = Intent {
+        account: account.to_string(),
+        path: req.path,
+        original_file_name: req.filename,
+        mime: req.filetype,
+        declared_size: Some(req.length),
+        metadata: req.metadata,
         tags: req.tags,
+        ..Intent::default()
+    };
+    let planned = plan::plan(state, Uploader::new(principal.clone()), intent).await?;
+    let principal = planned.principal;
+    let owner = principal.owner().ok_or(AppError::Unauthorized)?;
+    let spec = Spec {
+        file: planned.file,
         raw_metadata: req.raw_metadata,
     };
     let row = start(state, account, owner, &spec, req.length).await?;
@@ -152,24 +117,16 @@ pub async fn create(
     Ok(Created { status, principal })
 }
 
-/// The path spec from the metadata; an upload token's exact path when the
-/// metadata names none (and the token's path to compare with).
-async fn requested_path(
-    state: &AppState,
-    principal: &Principal,
-    req: &CreateRequest,
-) -> AppResult<(PathSpec, Option<String>)> {
-    let Via::UploadToken { token_hash } = &principal.via else {
-        return Ok((req.path.clone().unwrap_or_default(), None));
-    };
-    let row = state.meta.get_upload_token(token_hash).await?;
-    let row = crate::auth::tokens::usable(row, now_ms())?;
-    let spec = req.path.clone().unwrap_or_else(|| PathSpec {
-        file_name_variables_enabled: Some(false),
-        folder_path_variables_enabled: Some(false),
-        ..PathSpec::from_file_path(&row.path)
-    });
-    Ok((spec, Some(row.path)))
+/// `Tus-Max-Size`: the account's limit for its own credentials, the server
+/// default otherwise.
+pub async fn max_size(state: &AppState, principal: Option<&Principal>, account: &str) -> u64 {
+    let own = principal.is_some_and(|p| p.account.as_deref() == Some(account));
+    if own {
+        if let Ok(acc) = plan::load_account(state, account).await {
+            return plan::limits(state, &acc).max_file_size;
+        }
+    }
+    state.config.max_file_size
 }
 
 /// Registers the object for GC, starts it in the store, and records the row.
@@ -244,7 +201,7 @@ pub(crate) async fn owned(
         return Err(AppError::Tus(TusError::Expired));
     }
     let spec: Spec = serde_json::from_str(&row.spec).map_err(AppError::internal)?;
-    principal.require(account, Need::create(&spec.path))?;
+    principal.require(account, Need::create(&spec.file.path))?;
     Ok((row, spec))
 }
 

@@ -13,13 +13,14 @@
 use super::{owned, ResumableSha256, Spec, Status};
 use crate::auth::Principal;
 use crate::blobs::digest::{Digester, Expected, Mismatch};
+use crate::blobs::meter::{Meter, Stop};
 use crate::blobs::resumable::ResumeFrom;
 use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
 use crate::error::{AppError, AppResult, TusError};
 use crate::meta::{now_ms, TusProgress, TusUpload};
 use crate::state::AppState;
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use sha1::Digest;
 use std::time::{Duration, Instant};
 
@@ -245,29 +246,25 @@ where
     let room = (row.upload_length - row.upload_offset) as u64;
     let mut hash = ResumableSha256::load(&row.hash_state)?;
     let mut chunk_hash = ChunkHasher::new(&req.checksum);
-    let mut digester = req.digest.clone().map(|e| Digester::new(Some(e)));
-    let (mut received, mut cut) = (0u64, None);
+    let digester = req.digest.clone().map(|e| Digester::new(Some(e)));
+    let mut meter = Meter::new(body, room, digester);
+    let mut cut = None;
     let mut renewed = Instant::now();
-    let mut body = std::pin::pin!(body);
-    while let Some(next) = body.next().await {
+    while let Some(next) = meter.next().await {
         let chunk = match next {
             Ok(c) => c,
-            Err(e) => {
-                cut = Some(e.to_string());
+            Err(Stop::Body(e)) => {
+                cut = Some(e);
                 break;
             }
+            Err(Stop::TooLarge { .. }) => {
+                return Err(AppError::Tus(TusError::PastLength {
+                    length: row.upload_length as u64,
+                }))
+            }
         };
-        received += chunk.len() as u64;
-        if received > room {
-            return Err(AppError::Tus(TusError::PastLength {
-                length: row.upload_length as u64,
-            }));
-        }
         hash.update(&chunk);
         chunk_hash.update(&chunk);
-        if let Some(d) = &mut digester {
-            d.update(&chunk);
-        }
         writer.write(&chunk).await?;
         if renewed.elapsed() > RENEW_EVERY {
             let until = now_ms() + LEASE.as_millis() as i64;
@@ -278,11 +275,11 @@ where
         }
     }
     Ok(Streamed {
-        received,
+        received: meter.received(),
         cut,
         hash,
         checksum_ok: chunk_hash.matches(&req.checksum),
-        digest: digester.map_or(Ok(()), |d| d.verify().map(|_| ())),
+        digest: meter.verify().map(|_| ()),
     })
 }
 
@@ -360,13 +357,7 @@ async fn complete(
     );
     let file = NewFile {
         account: row.account_id.clone(),
-        path: spec.path,
-        fallback: spec.fallback,
-        mime: spec.mime,
-        original_file_name: spec.original_file_name,
-        metadata: spec.metadata,
-        tags: spec.tags,
-        allow_overwrite: true,
+        ..spec.file
     };
     let committed = ingest::commit(state, principal, file, blob).await;
     if let Some(old) = &row.tail_key {

@@ -20,7 +20,7 @@ pub mod session;
 use crate::auth::keys::KeyType;
 use crate::auth::rules::{Op, RuleSpec};
 use crate::auth::{self, Principal, Via};
-use crate::domain::uploads::account as load_account;
+use crate::domain::plan::load_account;
 use crate::error::{AppError, AppResult, CredentialError};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
