@@ -107,6 +107,15 @@ impl Principal {
         decide(self, account, need, None, false).map(|_| ())
     }
 
+    /// SPEC §3 on the principal's own grants for a download of `path`
+    /// through `slug` (`raw` the original): the decision `/raw` and
+    /// transformations make, without folder visibility, as on every API
+    /// route. Making a signed link or a copy needs it with `raw` (SPEC §6),
+    /// so a credential that may only read a preset cannot reach the original.
+    pub fn require_download(&self, account: &str, path: &str, slug: &str) -> AppResult<()> {
+        decide(self, account, Need::read(path), Some(slug), false).map(|_| ())
+    }
+
     /// Refuses, before a body is read, a principal that may not do `op`
     /// anywhere in `account` (wrong account, anonymous, or no rule with `op`):
     /// the same answer [`Principal::require`] gives for any path.

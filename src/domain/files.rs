@@ -12,6 +12,9 @@ use crate::meta::{now_ms, FileRow};
 use crate::state::AppState;
 use std::sync::Arc;
 
+/// The slug of originals (`/{acc}/raw/…`, JWT `downloadFile: ["raw"]`).
+pub const RAW_SLUG: &str = "raw";
+
 /// The file (or one of its versions) a download through `slug` serves (`raw`
 /// for originals, `image` or a preset's name for transformations), and how
 /// access was granted.
@@ -92,7 +95,8 @@ pub async fn copy(
 ) -> AppResult<FileRow> {
     paths::validate_file_path(source)?;
     paths::validate_file_path(destination)?;
-    principal.require(account, Need::read(source))?;
+    // A copy hands out the original: read of `raw`, not of any slug (SPEC §6).
+    principal.require_download(account, source, RAW_SLUG)?;
     principal.require(account, Need::create(destination))?;
     let src =
         state
@@ -159,7 +163,8 @@ pub async fn signed_link(
     version_id: Option<&str>,
 ) -> AppResult<SignedLink> {
     paths::validate_file_path(path)?;
-    principal.require(account, Need::read(path))?;
+    // The link serves the original: read of `raw`, not of any slug (SPEC §6).
+    principal.require_download(account, path, RAW_SLUG)?;
     let secs = expires_in.unwrap_or(3600);
     if !(1..=MAX_LINK_SECS).contains(&secs) {
         return Err(AppError::invalid_request(

@@ -82,10 +82,23 @@ pub fn engine_error(e: EngineError) -> AppError {
     }
 }
 
+/// The query's parameters: any on `/image/`; on a preset URL only the
+/// format and quality (SPEC §6.1: a preset URL is exactly its preset).
+/// Checked before the permission: the answer says nothing about the file.
+fn query_params(req: &Request<'_>) -> AppResult<Params> {
+    let parse = if req.slug == IMAGE_SLUG {
+        images::parse_query
+    } else {
+        images::parse_preset_query
+    };
+    parse(req.query).map_err(param_error)
+}
+
 /// The parameters of a request: the query, over the preset's when the slug
-/// names one (the query wins field by field).
-async fn params(state: &AppState, req: &Request<'_>) -> AppResult<Params> {
-    let query = images::parse_query(req.query).map_err(param_error)?;
+/// names one (the query may only set `f`, `f2`, `q` there). Called once the
+/// principal may read the file, so an unknown preset's 404 is only told to
+/// those (SPEC §6.1).
+async fn params(state: &AppState, req: &Request<'_>, query: Params) -> AppResult<Params> {
     if req.slug == IMAGE_SLUG {
         return Ok(query);
     }
@@ -106,8 +119,9 @@ pub async fn render(
     principal: &Principal,
     req: Request<'_>,
 ) -> AppResult<Rendered> {
-    let params = params(state, &req).await?;
+    let query = query_params(&req)?;
     let source = source(state, principal, &req).await?;
+    let params = params(state, &req, query).await?;
     let image = &source.image.row;
     let source_format = match mime_format(&image.mime) {
         Some(f) => f,

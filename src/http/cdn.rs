@@ -2,7 +2,8 @@
 //! conditional and range behaviour nginx gives; [`serve`] also answers
 //! transformation results (`http/images.rs`).
 
-use super::{header_str, AppPath, AppQuery};
+use super::{header_str, AppPath};
+use crate::auth::keys::is_base58;
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
 use crate::blobs::digest;
@@ -13,7 +14,7 @@ use crate::meta::FileRow;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -25,6 +26,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 pub(super) const DEFAULT_TTL: u64 = 3600;
+/// An account id's length (SPEC §1).
+const ACCOUNT_ID_LEN: usize = 7;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/{account}/raw/{*path}", get(get_raw_file))
@@ -73,14 +76,29 @@ impl RawQuery {
     }
 }
 
+/// The first segment of a CDN URL must be an account id (7 base58
+/// characters, SPEC §1): anything else (`/v2/…`, `/api/…`, `/dashboard/…`,
+/// a typo) is a path no route serves, not a download from an account.
+pub(super) fn require_account_route(account: &str, method: &Method, uri: &Uri) -> AppResult<()> {
+    if account.len() == ACCOUNT_ID_LEN && is_base58(account) {
+        return Ok(());
+    }
+    Err(AppError::RouteNotFound {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    })
+}
+
 async fn get_raw_file(
     State(state): State<AppState>,
     AppPath((account, path)): AppPath<(String, String)>,
-    AppQuery(q): AppQuery<RawQuery>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     dashboard: Option<axum::Extension<Principal>>,
 ) -> AppResult<Response> {
+    require_account_route(&account, &method, &uri)?;
+    let axum::extract::Query(q) = axum::extract::Query::<RawQuery>::try_from_uri(&uri)?;
     let path = format!("/{path}");
     let link = (q.exp.is_some() || q.sig.is_some()).then(|| SignedLink {
         path: &path,
@@ -100,7 +118,7 @@ async fn get_raw_file(
         &account,
         &path,
         q.version_id.as_deref(),
-        "raw",
+        files::RAW_SLUG,
     )
     .await?;
     let opts = ServeOptions {

@@ -39,6 +39,7 @@ async fn get_transformed_file(
     headers: HeaderMap,
     dashboard: Option<axum::Extension<Principal>>,
 ) -> AppResult<Response> {
+    cdn::require_account_route(&account, &method, &uri)?;
     let q = RawQuery::of_shared(&uri)?;
     let path = format!("/{path}");
     let principal = match dashboard {

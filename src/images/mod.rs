@@ -19,7 +19,8 @@ mod tests;
 pub use crop::{parse_crop, CropSpec};
 pub use engine::{transform, Output, Rect};
 pub use params::{
-    default_bg, parse_query, Fit, FormatReq, ParamError, Params, MAX_SIDE, PASSTHROUGH,
+    default_bg, parse_preset_query, parse_query, Fit, FormatReq, ParamError, Params, MAX_SIDE,
+    PASSTHROUGH,
 };
 pub use pool::{Busy, Pool};
 pub use probe::{choose_format, probe, Probe};

@@ -97,10 +97,26 @@ pub struct Params {
     pub bg: Option<[u8; 4]>,
 }
 
+/// The parameters that decide a result's size and shape: a preset URL may
+/// not change them (SPEC §6.1), so a Limited folder that allows a preset
+/// never serves more than the preset makes.
+pub const GEOMETRY: &[&str] = &["w", "h", "fit", "bg"];
+
 /// Parses a raw query string (without the leading `?`). Percent-encoding is
 /// decoded; invalid UTF-8 after decoding is a `ParamError`. A parameter
 /// given twice is an error (which value wins would be a guess).
 pub fn parse_query(q: &str) -> Result<Params, ParamError> {
+    parse(q, true)
+}
+
+/// Parses the query of a preset URL (`/{acc}/{preset}/…`): only `f`, `f2`,
+/// `q` and the CDN query ([`PASSTHROUGH`]); a [`GEOMETRY`] parameter is an
+/// error naming it, whatever its value.
+pub fn parse_preset_query(q: &str) -> Result<Params, ParamError> {
+    parse(q, false)
+}
+
+fn parse(q: &str, geometry: bool) -> Result<Params, ParamError> {
     let mut p = Params::default();
     for pair in q.split('&').filter(|s| !s.is_empty()) {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -108,6 +124,13 @@ pub fn parse_query(q: &str) -> Result<Params, ParamError> {
         let value = decode(&name, raw_value)?;
         if PASSTHROUGH.contains(&&*name) {
             continue;
+        }
+        if !geometry && GEOMETRY.contains(&&*name) {
+            return Err(bad(
+                &name,
+                "cannot be changed on a preset URL (a preset URL may change only f, f2 and q); \
+                 use /image/ for other sizes",
+            ));
         }
         p.set(&name, &value)?;
     }
@@ -135,8 +158,8 @@ impl Params {
     /// Combines a preset with the request's query: a parameter given in the
     /// query wins over the preset's, the preset fills in the rest. This is
     /// what lets `/{acc}/thumb/x.jpg?f=png` keep the preset's size while
-    /// changing the format. A caller that wants presets to be fixed can
-    /// simply not merge.
+    /// changing the format; the query of a preset URL is parsed with
+    /// [`parse_preset_query`], so it can only carry `f`, `f2` and `q`.
     pub fn merge(&self, over: &Params) -> Params {
         Params {
             w: over.w.or(self.w),
@@ -339,6 +362,27 @@ mod tests {
             assert_eq!(err.name, name, "{q}: {err}");
             assert!(!err.message.is_empty());
         }
+    }
+
+    #[test]
+    fn preset_queries_change_only_format_and_quality() {
+        let p = parse_preset_query("f=webp&f2=jpg&q=50&download=true&cache_ttl=5&cache-ttl=5&version=1&auth=true&artifact=/a&cache=false&cache_only=true&cache_perm=auto").unwrap();
+        assert_eq!(p.f, Some(FormatReq::Exact(Format::WebP)));
+        assert_eq!((p.f2, p.q), (Some(Format::Jpeg), Some(50)));
+        assert_eq!((p.w, p.h, p.fit, p.bg), (None, None, None, None));
+        for (q, name) in [
+            ("w=10", "w"),
+            ("f=png&h=8192", "h"),
+            ("fit=max", "fit"),
+            ("bg=ffffff", "bg"),
+            ("%77=10", "w"),
+            ("w=bogus", "w"),
+            ("q=50&zoom=2", "zoom"),
+        ] {
+            let err = parse_preset_query(q).expect_err(q);
+            assert_eq!(err.name, name, "{q}");
+        }
+        assert!(parse_preset_query("q=0").is_err());
     }
 
     #[test]

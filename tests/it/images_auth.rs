@@ -76,14 +76,22 @@ async fn limited_folder_and_jwt_slugs(b: Backend) {
             "{slug}"
         );
     }
-    // The preset's query can be overridden field by field.
-    let (_, _, body) = get(
+    // A preset URL is exactly its preset: its query changes the format, not
+    // the geometry (SPEC §6.1; hardening_presets.rs covers it in full).
+    let (s, _, body) = get(
         &app,
         &image_url(&app, "thumbnail", "/lim/a.jpg?w=8&h=8"),
         &[],
     )
     .await;
-    assert_eq!(decode(&body).width(), 8);
+    assert_eq!(
+        (s, error(&body)["code"].as_str()),
+        (400, Some("invalid_transformation"))
+    );
+    let (s, h, body) = get(&app, &image_url(&app, "thumbnail", "/lim/a.jpg?f=png"), &[]).await;
+    assert_eq!((s, h["content-type"].to_str().unwrap()), (200, "image/png"));
+    let img = decode(&body);
+    assert_eq!((img.width(), img.height()), (16, 16));
     // API keys read every slug; a key without read on the path reads none.
     assert_eq!(
         status_of(

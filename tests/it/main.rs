@@ -15,6 +15,7 @@ mod files;
 mod folders;
 mod hardening;
 mod hardening_auth;
+mod hardening_presets;
 mod imagekit;
 mod images;
 mod images_auth;
