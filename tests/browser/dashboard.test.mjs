@@ -6,37 +6,25 @@
 // artifacts/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { startStowage, launchChromium, ARTIFACTS } from "./harness.mjs";
+import { openDashboard, shots as shotsOf } from "./dash-helpers.mjs";
 
-const SHOTS = join(ARTIFACTS, "dashboard");
-const SIZES = [["desktop", 1280, 800], ["mobile", 390, 844]];
-let st, browser, page, files;
-
-async function shots(name) {
-  for (const [label, width, height] of SIZES) {
-    await page.setViewportSize({ width, height });
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`) });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
+let env, st, browser, page, files;
+const shots = (name) => shotsOf(page, name);
 
 const raw = (path, headers = {}) => fetch(`${st.url}/${st.account}/raw${path}`, { headers });
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   files = mkdtempSync(join(tmpdir(), "stowage-dash-files-"));
   writeFileSync(join(files, "notes.txt"), "hello from the dashboard\n");
   const big = Buffer.alloc(100 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
   writeFileSync(join(files, "big.bin"), big);
-  st = await startStowage();
-  browser = await launchChromium();
-  page = await browser.context.newPage();
-  await page.setViewportSize({ width: 1280, height: 800 });
+  env = await openDashboard();
+  ({ st, browser, page } = env);
+  page.setDefaultTimeout(30000);
   // A real 320×200 PNG drawn by Chromium, for thumbnails and the preset preview.
   const b64 = await page.evaluate(async () => {
     const c = document.createElement("canvas");
@@ -64,8 +52,7 @@ async function thumbWidth(name) {
 }
 
 after(async () => {
-  await browser?.close();
-  await st?.stop();
+  await env?.close();
   if (files) rmSync(files, { recursive: true, force: true });
 });
 

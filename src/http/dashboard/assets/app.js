@@ -89,6 +89,11 @@
     container.replaceChildren(errorBox(err));
     container.hidden = false;
   }
+  // Called when an action starts: an old error does not outlive a later success.
+  function clearError(container) {
+    container.replaceChildren();
+    container.hidden = true;
+  }
   let toastRegion;
   function toast(text) {
     if (!toastRegion) {
@@ -103,12 +108,13 @@
     const app = $("#app");
     if (!app || app.dataset.ended) return;
     app.dataset.ended = "1";
-    const d = dialog("Session ended", [errorBox(err)], [
-      h("a", { class: "btn primary", href: "/dashboard" }, "Sign in again"),
-    ]);
+    const d = dialog("Session ended", [errorBox(err)], [signInAgain()]);
+    d.dataset.keep = "1"; // stays open across navigation
     d.showModal();
   }
-  async function copyText(text, what = "Copied") {
+  // Reloads this page (same #/page): the sign-in form, then back here.
+  const signInAgain = () => h("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Sign in again");
+  async function copyText(text, what = "Text") {
     try {
       await navigator.clipboard.writeText(text);
     } catch {
@@ -119,7 +125,7 @@
       document.execCommand("copy");
       ta.remove();
     }
-    toast(`${what} to the clipboard.`);
+    toast(`${what} copied to the clipboard.`);
   }
 
   // ---------- dialogs ----------
@@ -183,8 +189,9 @@
           try { body = await res.json(); } catch { /* not JSON */ }
           throw new ApiError(res.status, body);
         }
-        location.assign("/dashboard#/files");
-        location.reload();
+        // Back to the page asked for (e.g. /dashboard#/presets), else Files.
+        if (location.pathname === "/dashboard") location.reload();
+        else location.assign("/dashboard" + location.hash);
       } catch (err) {
         showError(out, err);
         $("#secret-key").focus();
@@ -210,14 +217,15 @@
     try {
       ME = await call("GET", "/dashboard/me");
     } catch (err) {
-      app.replaceChildren(h("main", { class: "content" }, errorBox(err), h("a", { class: "btn", href: "/dashboard" }, "Sign in")));
+      app.replaceChildren(h("main", { class: "content" }, errorBox(err), signInAgain()));
       return;
     }
     const nav = h("ul", {}, PAGES.map(([id, label]) =>
       h("li", {}, h("a", { href: `#/${id}`, "data-page": id }, label))));
     const main = h("main", { class: "content", id: "main", tabindex: "-1" });
     const signOut = h("button", { class: "btn sm", type: "button", onclick: doSignOut }, "Sign out");
-    app.replaceChildren(
+    const skip = h("a", { class: "skip-link", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, "Skip to content");
+    app.replaceChildren(skip,
       h("header", { class: "topbar" },
         h("a", { class: "brand", href: "#/files" }, h("img", { src: $("link[rel=icon]").href, alt: "", width: 26, height: 26 }), h("span", {}, "stowage")),
         h("span", { class: `badge ${ME.sandbox ? "sandbox" : "live"}`, title: "Account mode" }, ME.sandbox ? "sandbox" : "live"),
@@ -249,7 +257,9 @@
     return { page: page || "files", params: new URLSearchParams(q || "") };
   }
 
-  function route() {
+  // `ev` is the hashchange event: then the page heading takes the focus.
+  function route(ev) {
+    for (const d of document.querySelectorAll("dialog[open]")) if (!d.dataset.keep) d.close();
     const { page, params } = parseHash();
     for (const a of document.querySelectorAll(".sidenav a")) {
       if (a.dataset.page === page) a.setAttribute("aria-current", "page");
@@ -260,27 +270,29 @@
     const render = { files: pageFiles, keys: pageKeys, presets: pagePresets, account: pageAccount }[page] || pageFiles;
     render(main, params);
     const label = PAGES.find(([id]) => id === page)?.[1] ?? "Files";
-    document.title = `${label} · stowage dashboard`;
+    const where = page === "files" && params.get("path") ? ` ${params.get("path")}` : "";
+    document.title = `${label}${where} · stowage dashboard`;
+    if (ev) main.querySelector("h1")?.focus();
   }
 
-  function pageHead(title, text, ...right) {
+  // `spoken`: said after the title by screen readers only (e.g. " in /photos").
+  function pageHead(title, text, spoken) {
     return h("div", { class: "page-head" },
-      h("div", {}, h("h1", { text: title }), text ? h("p", { class: "muted", text }) : null),
-      right.length ? h("div", { class: "row" }, right) : null);
+      h("div", {}, h("h1", { tabindex: "-1" }, title, spoken ? h("span", { class: "visually-hidden", text: spoken }) : null),
+        text ? h("p", { class: "muted", text }) : null));
   }
 
   // ---------- Files ----------
   const uploads = []; // upload queue entries (kept across navigation)
   let uploadList = null;
+  const itemPath = (it) => it.folderPath || it.filePath;
+  // The listing's order: by path, a folder before a file of the same path.
+  const byListing = (a, b) => (itemPath(a) < itemPath(b) ? -1 : itemPath(a) > itemPath(b) ? 1 : a.type === "Folder" ? -1 : 1);
+  const retryable = (err) => !err.status || err.status >= 500 || err.status === 408 || err.status === 429;
+  const SCAN_LIMIT = 1000; // names per request while the filter searches the folder
+  const SCAN_PAGES = 10; // requests per round; "Search further" continues
 
-  function pageFiles(main, params) {
-    let folder = params.get("path") || "/";
-    if (!folder.startsWith("/")) folder = "/" + folder;
-    if (folder.length > 1) folder = folder.replace(/\/+$/, "");
-    const state = { folder, items: [], cursor: null, complete: false, selected: new Set() };
-
-    const errors = h("div", { hidden: true });
-    const crumbs = h("nav", { class: "breadcrumbs", "aria-label": "Breadcrumb" });
+  function crumbsOf(folder) {
     const parts = folder.split("/").filter(Boolean);
     const ol = h("ol", {}, h("li", {}, parts.length ? h("a", { href: "#/files?path=/" }, ACC) : h("span", { "aria-current": "page", text: ACC })));
     parts.forEach((p, i) => {
@@ -289,19 +301,53 @@
         ? h("span", { "aria-current": "page", text: p })
         : h("a", { href: `#/files?path=${encodeURIComponent(path)}` }, p)));
     });
-    crumbs.append(ol);
+    return h("nav", { class: "breadcrumbs", "aria-label": "Breadcrumb" }, ol);
+  }
 
+  function icon(kind) {
+    const svg = kind === "folder"
+      ? "data:image/svg+xml," + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><rect width="36" height="36" rx="6" fill="#e8f0fc"/><path d="M8 12a2 2 0 0 1 2-2h5l2 2h9a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H10a2 2 0 0 1-2-2z" fill="#5b8fd8"/></svg>')
+      : "data:image/svg+xml," + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><rect width="36" height="36" rx="6" fill="#eef1f5"/><path d="M12 8h8l6 6v14a1 1 0 0 1-1 1H12a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z" fill="#fff" stroke="#9aa5b4"/><path d="M20 8v6h6" fill="none" stroke="#9aa5b4"/></svg>');
+    return h("img", { class: "thumb", src: svg, alt: "" });
+  }
+  // Thumbnails come from the account's preset named "thumbnail" (SPEC §10);
+  // without one (404), from /image with fixed parameters; else the file icon.
+  function thumb(path) {
+    if (!IMAGE_EXT.test(path)) return icon("file");
+    const viaPreset = `/dashboard/api/${ACC}/${THUMB_PRESET}${encPath(path)}`;
+    const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}?${THUMB_PARAMS}`;
+    const img = h("img", { class: "thumb", alt: "", loading: "lazy", src: viaPreset });
+    const onError = () => {
+      if (img.getAttribute("src") === viaPreset) { img.src = viaImage; return; }
+      img.removeEventListener("error", onError);
+      img.replaceWith(icon("file"));
+    };
+    img.addEventListener("error", onError);
+    return img;
+  }
+
+  function pageFiles(main, params) {
+    let folder = params.get("path") || "/";
+    if (!folder.startsWith("/")) folder = "/" + folder;
+    if (folder.length > 1) folder = folder.replace(/\/+$/, "");
+    const state = { folder, items: [], cursor: null, complete: false, error: null, selected: new Set() };
+    // The filter's search through the whole folder, when not all rows are loaded.
+    let search = { q: "" };
+
+    const errors = h("div", { hidden: true });
     const filterId = nextId("filter");
-    const filter = h("input", { id: filterId, type: "search", placeholder: "Filter by name prefix", autocomplete: "off" });
+    const filter = h("input", { id: filterId, type: "search", placeholder: "Filter by name prefix", autocomplete: "off", spellcheck: "false" });
     const uploadInputId = nextId("upload");
-    const fileInput = h("input", { id: uploadInputId, type: "file", multiple: true, disabled: !can("create") });
-    const uploadBtn = h("label", { class: `btn primary upload-label${can("create") ? "" : " disabled"}`, for: uploadInputId }, "Upload files", fileInput);
+    const canCreate = can("create");
+    const fileInput = h("input", { id: uploadInputId, type: "file", multiple: true, disabled: !canCreate });
+    const uploadBtn = h("label", { class: `btn primary upload-label${canCreate ? "" : " disabled"}`, for: uploadInputId, "aria-disabled": canCreate ? null : "true", title: canCreate ? null : "This key cannot upload files" }, "Upload files", fileInput);
     const newFolderBtn = h("button", { class: "btn", type: "button", disabled: !can("folders"), onclick: () => createFolder(folder, reload) }, "New folder");
     const visBtn = h("button", { class: "btn", type: "button", onclick: () => folderSettings(folder) }, "Visibility");
     const bulkBtn = h("button", { class: "btn danger", type: "button", disabled: true, onclick: bulkDelete }, "Delete selected");
     const tbody = h("tbody");
-    const selectAll = h("input", { type: "checkbox", "aria-label": "Select all files", onchange: (e) => {
-      for (const cb of tbody.querySelectorAll("input[data-file]")) { cb.checked = e.target.checked; toggle(cb.dataset.file, cb.checked); }
+    const selectAll = h("input", { type: "checkbox", "aria-label": "Select all files", disabled: true, onchange: (e) => {
+      const on = e.target.checked;
+      for (const cb of tbody.querySelectorAll("input[data-file]")) { cb.checked = on; toggle(cb.dataset.file, on); }
     } });
     const table = h("table", {},
       h("caption", { class: "visually-hidden", text: `Contents of ${folder}` }),
@@ -314,8 +360,9 @@
         h("th", { class: "num", scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
       tbody);
     const empty = h("div", { class: "empty", hidden: true });
-    const more = h("button", { class: "btn", type: "button", onclick: () => load(false) }, "Load more");
-    const pager = h("div", { class: "pager", hidden: true }, more);
+    const status = h("p", { class: "muted small scan-status", role: "status" });
+    const more = h("button", { class: "btn", type: "button", onclick: onMore }, "Load more");
+    const pager = h("div", { class: "pager", hidden: true }, status, more);
     uploadList = h("ul", { class: "uploads", "aria-label": "Uploads" });
     const uploadCard = h("section", { class: "card", "aria-labelledby": "uploads-title", hidden: uploads.length === 0 },
       h("header", {}, h("h2", { id: "uploads-title" }, "Uploads"),
@@ -331,73 +378,103 @@
         h("div", { class: "filter" }, h("label", { for: filterId, class: "visually-hidden" }, "Filter by name prefix"), filter),
         uploadBtn, newFolderBtn, visBtn, bulkBtn),
       table, empty, pager,
-      h("div", { class: "drophint" }, can("create") ? "Drag and drop files or whole folders here to upload them into this folder." : "This key cannot upload files."));
+      h("div", { class: "drophint" }, canCreate ? "Drag and drop files or whole folders here to upload them into this folder." : "This key cannot upload files."));
 
     main.append(
-      pageHead("Files", null),
-      crumbs, errors, uploadCard, panel);
+      pageHead("Files", null, folder === "/" ? null : ` in ${folder}`),
+      crumbsOf(folder), errors, uploadCard, panel);
 
     function toggle(path, on) {
       if (on) state.selected.add(path); else state.selected.delete(path);
       bulkBtn.disabled = state.selected.size === 0 || !can("delete");
       bulkBtn.textContent = state.selected.size ? `Delete selected (${state.selected.size})` : "Delete selected";
+      syncSelectAll();
+    }
+    // Checked when every file row shown is selected, mixed when some are.
+    function syncSelectAll() {
+      const boxes = [...tbody.querySelectorAll("input[data-file]")];
+      const on = boxes.filter((b) => b.checked).length;
+      selectAll.checked = boxes.length > 0 && on === boxes.length;
+      selectAll.indeterminate = on > 0 && on < boxes.length;
+      selectAll.disabled = boxes.length === 0;
     }
 
-    function icon(kind) {
-      const svg = kind === "folder"
-        ? "data:image/svg+xml," + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><rect width="36" height="36" rx="6" fill="#e8f0fc"/><path d="M8 12a2 2 0 0 1 2-2h5l2 2h9a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H10a2 2 0 0 1-2-2z" fill="#5b8fd8"/></svg>')
-        : "data:image/svg+xml," + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 36"><rect width="36" height="36" rx="6" fill="#eef1f5"/><path d="M12 8h8l6 6v14a1 1 0 0 1-1 1H12a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z" fill="#fff" stroke="#9aa5b4"/><path d="M20 8v6h6" fill="none" stroke="#9aa5b4"/></svg>');
-      return h("img", { class: "thumb", src: svg, alt: "" });
+    function folderRow(p) {
+      return h("tr", {},
+        h("td", { class: "col-check" }),
+        h("td", { class: "col-thumb" }, icon("folder")),
+        h("td", { class: "name-cell" }, h("a", { href: `#/files?path=${encodeURIComponent(p)}` }, baseName(p) + "/")),
+        h("td", { class: "num hide-sm muted" }, "—"),
+        h("td", { class: "hide-sm muted" }, "Folder"),
+        h("td", { class: "num" }, h("div", { class: "actions" },
+          h("button", { class: "btn sm danger", type: "button", disabled: !can("folders"), "aria-label": `Delete folder ${baseName(p)}`, onclick: () => deleteFolder(p, reload) }, "Delete"))));
     }
-    // Thumbnails come from the account's preset named "thumbnail" (SPEC §10);
-    // without one (404), from /image with fixed parameters; else the file icon.
-    function thumb(path) {
-      if (!IMAGE_EXT.test(path)) return icon("file");
-      const viaPreset = `/dashboard/api/${ACC}/${THUMB_PRESET}${encPath(path)}`;
-      const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}?${THUMB_PARAMS}`;
-      const img = h("img", { class: "thumb", alt: "", loading: "lazy", src: viaPreset });
-      const onError = () => {
-        if (img.getAttribute("src") === viaPreset) { img.src = viaImage; return; }
-        img.removeEventListener("error", onError);
-        img.replaceWith(icon("file"));
-      };
-      img.addEventListener("error", onError);
-      return img;
+    // Two tab stops: the checkbox and the name, which opens the details. The
+    // "Details" button repeats the name's action for the mouse only.
+    function fileRow(it) {
+      const p = it.filePath;
+      const name = baseName(p);
+      const open = () => fileDetails(p, reload);
+      return h("tr", {},
+        h("td", { class: "col-check" }, h("input", { type: "checkbox", "data-file": p, "aria-label": `Select ${name}`, checked: state.selected.has(p), onchange: (e) => toggle(p, e.target.checked) })),
+        h("td", { class: "col-thumb" }, thumb(p)),
+        h("td", { class: "name-cell" }, h("button", { class: "linkish", type: "button", "aria-label": `Details of ${name}`, onclick: open }, name)),
+        h("td", { class: "num hide-sm" }, fmtBytes(it.size)),
+        h("td", { class: "hide-sm" }, fmtDate(it.lastModified)),
+        h("td", { class: "num" }, h("div", { class: "actions" },
+          h("button", { class: "btn sm", type: "button", tabindex: "-1", "aria-hidden": "true", onclick: open }, "Details"))));
+    }
+
+    const matches = (it, q) => baseName(itemPath(it)).toLowerCase().startsWith(q);
+    // Filtering: the loaded rows, plus what the search found further down.
+    function shownItems() {
+      if (!search.q) return state.items;
+      const local = state.items.filter((it) => matches(it, search.q));
+      if (state.complete) return local;
+      const all = new Map([...search.items, ...local].map((it) => [it.type + itemPath(it), it]));
+      return [...all.values()].sort(byListing);
     }
 
     function renderRows() {
-      const prefix = filter.value;
-      const shown = state.items.filter((it) => baseName(it.folderPath || it.filePath).startsWith(prefix));
-      tbody.replaceChildren(...shown.map((it) => {
-        if (it.type === "Folder") {
-          const p = it.folderPath;
-          return h("tr", {},
-            h("td", { class: "col-check" }),
-            h("td", { class: "col-thumb" }, icon("folder")),
-            h("td", { class: "name-cell" }, h("a", { href: `#/files?path=${encodeURIComponent(p)}` }, baseName(p) + "/")),
-            h("td", { class: "num hide-sm muted" }, "—"),
-            h("td", { class: "hide-sm muted" }, "Folder"),
-            h("td", { class: "num" }, h("div", { class: "actions" },
-              h("button", { class: "btn sm danger", type: "button", disabled: !can("folders"), "aria-label": `Delete folder ${baseName(p)}`, onclick: () => deleteFolder(p, reload) }, "Delete"))));
-        }
-        const p = it.filePath;
-        const cb = h("input", { type: "checkbox", "data-file": p, "aria-label": `Select ${baseName(p)}`, checked: state.selected.has(p), onchange: (e) => toggle(p, e.target.checked) });
-        return h("tr", {},
-          h("td", { class: "col-check" }, cb),
-          h("td", { class: "col-thumb" }, thumb(p)),
-          h("td", { class: "name-cell" }, h("button", { class: "linkish", type: "button", onclick: () => fileDetails(p, reload) }, baseName(p)),
-            h("div", { class: "muted small", hidden: true })),
-          h("td", { class: "num hide-sm" }, fmtBytes(it.size)),
-          h("td", { class: "hide-sm" }, fmtDate(it.lastModified)),
-          h("td", { class: "num" }, h("div", { class: "actions" },
-            h("button", { class: "btn sm", type: "button", "aria-label": `Details of ${baseName(p)}`, onclick: () => fileDetails(p, reload) }, "Details"))));
-      }));
-      empty.hidden = shown.length > 0;
-      empty.textContent = state.items.length ? "Nothing here starts with that prefix." : "This folder is empty. Upload files or create a folder.";
+      const shown = shownItems();
+      tbody.replaceChildren(...shown.map((it) => (it.type === "Folder" ? folderRow(it.folderPath) : fileRow(it))));
+      syncSelectAll();
+      const failed = !!state.error && !state.items.length;
+      const searching = !!search.q && !state.complete;
+      table.hidden = failed;
+      status.textContent = searching ? scanText() : "";
+      if (failed) {
+        pager.hidden = !retryable(state.error);
+        more.hidden = false;
+        more.textContent = "Try again";
+      } else if (searching) {
+        pager.hidden = false;
+        more.hidden = search.complete || search.busy;
+        more.textContent = "Search further";
+      } else {
+        pager.hidden = state.complete;
+        more.hidden = false;
+        more.textContent = "Load more";
+      }
+      empty.hidden = failed || shown.length > 0 || (!search.q && !state.complete);
+      if (!search.q) empty.textContent = "This folder is empty. Upload files or create a folder.";
+      else if (searching && !search.complete) empty.textContent = search.busy ? "Searching…" : `No name starts with “${filter.value}” in the first ${search.scanned.toLocaleString()} names.`;
+      else empty.textContent = `No name in this folder starts with “${filter.value}”.`;
+    }
+    function scanText() {
+      const n = search.scanned.toLocaleString();
+      if (search.complete) return `Searched all ${n} names in this folder.`;
+      return search.busy ? `Searching… ${n} names so far.` : `Searched the first ${n} names.`;
+    }
+
+    function onMore() {
+      if (state.error && !state.items.length) load(true);
+      else if (search.q && !state.complete) scan();
+      else load(false);
     }
 
     async function load(reset) {
-      if (reset) { state.items = []; state.cursor = null; state.selected.clear(); toggle("", false); }
+      if (reset) { state.items = []; state.cursor = null; state.complete = false; state.selected.clear(); toggle("", false); }
       more.disabled = true;
       try {
         const q = new URLSearchParams({ folderPath: folder, limit: "100" });
@@ -406,15 +483,61 @@
         state.items.push(...res.items);
         state.cursor = res.cursor;
         state.complete = res.isPaginationComplete;
+        state.error = null;
         errors.hidden = true;
       } catch (err) {
+        state.error = err;
         showError(errors, err);
+        if (err.status === 403 && !state.items.length) errors.append(...listableHint());
       }
       more.disabled = false;
-      pager.hidden = state.complete;
-      renderRows();
+      if (reset && search.q) startSearch(); else renderRows();
     }
     function reload() { return load(true); }
+    // After a 403: the folders the key's rules let it list, as links.
+    function listableHint() {
+      const folders = [...new Set((ME?.key.rules || []).filter((r) => r.ops.includes("list") && !r.path.includes("*")).map((r) => r.path))]
+        .filter((f) => f !== folder);
+      if (!folders.length) return [];
+      return [h("p", { class: "small" }, "Folders this key may list: ",
+        folders.flatMap((f, i) => [i ? ", " : "", h("a", { href: `#/files?path=${encodeURIComponent(f)}` }, f)]))];
+    }
+
+    // A new filter value: show the loaded matches now; when the folder has
+    // more rows than are loaded, search it page by page (250 ms after typing).
+    let typing;
+    function startSearch() {
+      if (search.ctrl) search.ctrl.abort();
+      clearTimeout(typing);
+      const q = filter.value.toLowerCase();
+      const deep = !!q && !state.complete && !state.error;
+      search = { q, items: [], cursor: null, complete: !deep, scanned: 0, busy: deep, ctrl: new AbortController() };
+      renderRows();
+      if (deep) typing = setTimeout(scan, 250);
+    }
+    async function scan() {
+      const s = search;
+      if (!s.q || s.complete) return;
+      s.busy = true;
+      renderRows();
+      try {
+        for (let i = 0; i < SCAN_PAGES && !s.complete && panel.isConnected; i++) {
+          const q = new URLSearchParams({ folderPath: folder, limit: String(SCAN_LIMIT) });
+          if (s.cursor) q.set("cursor", s.cursor);
+          const res = await api("GET", v2(`/folders/list?${q}`), undefined, { signal: s.ctrl.signal });
+          s.items.push(...res.items.filter((it) => matches(it, s.q)));
+          s.scanned += res.items.length;
+          s.cursor = res.cursor;
+          s.complete = res.isPaginationComplete;
+          if (s === search) renderRows();
+        }
+      } catch (err) {
+        if (err.name === "AbortError" || s !== search) return;
+        showError(errors, err);
+      }
+      s.busy = false;
+      if (s === search) renderRows();
+    }
 
     async function bulkDelete() {
       const list = [...state.selected];
@@ -427,7 +550,7 @@
       reload();
     }
 
-    filter.addEventListener("input", renderRows);
+    filter.addEventListener("input", startSearch);
     fileInput.addEventListener("change", () => {
       const files = [...fileInput.files].map((f) => ({ file: f, rel: f.name }));
       fileInput.value = "";
@@ -442,7 +565,7 @@
       e.preventDefault();
       depth = 0;
       panel.classList.remove("dragging");
-      if (!can("create")) { showError(errors, { message: "This key cannot upload files.", suggestion: "Sign in with a key that has 'create'." }); return; }
+      if (!canCreate) { showError(errors, { message: "This key cannot upload files.", suggestion: "Sign in with a key that has 'create'." }); return; }
       const files = await droppedFiles(e.dataTransfer);
       startUploads(files, folder, uploadCard, reload);
     });
@@ -480,25 +603,36 @@
     card.hidden = false;
     let pending = files.length;
     for (const { file, rel } of files) {
-      const u = newUploadEntry(file, joinPath(folder, rel));
+      const u = newUploadEntry(file, joinPath(folder, rel), done);
       uploads.push(u);
       uploadList.append(u.li);
       runUpload(u).finally(() => { if (--pending === 0) done(); });
     }
   }
 
-  function newUploadEntry(file, path) {
+  function newUploadEntry(file, path, done) {
     const pid = nextId("prog");
     const progress = h("progress", { id: pid, max: 100, value: 0, "aria-label": `Upload progress for ${file.name}` });
     const metaLine = h("span", { class: "u-meta", "aria-live": "polite" }, "Waiting…");
     const cancel = h("button", { class: "btn sm", type: "button", "aria-label": `Cancel upload of ${file.name}` }, "Cancel");
+    const retry = h("button", { class: "btn sm primary", type: "button", hidden: true, "aria-label": `Retry upload of ${file.name}` }, "Retry");
     const li = h("li", { "data-path": path },
-      h("span", { class: "u-name", text: path }), cancel, metaLine, progress);
-    const u = { file, path, li, progress, metaLine, cancel, state: "uploading", xhrs: new Set(), aborted: false };
+      h("span", { class: "u-name", text: path }), h("span", { class: "u-buttons" }, cancel, retry), metaLine, progress);
+    // id/count/confirmed survive a failure, so Retry resumes the same session.
+    const u = { file, path, li, progress, metaLine, cancel, retry, state: "uploading", xhrs: new Set(), aborted: false, id: null, count: 0, first: null, confirmed: new Map() };
     cancel.addEventListener("click", () => {
       u.aborted = true;
       for (const x of u.xhrs) x.abort();
       finish(u, "failed", "Cancelled");
+    });
+    retry.addEventListener("click", () => {
+      Object.assign(u, { state: "uploading", aborted: false });
+      li.classList.remove("failed");
+      retry.hidden = true;
+      cancel.hidden = false;
+      metaLine.textContent = "Resuming…";
+      cancel.focus();
+      runUpload(u).finally(done);
     });
     return u;
   }
@@ -527,7 +661,7 @@
           reject(new ApiError(x.status, body));
         }
       };
-      x.onerror = () => { u.xhrs.delete(x); reject(new ApiError(0, { error: { message: "Network error while sending a part.", suggestion: "Check the connection; failed parts are retried." } })); };
+      x.onerror = () => { u.xhrs.delete(x); reject(new ApiError(0, { error: { message: "Network error while sending a part.", suggestion: "Check the connection." } })); };
       x.onabort = () => { u.xhrs.delete(x); reject(Object.assign(new Error("aborted"), { name: "AbortError" })); };
       x.send(blob);
     });
@@ -539,57 +673,81 @@
     return u.pathname + u.search;
   }
 
+  const sumOf = (m) => { let s = 0; for (const v of m.values()) s += v; return s; };
+  const pctOf = (n, size) => (size ? Math.min(100, Math.floor((n / size) * 100)) : 0);
+
+  // The parts still to send: all of a new session, or those the server lacks.
+  async function partsToSend(u) {
+    if (u.id) {
+      try {
+        const rest = await api("GET", v2(`/uploads/${encodeURIComponent(u.id)}/parts`));
+        const left = new Set(rest.remainingUploadParts || []);
+        for (const idx of left) u.confirmed.delete(idx);
+        return [...left].sort((a, b) => a - b);
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        Object.assign(u, { id: null, confirmed: new Map() }); // expired: start again
+      }
+    }
+    const f = u.file;
+    const begin = await api("POST", v2("/uploads"), { size: f.size, protocol: "1.1", mime: f.type || undefined, originalFileName: f.name, path: u.path });
+    Object.assign(u, { id: begin.uploadId, count: begin.uploadParts.count, first: begin.uploadParts.first });
+    return Array.from({ length: u.count }, (_, i) => i);
+  }
+
+  // Sends one part, retrying network and server errors; resolves false on giving up.
+  async function sendPart(u, idx, inflight, update) {
+    const id = encodeURIComponent(u.id);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const part = idx === 0 && u.first ? u.first : await api("GET", v2(`/uploads/${id}/parts/${idx}`));
+        if (idx === 0) u.first = null;
+        const { inclusiveStart, inclusiveEnd } = part.range;
+        const blob = u.file.slice(inclusiveStart, inclusiveEnd + 1);
+        inflight.set(idx, 0);
+        const etag = await putPart(u, localUrl(part.uploadUrl), blob, (n) => { inflight.set(idx, n); update(); });
+        const res = await api("PUT", v2(`/uploads/${id}/parts/${idx}`), { etag: (etag || "").replace(/^W\//, "").replace(/"/g, "") });
+        inflight.delete(idx);
+        u.confirmed.set(idx, blob.size);
+        update();
+        if (res && res.status === "Completed") u.completed = true;
+        return true;
+      } catch (err) {
+        inflight.delete(idx);
+        update();
+        if (u.aborted || err.name === "AbortError") return false;
+        if (!retryable(err) || attempt >= TRIES) throw err;
+        u.metaLine.textContent = `Part ${idx + 1} failed; retrying (${attempt}/${TRIES - 1})…`;
+        await sleep(500 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
   async function runUpload(u) {
     const size = u.file.size;
-    const loaded = new Map();
+    const inflight = new Map();
     const update = () => {
       if (u.state !== "uploading") return;
-      let sum = 0;
-      for (const v of loaded.values()) sum += v;
-      const pct = size ? Math.min(100, Math.floor((sum / size) * 100)) : 0;
-      u.progress.value = pct;
-      u.metaLine.textContent = `${pct}% · ${fmtBytes(sum)} of ${fmtBytes(size)}`;
+      const sum = sumOf(u.confirmed) + sumOf(inflight);
+      u.progress.value = pctOf(sum, size);
+      u.metaLine.textContent = `${pctOf(sum, size)}% · ${fmtBytes(sum)} of ${fmtBytes(size)}`;
     };
+    let failure = null;
     try {
-      const begin = await api("POST", v2("/uploads"), {
-        size, protocol: "1.1", mime: u.file.type || undefined, originalFileName: u.file.name, path: u.path,
-      });
-      const id = begin.uploadId;
-      const count = begin.uploadParts.count;
-      let next = 0;
+      const queue = await partsToSend(u);
+      u.completed = false;
+      // A part that gives up stops new parts; those in flight still finish.
       const worker = async () => {
-        while (!u.aborted && next < count) {
-          const idx = next++;
-          for (let attempt = 1; ; attempt++) {
-            try {
-              const part = idx === 0 && begin.uploadParts.first
-                ? begin.uploadParts.first
-                : await api("GET", v2(`/uploads/${encodeURIComponent(id)}/parts/${idx}`));
-              const { inclusiveStart, inclusiveEnd } = part.range;
-              const blob = u.file.slice(inclusiveStart, inclusiveEnd + 1);
-              loaded.set(idx, 0);
-              const etag = await putPart(u, localUrl(part.uploadUrl), blob, (n) => { loaded.set(idx, n); update(); });
-              loaded.set(idx, blob.size);
-              update();
-              const res = await api("PUT", v2(`/uploads/${encodeURIComponent(id)}/parts/${idx}`), { etag: (etag || "").replace(/^W\//, "").replace(/"/g, "") });
-              if (res && res.status === "Completed") u.completed = true;
-              break;
-            } catch (err) {
-              if (u.aborted || err.name === "AbortError") return;
-              loaded.set(idx, 0);
-              update();
-              const retryable = err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429;
-              if (!retryable || attempt >= TRIES) throw err;
-              u.metaLine.textContent = `Part ${idx + 1} failed; retrying (${attempt}/${TRIES - 1})…`;
-              await sleep(500 * 2 ** (attempt - 1));
-            }
-          }
+        while (!u.aborted && !failure && queue.length) {
+          const idx = queue.shift();
+          try { await sendPart(u, idx, inflight, update); } catch (err) { failure = failure || err; }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(PARALLEL, count) }, worker));
+      await Promise.all(Array.from({ length: Math.min(PARALLEL, Math.max(queue.length, 1)) }, worker));
+      if (failure) throw failure;
       if (u.aborted) return;
       if (!u.completed) {
-        const rest = await api("GET", v2(`/uploads/${encodeURIComponent(id)}/parts`));
+        const rest = await api("GET", v2(`/uploads/${encodeURIComponent(u.id)}/parts`));
         if (rest.remainingUploadParts && rest.remainingUploadParts.length) throw new Error("Some parts were not confirmed.");
       }
       finish(u, "done", `Uploaded · ${fmtBytes(size)}`);
@@ -597,8 +755,11 @@
     } catch (err) {
       if (u.aborted) return;
       for (const x of u.xhrs) x.abort();
-      u.aborted = true;
-      finish(u, "failed", `${err.message}${err.suggestion ? " " + err.suggestion : ""}`);
+      const saved = sumOf(u.confirmed);
+      u.progress.value = pctOf(saved, size);
+      const where = u.id ? `Stopped at ${pctOf(saved, size)}% (${fmtBytes(saved)} of ${fmtBytes(size)} on the server).` : "Stopped before the upload began.";
+      finish(u, "failed", `${where} ${err.message}${err.suggestion ? " " + err.suggestion : ""} Retry ${u.id ? "sends only the missing parts" : "starts it again"}.`);
+      u.retry.hidden = false;
     }
   }
 
@@ -650,6 +811,7 @@
     const destId = nextId("dest");
     const dest = h("input", { id: destId, type: "text", value: path, spellcheck: "false" });
     const copyBtn = h("button", { class: "btn", type: "button", disabled: !can("create"), onclick: async () => {
+      clearError(errs);
       try {
         await api("POST", v2("/files/copy"), { source: path, destination: dest.value.trim() });
         toast(`Copied to ${dest.value.trim()}.`);
@@ -659,6 +821,7 @@
 
     const del = h("button", { class: "btn danger", type: "button", disabled: !can("delete"), onclick: async () => {
       if (!(await confirmDialog("Delete this file?", `${path} and its previous versions will be deleted. This cannot be undone.`, "Delete file"))) return;
+      clearError(errs);
       try {
         await api("DELETE", v2(`/files?filePath=${encodeURIComponent(path)}`));
         d.close();
@@ -667,7 +830,7 @@
       } catch (err) { showError(errs, err); }
     } }, "Delete");
 
-    body.replaceChildren(
+    body.replaceChildren(...[
       errs,
       preview,
       h("dl", { class: "props" },
@@ -691,7 +854,8 @@
       h("div", { class: "section" },
         h("h3", {}, "Copy to another path"),
         h("div", { class: "row" }, h("label", { for: destId, class: "visually-hidden" }, "Destination path"), h("div", { class: "grow" }, dest), copyBtn)),
-      h("div", { class: "section" }, h("h3", {}, `Versions (${versions.length})`), vTable));
+      h("div", { class: "section" }, h("h3", {}, `Versions (${versions.length})`), vTable),
+    ].filter(Boolean));
     d.querySelector(".d-foot")?.remove();
     d.append(h("div", { class: "d-foot" },
       h("a", { class: "btn", href: `${rawLocal}?download=true` }, "Download"), del,
@@ -710,6 +874,7 @@
     const d = dialog("New folder", form, [h("button", { class: "btn", type: "button", onclick: () => d.close() }, "Cancel"), create]);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      clearError(errs);
       try {
         await api("PUT", v2("/folders"), { folderPath: joinPath(parent, input.value.trim()) });
         d.close();
@@ -747,6 +912,30 @@
   }
   const MODE_LABEL = { public: "Public", private: "Private", limited: "Limited" };
   function describe(c) { return c.mode === "limited" ? `Limited (${c.slugs.join(", ")})` : MODE_LABEL[c.mode]; }
+  // The visibility a folder's FolderDetails says applies: {from, c}.
+  function effectiveOf(det) {
+    const own = det.settings && det.settings.publicPermissions;
+    const inh = det.settingsInherited && det.settingsInherited.publicPermissions;
+    if (own !== undefined) return { from: det.folderPath, c: classify(own) };
+    if (inh) return { from: inh.folderPath, c: classify(inh.value) };
+    return { from: null, c: { mode: "public", slugs: [] } };
+  }
+  // What "Inherit" would give: the parent's effective setting. settingsInherited
+  // includes the folder's own setting, so with one, ask for the parent's.
+  async function inheritHint(det) {
+    const path = det.folderPath;
+    if (path === "/") return "Use the default: Public.";
+    let eff = effectiveOf({ ...det, settings: {} });
+    if (det.settings && det.settings.publicPermissions !== undefined) {
+      const parent = path.replace(/\/[^/]+$/, "") || "/";
+      try {
+        eff = effectiveOf(await api("GET", v2(`/folders?folderPath=${encodeURIComponent(parent)}`)));
+      } catch {
+        return "Use the setting of the folders above (this key cannot read it).";
+      }
+    }
+    return eff.from ? `Use the parent setting: ${describe(eff.c)} (from ${eff.from}).` : "Use the default: Public.";
+  }
 
   async function folderSettings(path) {
     const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
@@ -755,9 +944,9 @@
     let det;
     try { det = await api("GET", v2(`/folders?folderPath=${encodeURIComponent(path)}`)); } catch (err) { body.replaceChildren(errorBox(err)); return; }
     const own = det.settings && det.settings.publicPermissions;
-    const inh = det.settingsInherited && det.settingsInherited.publicPermissions;
-    const effective = own !== undefined ? { from: path, c: classify(own) } : inh ? { from: inh.folderPath, c: classify(inh.value) } : { from: null, c: { mode: "public", slugs: [] } };
+    const effective = effectiveOf({ ...det, folderPath: path });
     const current = own !== undefined ? classify(own) : null;
+    const inheritText = await inheritHint({ ...det, folderPath: path });
     const name = nextId("vis");
     const radio = (value, title, text) => {
       const id = nextId("r");
@@ -774,7 +963,7 @@
         "Anonymous access now: ", h("strong", { text: describe(effective.c) }),
         effective.from === path ? " — set on this folder." : effective.from ? ` — inherited from ${effective.from}.` : " — the default (no folder above sets it)."),
       h("fieldset", {}, h("legend", {}, "Who can download files in this folder"),
-        radio("inherit", "Inherit", inh ? `Use the parent setting: ${describe(classify(inh.value))} (from ${inh.folderPath}).` : "Use the default: Public."),
+        radio("inherit", "Inherit", inheritText),
         radio("public", "Public", "Anyone with the URL can download originals and transformations."),
         radio("private", "Private", "Only credentials whose rules allow 'read'. Anonymous requests get 401."),
         radio("limited", "Limited", "Anyone may download only the listed transformation slugs; originals stay private."),
@@ -789,6 +978,7 @@
         const list = slugs.value.split(",").map((s) => s.trim()).filter(Boolean);
         setting = { set: true, value: ["Children", "Grandchildren+"].map((scope) => ({ scope, permissions: { file: { downloadFile: list } } })) };
       }
+      clearError(errs);
       try {
         await api("PUT", v2("/folders"), { folderPath: path, folderSettings: { publicPermissions: setting } });
         d.close();
@@ -833,34 +1023,84 @@
     return card;
   }
 
+  // "This folder and everything below" (SPEC §3): the folder itself (so it can
+  // be listed), its children and everything deeper, as three rules.
+  const treeRules = (folder) => {
+    const f = folder.trim().replace(/\/+$/, "");
+    return f ? [f, `${f}/*`, `${f}/*/**`] : ["/", "/*", "/*/**"];
+  };
+  const folderOfGlob = (glob) => glob.trim().replace(/\/\*(\/\*\*)?$|\/\*\*$/, "") || "/";
+
+  // Rules as lines; three rules that make one folder tree are one line.
+  function ruleLines(rules) {
+    const opsKey = (r) => [...r.ops].sort().join(",");
+    const byPath = new Map(rules.map((r) => [r.path, r]));
+    const tree = new Map(); // member path → folder
+    for (const r of rules) {
+      if (!r.path.endsWith("/*")) continue;
+      const trio = treeRules(r.path.slice(0, -2));
+      if (trio.every((p) => byPath.has(p) && opsKey(byPath.get(p)) === opsKey(r))) for (const p of trio) tree.set(p, trio[0]);
+    }
+    const shown = new Set();
+    const out = [];
+    for (const r of rules) {
+      const f = tree.get(r.path);
+      if (f !== undefined && shown.has(f)) continue;
+      if (f !== undefined) shown.add(f);
+      out.push(h("div", {}, h("code", { text: f ?? r.path }), f !== undefined ? " and everything below: " : " ", r.ops.join(", ")));
+    }
+    return out;
+  }
+
   function rulesEditor() {
     const wrap = h("div", { class: "rules", role: "group", "aria-label": "Rules" });
     function addRule(path = "/uploads/*", ops = ["read", "create"]) {
-      const pid = nextId("glob");
+      const pid = nextId("glob"), sid = nextId("scope");
+      const label = h("label", { for: pid }, "Path glob");
+      const input = h("input", { id: pid, type: "text", value: path, spellcheck: "false", "data-glob": "" });
+      const scope = h("select", { id: sid, "data-scope": "" },
+        h("option", { value: "glob" }, "Paths matching the glob"),
+        h("option", { value: "tree" }, "This folder and everything below"));
+      const hint = h("p", { class: "hint rule-hint", hidden: true });
+      const sync = () => {
+        const tree = scope.value === "tree";
+        label.textContent = tree ? "Folder" : "Path glob";
+        input.placeholder = tree ? "/photos" : "/photos/*";
+        hint.hidden = !tree;
+        hint.textContent = tree ? `Makes three rules: ${treeRules(input.value).join(", ")}` : "";
+      };
+      scope.addEventListener("change", () => {
+        input.value = scope.value === "tree" ? folderOfGlob(input.value) : treeRules(input.value)[1];
+        sync();
+      });
+      input.addEventListener("input", sync);
       const rule = h("div", { class: "rule", role: "group", "aria-label": "Rule" },
-        h("div", { class: "row" },
-          h("label", { for: pid }, "Path glob"),
-          h("div", { class: "grow" }, h("input", { id: pid, type: "text", value: path, spellcheck: "false", "data-glob": "" })),
+        h("div", { class: "row" }, h("label", { for: sid }, "Applies to"), h("div", {}, scope)),
+        h("div", { class: "row" }, label, h("div", { class: "grow" }, input),
           h("button", { class: "btn sm ghost", type: "button", "aria-label": "Remove rule", onclick: () => rule.remove() }, "Remove")),
+        hint,
         h("div", { class: "ops", role: "group", "aria-label": "Operations" },
           OPS.map((op) => h("label", {}, h("input", { type: "checkbox", value: op, checked: ops.includes(op), "data-op": "" }), op))));
       wrap.append(rule);
-      rule.querySelector("input").focus();
+      input.focus();
     }
     const root = h("div", {},
       h("div", { class: "explain", role: "note" },
         h("strong", {}, "How path globs match"),
         h("ul", {},
-          h("li", {}, h("code", {}, "/photos/*"), " — the files directly in /photos (e.g. /photos/a.jpg), not deeper."),
+          h("li", {}, h("code", {}, "/photos/*"), " — the files and folders directly in /photos (e.g. /photos/a.jpg), not deeper."),
           h("li", {}, h("code", {}, "/photos/*/**"), " — everything below the children: /photos/2024/a.jpg and deeper."),
-          h("li", {}, "Use both rules for the whole /photos subtree; an exact path matches only itself."),
+          h("li", {}, h("code", {}, "/photos"), " — only that exact path. ", h("code", {}, "/photos/*"), " does not include /photos itself: listing /photos, or changing its visibility, needs a rule for /photos."),
+          h("li", {}, "“This folder and everything below” makes all three rules at once."),
           h("li", {}, "No rules: a secret key may do everything, a public key may read and create."))),
       wrap,
       h("button", { class: "btn sm", type: "button", onclick: () => addRule() }, "Add rule"));
-    root.value = () => [...wrap.querySelectorAll(".rule")].map((r) => ({
-      path: r.querySelector("[data-glob]").value.trim(),
-      ops: [...r.querySelectorAll("[data-op]:checked")].map((c) => c.value),
-    }));
+    root.value = () => [...wrap.querySelectorAll(".rule")].flatMap((r) => {
+      const path = r.querySelector("[data-glob]").value.trim();
+      const ops = [...r.querySelectorAll("[data-op]:checked")].map((c) => c.value);
+      const paths = r.querySelector("[data-scope]").value === "tree" ? treeRules(path) : [path];
+      return paths.map((p) => ({ path: p, ops }));
+    });
     root.addRule = addRule;
     return root;
   }
@@ -881,9 +1121,10 @@
         h("td", {}, k.name || h("span", { class: "muted" }, "—")),
         h("td", {}, h("code", { text: k.display }), k.revokedAt ? h("span", { class: "badge revoked" }, " revoked") : null),
         h("td", { class: "hide-sm" }, k.type),
-        h("td", { class: "hide-sm small" }, (k.rules || []).length ? (k.rules || []).map((r) => h("div", {}, h("code", { text: r.path }), " ", r.ops.join(", "))) : h("span", { class: "muted" }, "All (default)")),
+        h("td", { class: "hide-sm small" }, (k.rules || []).length ? ruleLines(k.rules) : h("span", { class: "muted" }, "All (default)")),
         h("td", { class: "num" }, k.revokedAt ? null : h("button", { class: "btn sm danger", type: "button", "aria-label": `Revoke key ${k.display}`, onclick: async () => {
           if (!(await confirmDialog("Revoke this key?", `${k.display} will stop working on every node within a second. This cannot be undone.`, "Revoke key"))) return;
+          clearError(errs);
           try { await api("DELETE", v2(`/api_keys/${encodeURIComponent(k.keyId)}`)); toast("Key revoked."); } catch (err) { showError(errs, err); }
           reload();
         } }, "Revoke"))),
@@ -893,6 +1134,7 @@
       const body = { type: $(`#${typeId}`).value, name: $(`#${nameId}`).value.trim() || undefined };
       const r = rules.value();
       if (r.length) body.rules = r;
+      clearError(card.errs);
       try {
         const res = await api("POST", v2("/api_keys"), body);
         secretDialog("API key created", "Here is the new key.", "API key", res.key);
@@ -919,12 +1161,14 @@
         h("td", {}, k.name || "—"), h("td", {}, h("code", { text: k.kid })), h("td", { class: "hide-sm" }, k.alg), h("td", { class: "hide-sm" }, fmtDate(k.createdAt)),
         h("td", { class: "num" }, h("button", { class: "btn sm danger", type: "button", "aria-label": `Delete JWT key ${k.kid}`, onclick: async () => {
           if (!(await confirmDialog("Delete this JWT key?", "JWTs signed with it will stop working.", "Delete key"))) return;
+          clearError(errs);
           try { await api("DELETE", v2(`/jwt_keys/${encodeURIComponent(k.kid)}`)); } catch (err) { showError(errs, err); }
           reload();
         } }, "Delete"))),
       () => api("GET", v2("/jwt_keys")), form);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      clearError(card.errs);
       try {
         await api("POST", v2("/jwt_keys"), { pem: $(`#${pemId}`).value, name: $(`#${nameId}`).value.trim() || undefined });
         form.reset();
@@ -947,12 +1191,14 @@
         h("td", {}, k.name || "—"), h("td", {}, h("code", { text: k.kid })), h("td", { class: "hide-sm" }, fmtDate(k.createdAt)),
         h("td", { class: "num" }, h("button", { class: "btn sm danger", type: "button", "aria-label": `Delete signing key ${k.kid}`, onclick: async () => {
           if (!(await confirmDialog("Delete this signing key?", "Tokens signed with it will be refused.", "Delete key"))) return;
+          clearError(errs);
           try { await api("DELETE", v2(`/signing_keys/${encodeURIComponent(k.kid)}`)); } catch (err) { showError(errs, err); }
           reload();
         } }, "Delete"))),
       () => api("GET", v2("/signing_keys")), form);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      clearError(card.errs);
       try {
         const res = await api("POST", v2("/signing_keys"), { name: $(`#${nameId}`).value.trim() || undefined });
         const kidId = nextId("kid");
@@ -971,7 +1217,7 @@
     const errs = h("div", { hidden: true });
     const listBody = h("tbody");
     const nameId = nextId("pname"), paramsId = nextId("params"), fileId = nextId("pfile");
-    const name = h("input", { id: nameId, type: "text", required: true, pattern: "[a-z0-9-]{1,64}", placeholder: "thumbnail", spellcheck: "false" });
+    const name = h("input", { id: nameId, type: "text", required: true, pattern: "[a-z0-9\\-]{1,64}", title: "a–z, 0–9 and '-', up to 64 characters", placeholder: "thumbnail", spellcheck: "false" });
     const params = h("input", { id: paramsId, type: "text", required: true, value: "w=200&h=200&fit=crop", spellcheck: "false" });
     const file = h("input", { id: fileId, type: "text", placeholder: "/photos/a.jpg", spellcheck: "false" });
     const previewBox = h("div", { class: "preview preset-preview", role: "img", "aria-label": "Preset preview" }, h("span", { class: "muted small" }, "Enter a file path to preview."));
@@ -1010,6 +1256,7 @@
             h("button", { class: "btn sm", type: "button", onclick: () => { name.value = p.preset; params.value = p.params; preview(); name.focus(); } }, "Edit"),
             h("button", { class: "btn sm danger", type: "button", "aria-label": `Delete preset ${p.preset}`, onclick: async () => {
               if (!(await confirmDialog("Delete this preset?", `URLs using /${p.preset}/ will answer 404.`, "Delete preset"))) return;
+              clearError(errs);
               try { await api("DELETE", v2(`/transformations/${encodeURIComponent(p.preset)}`)); } catch (err) { showError(errs, err); }
               reload();
             } }, "Delete"))))));
@@ -1020,6 +1267,7 @@
     }
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
+      clearError(errs);
       try {
         await api("PUT", v2(`/transformations/${encodeURIComponent(name.value.trim())}`), { params: params.value.trim() });
         toast("Preset saved.");
@@ -1041,7 +1289,7 @@
         h("dt", {}, "Key"), h("dd", {}, h("code", { text: ME.key.display })),
         h("dt", {}, "Type"), h("dd", {}, ME.key.type),
         h("dt", {}, "Name"), h("dd", {}, ME.key.name || "—"),
-        h("dt", {}, "Rules"), h("dd", {}, ME.key.rules.length ? ME.key.rules.map((r) => h("div", {}, h("code", { text: r.path }), " ", r.ops.join(", "))) : "None: every operation on the whole account"),
+        h("dt", {}, "Rules"), h("dd", {}, ME.key.rules.length ? ruleLines(ME.key.rules) : "None: every operation on the whole account"),
         h("dt", {}, "Session ends"), h("dd", {}, fmtDate(ME.expiresAt * 1000)))));
     try {
       const a = await call("GET", "/dashboard/account");
