@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod images;
 pub mod master_key;

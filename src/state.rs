@@ -3,8 +3,8 @@
 
 use crate::auth::Auth;
 use crate::blobs::Blobs;
+use crate::cache::FileCache;
 use crate::config::Config;
-use crate::domain::cache::FileCache;
 use crate::meta::Meta;
 use std::sync::Arc;
 

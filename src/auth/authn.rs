@@ -13,9 +13,7 @@ use axum::http::{header, HeaderMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a cached key, JWT key or visibility may be served without asking
-/// the database: it bounds how late another node's revocation or change is seen.
-pub const CACHE_TTL: Duration = Duration::from_secs(1);
+pub use crate::cache::CACHE_TTL;
 /// How long a verified JWT is remembered: signature checks are the costly part
 /// of a JWT request, and a token's claims never change.
 pub const JWT_CACHE_TTL: Duration = Duration::from_secs(600);

@@ -3,7 +3,7 @@
 //! caller who may not read a path learns nothing about it.
 
 use crate::auth::{Access, Need, Principal};
-use crate::domain::cache::Served;
+use crate::cache::Served;
 use crate::domain::ingest::{detached, discard, StagedBlob};
 use crate::domain::paths;
 use crate::domain::plan::{self, Intent, Uploader};

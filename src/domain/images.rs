@@ -6,7 +6,7 @@
 //! GC queue until the row that owns it is committed).
 
 use crate::auth::{Access, Principal};
-use crate::domain::cache::Served;
+use crate::cache::Served;
 use crate::domain::files;
 use crate::domain::ingest::{self, StagedBlob};
 use crate::domain::paths;

@@ -279,6 +279,7 @@ pub async fn commit(
     };
     match try_commit(state, principal, &mut row, &file, claim).await {
         Ok(()) => {
+            crate::faults::point(crate::faults::AFTER_COMMIT, &row.account_id).await;
             blob.keep();
             Ok(row)
         }

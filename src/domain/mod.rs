@@ -1,7 +1,6 @@
 //! What stowage does, between the HTTP handlers and the stores. Functions
 //! return rows and plain structs; http/ shapes them for the wire.
 
-pub mod cache;
 pub mod digests;
 pub mod files;
 pub mod folders;

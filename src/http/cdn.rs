@@ -7,7 +7,7 @@ use crate::auth::keys::is_base58;
 use crate::auth::signed::UrlSignature;
 use crate::auth::{Access, Principal, SignedLink};
 use crate::blobs::digest;
-use crate::domain::cache::Served;
+use crate::cache::Served;
 use crate::domain::files;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;

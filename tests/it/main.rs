@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod commit_faults;
 mod crash;
 mod dashboard;
 mod dedup;
@@ -15,6 +16,7 @@ mod files;
 mod folders;
 mod hardening;
 mod hardening_auth;
+mod hardening_limits;
 mod hardening_presets;
 mod imagekit;
 mod images;

@@ -8,7 +8,7 @@
 mod in_place;
 
 use crate::auth::{signed, Need, Principal};
-use crate::domain::ingest::{self, discard, NewFile, StagedBlob};
+use crate::domain::ingest::{self, detached, discard, NewFile, StagedBlob};
 use crate::domain::paths::{self, PathSpec};
 use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
@@ -405,6 +405,25 @@ pub async fn complete_part(
     if direct(state) && s.multipart_id.is_some() {
         in_place::record_direct_part(state, &s, idx, etag).await?;
     }
+    // From the confirmation on, the work runs in its own task: a client that
+    // goes away can cut neither a claim from its completion nor a commit
+    // from the hand-over of its blob (SPEC §5: nothing lost, nothing left).
+    let (state, principal) = (state.clone(), principal.clone());
+    let etag = etag.to_string();
+    detached(async move { confirm(&state, &principal, s, spec, idx, &etag).await }).await
+}
+
+/// Records a part's confirmation; the one that completes the set claims the
+/// session and commits the file.
+async fn confirm(
+    state: &AppState,
+    principal: &Principal,
+    s: UploadSession,
+    spec: Spec,
+    idx: u64,
+    etag: &str,
+) -> AppResult<Confirmed> {
+    let id = s.id.as_str();
     if !state.meta.confirm_part(id, idx as i64, etag).await? {
         return Err(AppError::invalid_request(
             format!("Part {idx} has not been uploaded with ETag {etag:?}."),

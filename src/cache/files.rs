@@ -3,9 +3,9 @@
 //! response header values prebuilt, and the bytes of small files (blobs never
 //! change once written, so they need no invalidation). Lookups allocate nothing.
 
-use crate::auth::CACHE_TTL;
+use super::TtlCache;
+use super::CACHE_TTL;
 use crate::blobs::Blobs;
-use crate::cache::TtlCache;
 use crate::error::AppResult;
 use crate::meta::{DerivedRow, FileRow, Meta};
 use axum::http::HeaderValue;

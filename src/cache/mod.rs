@@ -1,7 +1,21 @@
 //! The in-memory caches of the hot path: [`TtlCache`] (entries valid for a
 //! fixed time, loads coalesced per key) over `quick_cache`, whose lookups take
 //! a shard read lock and never run maintenance work on the caller's request
-//! (moka, used before, did, which showed in tail latency).
+//! (moka, used before, did, which showed in tail latency); and the
+//! served-file cache ([`files::FileCache`]) that downloads read from.
+//!
+//! A layer of its own, below `domain/` and beside `auth/`: it may use
+//! `meta`, `blobs` and `images` (to describe what it holds), never `auth`,
+//! `domain` or `http`.
+
+pub mod files;
+
+pub use files::{FileCache, Served};
+
+/// How long a cached row (a key, a path's current version, a folder's
+/// visibility) may be served before it is read again: the bound on how late
+/// another node's change is seen (SPEC §9).
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 use crate::error::AppResult;
 use quick_cache::sync::Cache;
