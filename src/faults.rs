@@ -9,8 +9,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use tokio::sync::Notify;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
-static PAUSES: LazyLock<Mutex<HashMap<(&'static str, String), Arc<Pause>>>> =
-    LazyLock::new(Default::default);
+/// Armed points: (point, account) → its pause.
+type Pauses = HashMap<(&'static str, String), Arc<Pause>>;
+static PAUSES: LazyLock<Mutex<Pauses>> = LazyLock::new(Default::default);
 
 /// An armed point: [`Pause::reached`] waits until code arrives there, and
 /// [`Pause::release`] lets it go on.
@@ -41,7 +42,7 @@ impl Pause {
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, HashMap<(&'static str, String), Arc<Pause>>> {
+fn lock() -> std::sync::MutexGuard<'static, Pauses> {
     PAUSES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
