@@ -61,6 +61,9 @@ pub struct Config {
     /// Largest source image (in pixels, from its header) a transformation
     /// decodes (`STOWAGE_IMAGE_MAX_PIXELS`).
     pub image_max_pixels: u64,
+    /// CIDRs that uploads from a URL, webhooks and the upload hook may reach
+    /// although private or loopback (`STOWAGE_FETCH_ALLOWED_NETWORKS`).
+    pub fetch_allowed_networks: String,
 }
 
 impl Default for Config {
@@ -87,6 +90,7 @@ impl Default for Config {
             header_timeout: 30,
             max_connections: 4096,
             image_max_pixels: 100_000_000,
+            fetch_allowed_networks: String::new(),
         }
     }
 }
@@ -114,6 +118,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_HEADER_TIMEOUT", "header_timeout"),
     ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
     ("STOWAGE_IMAGE_MAX_PIXELS", "image_max_pixels"),
+    ("STOWAGE_FETCH_ALLOWED_NETWORKS", "fetch_allowed_networks"),
 ];
 
 impl Config {
@@ -135,6 +140,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        crate::outbound::Allowed::parse(&config.fetch_allowed_networks)?;
         Ok(config)
     }
 
@@ -151,6 +157,7 @@ impl Config {
                 "storage_url" => self.storage_url = value,
                 "secret_key" => self.secret_key = value,
                 "allowed_origins" => self.allowed_origins = value,
+                "fetch_allowed_networks" => self.fetch_allowed_networks = value,
                 "data_dir" => self.data_dir = value,
                 "max_file_size" => self.max_file_size = value.parse().map_err(|e| bad(&e))?,
                 "sandbox_ttl" => self.sandbox_ttl = value.parse().map_err(|e| bad(&e))?,

@@ -16,6 +16,7 @@ pub mod images;
 pub mod master_key;
 pub mod meta;
 pub mod metrics;
+pub mod outbound;
 pub mod server;
 pub mod state;
 

@@ -96,7 +96,7 @@ pub async fn run(
         blobs,
         master_key,
         public_url(&config, bound),
-    );
+    )?;
     tracing::info!(
         listen = %bound,
         database = state.meta.backend(),

@@ -36,6 +36,9 @@ pub struct Inner {
     /// Megapixels of source images being transformed at once (see
     /// [`IMAGE_PIXEL_BUDGET_MP`]).
     pub image_budget: Arc<tokio::sync::Semaphore>,
+    /// Outbound HTTP (uploads from a URL, webhooks, the upload hook) and its
+    /// address rules.
+    pub outbound: crate::outbound::Outbound,
 }
 
 /// Megapixels of sources decoded at the same time, across the workers. The
@@ -68,8 +71,9 @@ impl AppState {
         blobs: Blobs,
         master_key: [u8; 32],
         public_url: String,
-    ) -> AppState {
-        AppState(Arc::new(Inner {
+    ) -> Result<AppState, String> {
+        let outbound = crate::outbound::Outbound::new(&config.fetch_allowed_networks)?;
+        Ok(AppState(Arc::new(Inner {
             auth: Auth::new(meta.clone(), master_key),
             files: FileCache::new(config.cache_capacity),
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -79,7 +83,8 @@ impl AppState {
             anonymous_staging: Arc::new(tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS)),
             images: image_pool(),
             image_budget: Arc::new(tokio::sync::Semaphore::new(IMAGE_PIXEL_BUDGET_MP)),
-        }))
+            outbound,
+        })))
     }
 
     /// Signs URLs (multipart parts, download links) and seals signing keys.

@@ -205,7 +205,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
-        let state = AppState::new(config, meta, blobs, master, url.clone());
+        let state = AppState::new(config, meta, blobs, master, url.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(stowage::server::serve(state.clone(), listener, async {
             let _ = rx.await;

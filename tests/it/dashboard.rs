@@ -372,7 +372,8 @@ async fn disabled_dashboard_is_404() {
     config.data_dir = dir.path().display().to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = stowage::state::AppState::new(config, meta, blobs, rand::random(), url.clone());
+    let state =
+        stowage::state::AppState::new(config, meta, blobs, rand::random(), url.clone()).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(stowage::server::serve(state, listener, async {
         let _ = rx.await;
