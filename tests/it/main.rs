@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod body_rate;
 mod cli;
 mod crash;
 mod dashboard;
@@ -13,6 +14,7 @@ mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod form_memory;
 mod hardening;
 mod hardening_auth;
 mod imagekit;
