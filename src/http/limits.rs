@@ -288,6 +288,35 @@ pub fn decodes_to_utf8(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_rate_deadline_is_the_window_or_when_the_average_drops() {
+        let body = |min_rate, bytes| {
+            let limits = BodyLimits {
+                idle_secs: 60,
+                min_rate,
+            };
+            let mut b = WatchedBody::new(Body::empty(), limits, Arc::default());
+            b.bytes = bytes;
+            b
+        };
+        let t0 = Instant::now();
+        let at = |b: &WatchedBody| b.rate_deadline(t0).map(|d| d.duration_since(t0));
+        assert_eq!(at(&body(1024, 0)), Some(MIN_RATE_WINDOW));
+        assert_eq!(at(&body(1024, 10 * 1024)), Some(MIN_RATE_WINDOW));
+        assert_eq!(at(&body(1024, 20 * 1024)), Some(Duration::from_secs(20)));
+        assert_eq!(
+            at(&body(1024, 20 * 1024 + 512)),
+            Some(Duration::from_millis(20_500))
+        );
+        assert_eq!(at(&body(0, 5)), None);
+        // The timer is set to whichever limit comes first.
+        let mut b = body(1024, 100 * 1024);
+        b.last = t0;
+        assert_eq!(b.deadline(t0), t0 + Duration::from_secs(60));
+        b.bytes = 0;
+        assert_eq!(b.deadline(t0), t0 + MIN_RATE_WINDOW);
+    }
+
     #[test]
     fn invalid_utf8_is_refused() {
         for bad in [
