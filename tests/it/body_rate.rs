@@ -108,7 +108,7 @@ async fn trickles_end_with_408(b: Backend) {
     let trickle_ok = send_paced(&unbounded, h, b"", 10, Duration::from_millis(100), 1200);
     // While they trickle, a ninth anonymous upload finds no slot.
     let ninth = async {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let body = [FILE_HEAD, b"x\r\n--XyZ--\r\n"].concat();
         let h = head(&app, imagekit, None, true, body.len());
         send_paced(&app, h, &body, 0, Duration::ZERO, body.len()).await
