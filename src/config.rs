@@ -52,6 +52,9 @@ pub struct Config {
     /// Seconds a request body may send nothing before 408 `body_timeout`
     /// (`STOWAGE_BODY_TIMEOUT`).
     pub body_timeout: u64,
+    /// Bytes/s a request body must average once 10 s have passed since it was
+    /// first read, else 408 `body_timeout` (`STOWAGE_BODY_MIN_RATE`); 0 = none.
+    pub body_min_rate: u64,
     /// Seconds a connection may take to send a request's headers, and may stay
     /// idle between requests (`STOWAGE_HEADER_TIMEOUT`).
     pub header_timeout: u64,
@@ -87,6 +90,7 @@ impl Default for Config {
             bootstrap: true,
             dashboard: true,
             body_timeout: 60,
+            body_min_rate: 1024,
             header_timeout: 30,
             max_connections: 4096,
             image_max_pixels: 100_000_000,
@@ -115,6 +119,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_BOOTSTRAP", "bootstrap"),
     ("STOWAGE_DASHBOARD", "dashboard"),
     ("STOWAGE_BODY_TIMEOUT", "body_timeout"),
+    ("STOWAGE_BODY_MIN_RATE", "body_min_rate"),
     ("STOWAGE_HEADER_TIMEOUT", "header_timeout"),
     ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
     ("STOWAGE_IMAGE_MAX_PIXELS", "image_max_pixels"),
@@ -175,6 +180,7 @@ impl Config {
                 "image_max_pixels" => self.image_max_pixels = value.parse().map_err(|e| bad(&e))?,
                 "drain_timeout" => self.drain_timeout = value.parse().map_err(|e| bad(&e))?,
                 "body_timeout" => self.body_timeout = value.parse().map_err(|e| bad(&e))?,
+                "body_min_rate" => self.body_min_rate = value.parse().map_err(|e| bad(&e))?,
                 "header_timeout" => self.header_timeout = value.parse().map_err(|e| bad(&e))?,
                 "max_connections" => self.max_connections = value.parse().map_err(|e| bad(&e))?,
                 other => unreachable!("ENV_VARS names unknown field {other}"),
@@ -250,6 +256,7 @@ mod tests {
         assert_eq!(c.storage_url, d.storage_url);
         assert_eq!(c.max_file_size, d.max_file_size);
         assert_eq!(c.body_timeout, d.body_timeout);
+        assert_eq!(c.body_min_rate, d.body_min_rate);
         assert_eq!(c.header_timeout, d.header_timeout);
         assert_eq!(c.max_connections, d.max_connections);
         assert_eq!(c.image_max_pixels, d.image_max_pixels);

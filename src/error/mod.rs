@@ -109,6 +109,14 @@ pub enum AppError {
     /// The request body sent nothing for `STOWAGE_BODY_TIMEOUT` seconds.
     #[error("body timeout")]
     BodyTimeout { seconds: u64 },
+    /// The request body averaged under `STOWAGE_BODY_MIN_RATE` bytes/s once
+    /// 10 s had passed (code `body_timeout` too).
+    #[error("body too slow")]
+    BodyTooSlow {
+        rate: u64,
+        min_rate: u64,
+        seconds: u64,
+    },
     #[error("internal error: {cause}")]
     Internal { cause: String },
 }
@@ -162,7 +170,9 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             AppError::InvalidTransformation { .. } => StatusCode::BAD_REQUEST,
             AppError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedImage { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -215,7 +225,7 @@ impl AppError {
             AppError::Tus(t) => t.code(),
             AppError::Unavailable { .. } => "service_unavailable",
             AppError::Busy { .. } => "busy",
-            AppError::BodyTimeout { .. } => "body_timeout",
+            AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => "body_timeout",
             AppError::Internal { .. } => "internal_error",
         }
     }
@@ -246,9 +256,14 @@ impl AppError {
                 Some(d) => format!("The file is {d} bytes; the limit is {limit} bytes."),
                 None => format!("The file is larger than the limit of {limit} bytes."),
             },
-            AppError::FieldTooLarge { name, limit } => {
-                format!("The field {name:?} is over {limit} bytes.")
-            }
+            AppError::FieldTooLarge { name, limit } => match name.strip_prefix('(') {
+                // Not a field: a piece of the form, e.g. "(preamble)".
+                Some(what) => format!(
+                    "The form's {} is over {limit} bytes.",
+                    what.trim_end_matches(')')
+                ),
+                None => format!("The field {name:?} is over {limit} bytes."),
+            },
             AppError::TooManyParts { limit } => {
                 format!("The form has more than {limit} parts.")
             }
@@ -280,6 +295,14 @@ impl AppError {
             AppError::BodyTimeout { seconds } => {
                 format!("The request body sent nothing for {seconds} seconds; nothing was kept.")
             }
+            AppError::BodyTooSlow {
+                rate,
+                min_rate,
+                seconds,
+            } => format!(
+                "The request body averaged {rate} bytes/s over {seconds} s, under the minimum of \
+                 {min_rate} bytes/s; nothing was kept."
+            ),
         }
     }
 
@@ -329,7 +352,8 @@ impl AppError {
                     .into()
             }
             AppError::FieldTooLarge { .. } => {
-                "Keep text fields, metadata and tags under 64 KiB; send file contents as a file part."
+                "Keep text fields, metadata and tags under 64 KiB, and a form's preamble and each \
+                 part's headers under 16 KiB; send file contents as a file part."
                     .into()
             }
             AppError::TooManyParts { .. } => {
@@ -365,6 +389,11 @@ impl AppError {
             AppError::Busy { .. } => "Retry after the number of seconds in Retry-After.".into(),
             AppError::BodyTimeout { .. } => {
                 "Send the body without long pauses (STOWAGE_BODY_TIMEOUT sets the limit), then retry.".into()
+            }
+            AppError::BodyTooSlow { .. } => {
+                "Send the body faster (the server's STOWAGE_BODY_MIN_RATE sets the least average \
+                 rate, in bytes/s), then retry."
+                    .into()
             }
             AppError::Internal { .. } => {
                 "Retry; if it keeps failing, report the x-request-id to the operator.".into()
@@ -403,6 +432,14 @@ impl AppError {
             AppError::BodyTimeout { seconds } => {
                 json!({ "seconds": seconds, "setting": "STOWAGE_BODY_TIMEOUT" })
             }
+            AppError::BodyTooSlow {
+                rate,
+                min_rate,
+                seconds,
+            } => json!({
+                "rate": rate, "minRate": min_rate, "seconds": seconds,
+                "setting": "STOWAGE_BODY_MIN_RATE"
+            }),
             AppError::AccountMismatch { url_account } => json!({ "accountId": url_account }),
             AppError::PathMismatch { expected, got } => {
                 json!({ "expected": expected, "path": got })

@@ -1,8 +1,8 @@
 //! The one middleware every request passes before routing: the request id
 //! (`x-request-id`, kept when the client sends one) and the tracing span that
 //! carries it, CORS (and its preflights), strict UTF-8 in the URL, the body
-//! idle timeout, and the dashboard gate, in that order; and `Connection:
-//! close` on a refusal of a request that sent a body.
+//! limits (idle timeout, minimum rate), and the dashboard gate, in that
+//! order; and `Connection: close` on a refusal of a request that sent a body.
 //!
 //! One layer instead of seven (tower-http's request-id and trace layers and
 //! four `from_fn` layers, each boxing a future and cloning the inner router
@@ -96,7 +96,15 @@ async fn inner(edge: &Edge, req: Request, next: Next) -> Response {
     if let Some(refused) = limits::refuse_bad_utf8(&req) {
         return refused;
     }
-    let (req, watch) = limits::arm_body_timeout(edge.body_timeout, req);
-    let resp = dashboard::gate_request(&edge.state, req, next).await;
+    let body_limits = limits::BodyLimits {
+        idle_secs: edge.body_timeout,
+        min_rate: edge.state.config.body_min_rate,
+    };
+    let (req, watch) = limits::arm_body_limits(body_limits, req);
+    let resp = dashboard::gate_request(&edge.state, req, next);
+    let resp = match &watch {
+        Some(w) => w.scope(resp).await,
+        None => resp.await,
+    };
     limits::body_timeout_answer(watch, resp)
 }

@@ -4,6 +4,10 @@
 //! of at most [`MAX_TEXT_FIELD`] bytes, at most [`MAX_PARTS`] parts, file
 //! parts streamed (never held whole), base64 file fields decoded as they stream.
 //!
+//! Before a part's body, multer holds what it reads: the form's preamble and
+//! each part's header block, at most [`MAX_PART_HEAD`] bytes each (413
+//! `field_too_large`), which [`scan`] enforces on the raw body as multer reads it.
+//!
 //! A `Content-Digest`/`Repr-Digest` on a form covers the whole request body
 //! (SPEC §5): the raw body is hashed as it flows into multer, and the form's
 //! end (the last [`Form::next`]) drains what follows the closing boundary and
@@ -12,7 +16,12 @@
 //! end when [`Form::has_digest`] (nothing is ever visible, so nothing needs
 //! rolling back).
 
+mod scan;
+
+pub use scan::MAX_PART_HEAD;
+
 use super::header_str;
+use super::limits::{self, Verdict};
 use crate::blobs::digest::Digester;
 use crate::domain::forms;
 use crate::error::{AppError, AppResult};
@@ -20,9 +29,12 @@ use axum::body::{Body, BodyDataStream};
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
+use scan::{Overflow, Scanner};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// The largest text field (and metadata or tags value) accepted.
 pub const MAX_TEXT_FIELD: usize = 64 * 1024;
@@ -58,6 +70,54 @@ impl Tap {
     }
 }
 
+/// The raw body as multer reads it, through a [`Scanner`]: the first chunk
+/// that makes a preamble or a header block too long fails the form (and every
+/// read after it) instead of reaching multer's buffer. The failure is also
+/// the request's verdict, so the answer is the 413 whichever read meets it
+/// first (multer reads ahead, possibly while a route streams an earlier part).
+struct Scanned {
+    scanner: Scanner,
+    inner: BoxStream<'static, Result<Bytes, axum::Error>>,
+    failed: Option<Overflow>,
+    verdict: Option<Arc<Verdict>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Stream for Scanned {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(o) = &this.failed {
+            return Poll::Ready(Some(Err(Box::new(o.clone()))));
+        }
+        let chunk = match this.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        match this.scanner.feed(&chunk) {
+            Ok(()) => Poll::Ready(Some(Ok(chunk))),
+            Err(o) => {
+                if let Some(v) = &this.verdict {
+                    v.set(too_large(&o));
+                }
+                this.failed = Some(o.clone());
+                Poll::Ready(Some(Err(Box::new(o))))
+            }
+        }
+    }
+}
+
+fn too_large(o: &Overflow) -> AppError {
+    AppError::FieldTooLarge {
+        name: o.field_name(),
+        limit: MAX_PART_HEAD,
+    }
+}
+
 /// One part of a [`Form`]: a text field or a file.
 pub struct Part {
     field: multer::Field<'static>,
@@ -82,23 +142,28 @@ impl Form {
                 AppError::invalid_request("The body is not multipart/form-data.", suggestion)
             })?;
         let expected = super::request_digest(headers)?;
-        let Some(expected) = expected else {
-            return Ok(Form {
-                inner: Ok(multer::Multipart::new(body.into_data_stream(), boundary)),
-                parts: 0,
-                tap: None,
-            });
+        let (raw, tap): (BoxStream<'static, _>, _) = match expected {
+            None => (body.into_data_stream().boxed(), None),
+            Some(expected) => {
+                let tap = Arc::new(Mutex::new(Tap {
+                    body: body.into_data_stream(),
+                    digester: Some(Digester::new(Some(expected))),
+                }));
+                let reader = tap.clone();
+                let raw = futures::stream::poll_fn(move |cx| lock(&reader).poll(cx));
+                (raw.boxed(), Some(tap))
+            }
         };
-        let tap = Arc::new(Mutex::new(Tap {
-            body: body.into_data_stream(),
-            digester: Some(Digester::new(Some(expected))),
-        }));
-        let reader = tap.clone();
-        let stream = futures::stream::poll_fn(move |cx| lock(&reader).poll(cx));
+        let scanned = Scanned {
+            scanner: Scanner::new(&boundary),
+            inner: raw,
+            failed: None,
+            verdict: limits::request_verdict(),
+        };
         Ok(Form {
-            inner: Ok(multer::Multipart::new(stream, boundary)),
+            inner: Ok(multer::Multipart::new(scanned, boundary)),
             parts: 0,
-            tap: Some(tap),
+            tap,
         })
     }
 
@@ -116,7 +181,7 @@ impl Form {
             epilogue += chunk.len();
             if epilogue > MAX_TEXT_FIELD {
                 return Err(AppError::FieldTooLarge {
-                    name: "(after the closing boundary)".into(),
+                    name: "(epilogue after the closing boundary)".into(),
                     limit: MAX_TEXT_FIELD,
                 });
             }
@@ -325,8 +390,11 @@ fn lock(tap: &Mutex<Tap>) -> std::sync::MutexGuard<'_, Tap> {
 /// A multer error as the §8 error a client gets.
 fn form_error(e: multer::Error) -> AppError {
     match e {
-        multer::Error::StreamReadFailed(inner) => AppError::UploadIncomplete {
-            message: format!("The request body ended early or failed: {inner}."),
+        multer::Error::StreamReadFailed(inner) => match inner.downcast_ref::<Overflow>() {
+            Some(o) => too_large(o),
+            None => AppError::UploadIncomplete {
+                message: format!("The request body ended early or failed: {inner}."),
+            },
         },
         other => AppError::invalid_request(
             format!("The multipart body is malformed: {other}."),
@@ -347,6 +415,80 @@ mod tests {
         }
         out.extend_from_slice(&d.finish()?);
         Ok(out)
+    }
+
+    fn form_of(body: &[u8], chunk: usize) -> Form {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = body
+            .chunks(chunk)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut h = HeaderMap::new();
+        let ct = "multipart/form-data; boundary=XyZ".parse().unwrap();
+        h.insert(header::CONTENT_TYPE, ct);
+        Form::new(&h, Body::from_stream(futures::stream::iter(chunks)), "")
+    }
+
+    fn text_part(headers: &str, value: &str) -> Vec<u8> {
+        format!("--XyZ\r\ncontent-disposition: form-data; {headers}\r\n\r\n{value}\r\n")
+            .into_bytes()
+    }
+
+    fn too_large_name(e: AppError) -> String {
+        match e {
+            AppError::FieldTooLarge { name, limit } if limit == MAX_PART_HEAD => name,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every part's name and text, or the first error.
+    async fn read_all(f: &mut Form) -> AppResult<Vec<(String, String)>> {
+        let mut got = Vec::new();
+        while let Some(p) = f.next().await? {
+            let name = p.name().to_string();
+            got.push((name, p.text().await?));
+        }
+        Ok(got)
+    }
+
+    #[tokio::test]
+    async fn multer_reads_what_the_scanner_passes_and_nothing_past_it() {
+        let pad = "v".repeat(15 * 1024);
+        let big = text_part(&format!("name=\"b\"\r\nx-pad: {pad}"), "two");
+        for chunk in [1, 5, 4096, 1 << 20] {
+            // A preamble of 16 KiB and a 15 KiB header: the form reads whole.
+            let body = [
+                &[b'a'; MAX_PART_HEAD][..],
+                &text_part("name=\"a\"", "one"),
+                &big,
+                b"--XyZ--\r\n",
+            ]
+            .concat();
+            let got = read_all(&mut form_of(&body, chunk)).await.unwrap();
+            assert_eq!(
+                got,
+                [("a".into(), "one".into()), ("b".into(), "two".into())]
+            );
+
+            // One byte more of preamble: refused at the first part.
+            let body = [
+                &[b'a'; MAX_PART_HEAD + 1][..],
+                &text_part("name=\"a\"", "one"),
+            ]
+            .concat();
+            let err = form_of(&body, chunk).next().await.err().unwrap();
+            assert_eq!(too_large_name(err), "(preamble)", "chunk {chunk}");
+
+            // A second part whose headers never end.
+            let endless = format!("--XyZ\r\nx-pad: {}", "v".repeat(3 * MAX_PART_HEAD));
+            let body = [&text_part("name=\"a\"", "one"), endless.as_bytes()].concat();
+            // multer reads ahead: the error may come with part 1 or after it.
+            let err = read_all(&mut form_of(&body, chunk)).await.unwrap_err();
+            assert_eq!(
+                too_large_name(err),
+                "(header block of part 2)",
+                "chunk {chunk}"
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub struct Options {
     pub allowed_origins: String,
     pub sandbox_ttl: u64,
     pub body_timeout: u64,
+    pub body_min_rate: u64,
     pub header_timeout: u64,
     pub max_connections: usize,
     pub direct_parts: bool,
@@ -93,6 +94,7 @@ impl Default for Options {
             allowed_origins: String::new(),
             sandbox_ttl: Config::default().sandbox_ttl,
             body_timeout: Config::default().body_timeout,
+            body_min_rate: Config::default().body_min_rate,
             header_timeout: Config::default().header_timeout,
             max_connections: Config::default().max_connections,
         }
@@ -197,6 +199,7 @@ impl TestApp {
             allowed_origins: opts.allowed_origins.clone(),
             sandbox_ttl: opts.sandbox_ttl,
             body_timeout: opts.body_timeout,
+            body_min_rate: opts.body_min_rate,
             header_timeout: opts.header_timeout,
             max_connections: opts.max_connections,
             data_dir: dir.display().to_string(),

@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod body_rate;
 mod cli;
 mod commit_faults;
 mod crash;
@@ -14,6 +15,7 @@ mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod form_memory;
 mod hardening;
 mod hardening_auth;
 mod hardening_limits;
