@@ -112,6 +112,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    migrate_to_subkeys(&state).await?;
     let metrics = crate::metrics::handle();
     // Histograms keep every sample until upkeep drains them into their
     // buckets: without this, memory grows with every request served.
@@ -149,6 +150,30 @@ pub async fn serve(
     }
     sweeper.abort();
     upkeep.abort();
+    Ok(())
+}
+
+/// The master key's subkeys (`auth/keyring.rs`, docs/decisions.md): URLs
+/// signed with the master key itself pass while they can only have been made
+/// before subkeys came into use (within the longest URL lifetime after that),
+/// and signing-key secrets still sealed with it are re-sealed.
+async fn migrate_to_subkeys(state: &AppState) -> Result<(), String> {
+    let since_ms = state
+        .meta
+        .subkeys_since()
+        .await
+        .map_err(|e| format!("reading when subkeys came into use: {e}"))?;
+    let longest = crate::domain::files::MAX_LINK_SECS
+        .max(i64::try_from(state.config.abandoned_upload_ttl).unwrap_or(i64::MAX));
+    let keys = state.master_key();
+    keys.accept_legacy_urls_until((since_ms / 1000).saturating_add(longest));
+    match crate::auth::secrets::reseal_legacy(state.meta.as_ref(), keys).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(signing_keys = n, "re-sealed signing keys under the subkey"),
+        Err(e) => {
+            tracing::warn!(error = %e, "re-sealing signing keys failed; will retry at next start")
+        }
+    }
     Ok(())
 }
 

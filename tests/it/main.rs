@@ -22,6 +22,8 @@ mod jwt;
 mod meta;
 mod multipart;
 mod session;
+mod signout;
+mod subkeys;
 mod tokens;
 mod tus;
 mod uploads;
