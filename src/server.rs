@@ -177,6 +177,13 @@ async fn migrate_to_subkeys(state: &AppState) -> Result<(), String> {
     Ok(())
 }
 
+/// Requests one HTTP/2 connection may carry at once (its
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`; hyper's default is 200). With the
+/// connection cap, requests in flight stay at most this × `STOWAGE_MAX_CONNECTIONS`;
+/// a client's further streams wait for one to finish (or are refused with
+/// `REFUSED_STREAM` if it ignores the setting).
+pub const H2_MAX_STREAMS: u32 = 32;
+
 /// Per-connection bounds (SPEC §8 "Bounded work per request").
 struct ConnLimits {
     /// Connections served at once (`STOWAGE_MAX_CONNECTIONS`).
@@ -213,7 +220,8 @@ async fn accept_loop(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_timeout));
+        .keep_alive_interval(Some(limits.header_timeout))
+        .max_concurrent_streams(H2_MAX_STREAMS);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

@@ -13,6 +13,7 @@ mod downloads;
 mod faults;
 mod files;
 mod folders;
+mod h2_streams;
 mod hardening;
 mod hardening_auth;
 mod imagekit;
