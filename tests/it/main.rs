@@ -27,4 +27,5 @@ mod signout;
 mod subkeys;
 mod tokens;
 mod tus;
+mod unbound_sessions;
 mod uploads;

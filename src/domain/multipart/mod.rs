@@ -258,7 +258,9 @@ async fn session(
         .await?
         .ok_or_else(unknown)?;
     let spec: Spec = serde_json::from_str(&s.spec).map_err(AppError::internal)?;
-    if spec.owner.is_some() && spec.owner != principal.owner() {
+    // A session stored before owner binding (no owner) is nobody's: refused
+    // like an unknown id until it expires.
+    if spec.owner.is_none() || spec.owner != principal.owner() {
         return Err(unknown());
     }
     principal.require(account, Need::create(&spec.path))?;
