@@ -8,6 +8,7 @@ mod crash;
 mod dashboard;
 mod dedup;
 mod digest;
+mod direct_part_size;
 mod direct_parts;
 mod downloads;
 mod faults;
