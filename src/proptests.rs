@@ -167,7 +167,7 @@ proptest! {
         now in any::<i64>(),
         junk in "\\PC{0,80}",
     ) {
-        let key = [9u8; 32];
+        let key = crate::auth::keyring::Keyring::new([9u8; 32]);
         let q = signed::query(&key, "download", &path, exp);
         let sig = q.split_once("sig=").unwrap().1;
         let given = |sig| UrlSignature { exp: Some(exp), sig: Some(sig) };

@@ -112,6 +112,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    migrate_to_subkeys(&state).await?;
     let metrics = crate::metrics::handle();
     // Histograms keep every sample until upkeep drains them into their
     // buckets: without this, memory grows with every request served.
@@ -152,6 +153,37 @@ pub async fn serve(
     Ok(())
 }
 
+/// The master key's subkeys (`auth/keyring.rs`, docs/decisions.md): URLs
+/// signed with the master key itself pass while they can only have been made
+/// before subkeys came into use (within the longest URL lifetime after that),
+/// and signing-key secrets still sealed with it are re-sealed.
+async fn migrate_to_subkeys(state: &AppState) -> Result<(), String> {
+    let since_ms = state
+        .meta
+        .subkeys_since()
+        .await
+        .map_err(|e| format!("reading when subkeys came into use: {e}"))?;
+    let longest = crate::domain::files::MAX_LINK_SECS
+        .max(i64::try_from(state.config.abandoned_upload_ttl).unwrap_or(i64::MAX));
+    let keys = state.master_key();
+    keys.accept_legacy_urls_until((since_ms / 1000).saturating_add(longest));
+    match crate::auth::secrets::reseal_legacy(state.meta.as_ref(), keys).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(signing_keys = n, "re-sealed signing keys under the subkey"),
+        Err(e) => {
+            tracing::warn!(error = %e, "re-sealing signing keys failed; will retry at next start")
+        }
+    }
+    Ok(())
+}
+
+/// Requests one HTTP/2 connection may carry at once (its
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`; hyper's default is 200). With the
+/// connection cap, requests in flight stay at most this × `STOWAGE_MAX_CONNECTIONS`;
+/// a client's further streams wait for one to finish (or are refused with
+/// `REFUSED_STREAM` if it ignores the setting).
+pub const H2_MAX_STREAMS: u32 = 32;
+
 /// Per-connection bounds (SPEC §8 "Bounded work per request").
 struct ConnLimits {
     /// Connections served at once (`STOWAGE_MAX_CONNECTIONS`).
@@ -188,7 +220,8 @@ async fn accept_loop(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_timeout));
+        .keep_alive_interval(Some(limits.header_timeout))
+        .max_concurrent_streams(H2_MAX_STREAMS);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

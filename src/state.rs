@@ -87,8 +87,9 @@ impl AppState {
         })))
     }
 
-    /// Signs URLs (multipart parts, download links) and seals signing keys.
-    pub fn master_key(&self) -> &[u8; 32] {
+    /// The master key and its subkeys: sign URLs (multipart parts, download
+    /// links), seal signing keys and dashboard sessions.
+    pub fn master_key(&self) -> &crate::auth::keyring::Keyring {
         self.auth.master_key()
     }
 }

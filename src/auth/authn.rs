@@ -3,6 +3,7 @@
 
 use super::carriers::{self, Credential};
 use super::jwt::{self, JwtKey, VerifiedJwt};
+use super::keyring::Keyring;
 use super::rules::{Grants, Op};
 use super::visibility::{self, FolderPermissions};
 use super::{decide, keys, merge, signed, tokens, Access, Need, Principal, ResolvedKey, Via};
@@ -21,8 +22,9 @@ pub const JWT_CACHE_TTL: Duration = Duration::from_secs(600);
 /// The authentication component `AppState` holds.
 pub struct Auth {
     meta: Meta,
-    /// Signs URLs (multipart parts, download links) and seals signing keys.
-    master_key: [u8; 32],
+    /// The master key and its subkeys: sign URLs (multipart parts, download
+    /// links), seal signing keys and dashboard sessions.
+    master_key: Keyring,
     /// key hash → key (None: no such key).
     keys: TtlCache<String, Option<Arc<ResolvedKey>>>,
     /// account → its JWT verification keys.
@@ -34,21 +36,25 @@ pub struct Auth {
     jwts: TtlCache<String, Arc<VerifiedJwt>>,
     /// account → folders' publicPermissions.
     visibility: TtlCache<String, Arc<FolderPermissions>>,
+    /// dashboard session id → whether it was signed out (`auth/dashboard.rs`).
+    pub(super) ended_sessions: TtlCache<String, bool>,
 }
 
 impl Auth {
     pub fn new(meta: Meta, master_key: [u8; 32]) -> Auth {
         Auth {
             meta,
-            master_key,
+            master_key: Keyring::new(master_key),
             keys: TtlCache::new(100_000, CACHE_TTL),
             jwt_keys: TtlCache::new(10_000, CACHE_TTL),
             jwts: TtlCache::new(100_000, JWT_CACHE_TTL),
             visibility: TtlCache::new(10_000, CACHE_TTL),
+            ended_sessions: TtlCache::new(100_000, CACHE_TTL),
         }
     }
 
-    pub fn master_key(&self) -> &[u8; 32] {
+    /// The master key and its subkeys.
+    pub fn master_key(&self) -> &Keyring {
         &self.master_key
     }
 
@@ -91,13 +97,8 @@ impl Auth {
 
     async fn key_principal(&self, key: &str, headers: &HeaderMap) -> AppResult<Principal> {
         let key = self.live_key(key).await?;
-        let (key_id, key_type) = (key.row.id.clone(), key.key_type);
         match carriers::header_token(headers)? {
-            None => Ok(Principal {
-                account: Some(key.row.account_id.clone()),
-                grants: key.grants.clone(),
-                via: Via::ApiKey { key_id, key_type },
-            }),
+            None => Ok(Principal::of_key(&key)),
             Some(token) => {
                 let jwt = self
                     .verified_jwt(&token, Some(&key.row.account_id), headers)
@@ -106,27 +107,13 @@ impl Auth {
                     account: Some(key.row.account_id.clone()),
                     grants: Arc::new(merge(&key.grants, jwt.rules())),
                     via: Via::ApiKeyAndJwt {
-                        key_id,
-                        key_type,
+                        key_id: key.row.id.clone(),
+                        key_type: key.key_type,
                         sub: jwt.sub.clone(),
                     },
                 })
             }
         }
-    }
-
-    /// The principal of a live key given by its SHA-256 hash (the dashboard's
-    /// session holds the hash, never the key).
-    pub async fn principal_for_key_hash(&self, hash: &str) -> AppResult<Principal> {
-        let key = self.live_key_by_hash(hash).await?;
-        Ok(Principal {
-            account: Some(key.row.account_id.clone()),
-            grants: key.grants.clone(),
-            via: Via::ApiKey {
-                key_id: key.row.id.clone(),
-                key_type: key.key_type,
-            },
-        })
     }
 
     /// The principal for a CDN GET/HEAD: a signed link, the usual carriers,

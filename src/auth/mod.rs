@@ -6,8 +6,10 @@
 
 mod authn;
 pub mod carriers;
+pub mod dashboard;
 pub mod imagekit;
 pub mod jwt;
+pub mod keyring;
 pub mod keys;
 pub mod rules;
 pub mod secrets;
@@ -69,6 +71,18 @@ impl Principal {
             account: None,
             grants: Arc::new(Grants::None),
             via: Via::Anonymous,
+        }
+    }
+
+    /// A live API key's principal: exactly the key's grants.
+    pub fn of_key(key: &ResolvedKey) -> Principal {
+        Principal {
+            account: Some(key.row.account_id.clone()),
+            grants: key.grants.clone(),
+            via: Via::ApiKey {
+                key_id: key.row.id.clone(),
+                key_type: key.key_type,
+            },
         }
     }
 

@@ -174,7 +174,7 @@ pub async fn run_signing_keys(config: &Config, cmd: SigningKeysCommand) -> Resul
     match cmd {
         SigningKeysCommand::Create { account, name } => {
             require_account(meta.as_ref(), &account).await?;
-            let master = config.master_key()?;
+            let master = stowage::auth::keyring::Keyring::new(config.master_key()?);
             let (row, secret) = admin::create_signing_key(meta.as_ref(), &master, &account, &name)
                 .await
                 .map_err(|e| e.message())?;

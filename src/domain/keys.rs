@@ -72,7 +72,7 @@ pub async fn add_jwt_key(
 /// sealed with the master key).
 pub async fn create_signing_key(
     meta: &dyn MetaStore,
-    master: &[u8; 32],
+    master: &crate::auth::keyring::Keyring,
     account: &str,
     name: &str,
 ) -> AppResult<(SigningKeyRow, String)> {

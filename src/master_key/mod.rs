@@ -4,11 +4,14 @@
 //! - [`resolve`]: the configured key when there is one, else the key kept in
 //!   `<data dir>/secret_key`, generated there on first start (any database).
 //! - [`validate`]: 64 hex characters (32 bytes), not one repeated byte, not a
-//!   documented example ([`EXAMPLE_KEYS`]).
+//!   documented example ([`EXAMPLE_KEYS`]), at least [`MIN_DISTINCT_BYTES`]
+//!   distinct bytes.
+//! - Signing and sealing use subkeys derived from it (`auth/keyring.rs`).
 //! - [`rotate`]: re-seals every signing-key secret under a new key in one
 //!   transaction, then stores the new key (data-directory keys) or hands it back
 //!   to the operator (configured keys). Links signed with the old key stop working.
 
+use crate::auth::keyring::Keyring;
 use crate::auth::secrets;
 use rand::RngCore;
 use std::io::Write;
@@ -36,6 +39,11 @@ pub const EXAMPLE_KEYS: &[&str] = &[
     // docker-compose.yml: the S3 server's internal RPC secret (loopback only).
     "5f0d3c8e2a714b6e9c1f7a3d8b2e6c4a9f1d7b3e5c8a2f6d4b9e1c7a3f5d8b2e",
 ];
+
+/// Fewest distinct byte values a key may have. 32 random bytes have about 30
+/// (fewer than 16 happens with probability below 10⁻²⁰); keys under it are
+/// patterns, counters or typed by hand (`00…01`, `0102…0f` twice).
+pub const MIN_DISTINCT_BYTES: usize = 16;
 
 /// Where the key in use came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +82,8 @@ impl MasterKey {
 }
 
 /// Decodes and checks a master key: 64 hex characters (32 bytes), not one
-/// repeated byte, not a documented example.
+/// repeated byte, not a documented example, at least [`MIN_DISTINCT_BYTES`]
+/// distinct bytes.
 pub fn validate(text: &str) -> Result<[u8; 32], String> {
     let text = text.trim();
     let fix = "generate one with `openssl rand -hex 32`, or unset STOWAGE_SECRET_KEY \
@@ -103,6 +112,22 @@ pub fn validate(text: &str) -> Result<[u8; 32], String> {
         return Err(format!(
             "STOWAGE_SECRET_KEY is an example key from published documentation: \
              anyone could know it; {fix}"
+        ));
+    }
+    let distinct = key
+        .iter()
+        .fold([false; 256], |mut seen, b| {
+            seen[usize::from(*b)] = true;
+            seen
+        })
+        .iter()
+        .filter(|s| **s)
+        .count();
+    if distinct < MIN_DISTINCT_BYTES {
+        return Err(format!(
+            "STOWAGE_SECRET_KEY has only {distinct} distinct bytes of 32 (a random key has \
+             about 30, never fewer than {MIN_DISTINCT_BYTES} in practice): it looks made by \
+             hand or from a pattern, and could be guessed; {fix}"
         ));
     }
     Ok(key)
@@ -323,6 +348,32 @@ mod tests {
     }
 
     #[test]
+    fn low_entropy_keys_are_refused() {
+        let one = format!("{}01", "0".repeat(62));
+        let e = validate(&one).unwrap_err();
+        assert!(
+            e.contains("only 2 distinct bytes")
+                && e.contains("openssl rand -hex 32")
+                && e.contains("STOWAGE_SECRET_KEY"),
+            "{e}"
+        );
+        // The threshold: 16 distinct bytes pass, 15 do not (a pattern with more
+        // passes too; the check catches the cheapest guesses, not every one).
+        let counter: Vec<u8> = (0u8..16).chain(0u8..16).collect();
+        assert!(validate(&hex::encode(&counter)).is_ok());
+        let fifteen: Vec<u8> = (0u8..15).cycle().take(32).collect();
+        let e = validate(&hex::encode(&fifteen)).unwrap_err();
+        assert!(e.contains("only 15 distinct bytes"), "{e}");
+        // The refusal reaches start: a configured key is checked by resolve.
+        let e = resolve(&one, Path::new("/nonexistent")).unwrap_err();
+        assert!(e.contains("distinct bytes"), "{e}");
+        // Generated keys never trip it.
+        for _ in 0..1000 {
+            assert!(validate(&hex::encode(generate())).is_ok());
+        }
+    }
+
+    #[test]
     fn a_bad_key_file_is_refused_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(KEY_FILE), "0".repeat(64)).unwrap();
@@ -390,9 +441,14 @@ mod tests {
             .await
             .unwrap();
         for name in ["a", "b"] {
-            crate::domain::keys::create_signing_key(meta.as_ref(), master, &account.id, name)
-                .await
-                .unwrap();
+            crate::domain::keys::create_signing_key(
+                meta.as_ref(),
+                &Keyring::new(*master),
+                &account.id,
+                name,
+            )
+            .await
+            .unwrap();
         }
         url
     }
@@ -404,7 +460,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows.len(), 2);
-        rows.iter().all(|(s,)| secrets::open(key, s).is_ok())
+        rows.iter()
+            .all(|(s,)| secrets::is_current(&Keyring::new(*key), s))
     }
 
     #[tokio::test]

@@ -82,17 +82,22 @@ pub async fn rotate(
     })
 }
 
-/// The new sealed value of one signing-key secret, or `None` when it is already
-/// sealed under `new`.
+/// The new sealed value of one signing-key secret (under `new`'s secrets
+/// subkey), or `None` when it is already sealed so.
 fn reseal_one(
     kid: &str,
     sealed: &str,
-    old: &[u8; 32],
-    new: &[u8; 32],
+    old: &Keyring,
+    new: &Keyring,
 ) -> Result<Option<String>, String> {
-    match secrets::open(old, sealed) {
+    if secrets::is_current(new, sealed) {
+        return Ok(None);
+    }
+    // Under the old key (its subkey, or the key itself before subkeys), or
+    // under the new key itself (a rotation by a version before subkeys that
+    // did not finish).
+    match secrets::open(old, sealed).or_else(|_| secrets::open(new, sealed)) {
         Ok(plain) => Ok(Some(secrets::seal(new, &plain))),
-        Err(_) if secrets::open(new, sealed).is_ok() => Ok(None),
         Err(_) => Err(format!(
             "signing key {kid} cannot be opened with the current master key: \
              is STOWAGE_SECRET_KEY (or the data directory) the one the server uses? \
@@ -138,6 +143,7 @@ pub async fn reseal_signing_keys(
     old: &[u8; 32],
     new: &[u8; 32],
 ) -> Result<usize, String> {
+    let (old, new) = (&Keyring::new(*old), &Keyring::new(*new));
     if database_url.starts_with("sqlite:") {
         let meta = crate::meta::SqliteMeta::connect(database_url).await?;
         reseal_in!(meta.pool, "", old, new)

@@ -7,7 +7,9 @@ mod accounts;
 mod files;
 mod folders;
 mod images;
+mod keyring;
 mod postgres;
+mod sessions;
 mod sql;
 mod sqlite;
 mod tokens;
@@ -19,8 +21,10 @@ pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
 pub use images::{DerivedRow, ImageStore, PresetRow};
+pub use keyring::KeyringStore;
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
+pub use sessions::SessionStore;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
@@ -214,6 +218,8 @@ pub trait MetaStore:
     + TusStore
     + UsageStore
     + BlobStore
+    + SessionStore
+    + KeyringStore
     + Send
     + Sync
     + 'static

@@ -162,7 +162,7 @@ impl TestApp {
             &self.storage_url,
             &Options::default(),
             &dir,
-            *self.state.master_key(),
+            *self.state.master_key().master(),
         )
         .await;
         peer.account = self.account.clone();

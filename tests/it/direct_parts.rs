@@ -155,6 +155,12 @@ async fn short_direct_upload_is_refused(b: Backend) {
         .send()
         .await
         .unwrap();
+    if resp.status() == 403 {
+        // A store that checks signatures refuses the wrong size at once: the
+        // part URL signs Content-Length (moto does not check).
+        assert_eq!(app.get_bytes("/direct/short.bin").await.0, 404);
+        return;
+    }
     assert_eq!(resp.status(), 200);
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
     let (s, body) = api(

@@ -131,7 +131,8 @@ async fn ticket(state: &AppState, s: &UploadSession, idx: u64) -> AppResult<Part
         (Some(key), Some(mp)) if direct(state) => {
             let left = (s.expires_at - now_ms()).max(1000) as u64;
             let ttl = std::time::Duration::from_millis(left.min(7 * 86_400_000));
-            UploadUrl::Store(state.blobs.presign_part(key, mp, idx + 1, ttl).await?)
+            let len = part_len(s.size as u64, idx);
+            UploadUrl::Store(state.blobs.presign_part(key, mp, idx + 1, len, ttl).await?)
         }
         _ => {
             let path = part_path(&s.account_id, &s.id, idx);
@@ -237,7 +238,9 @@ async fn session(
         .await?
         .ok_or_else(unknown)?;
     let spec: Spec = serde_json::from_str(&s.spec).map_err(AppError::internal)?;
-    if spec.owner.is_some() && spec.owner != principal.owner() {
+    // A session stored before owner binding (no owner) is nobody's: refused
+    // like an unknown id until it expires.
+    if spec.owner.is_none() || spec.owner != principal.owner() {
         return Err(unknown());
     }
     principal.require(account, Need::create(&spec.file.path))?;

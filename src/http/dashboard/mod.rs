@@ -413,6 +413,14 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
         if let Err(e) = check_csrf(&state, &headers, &uri, &data) {
             return e.into_response();
         }
+        // Ended on the server, for every node: the cookie, replayed, opens nothing.
+        if let Err(e) = state
+            .auth
+            .end_dashboard_session(&data.id, data.expires)
+            .await
+        {
+            return e.into_response();
+        }
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()

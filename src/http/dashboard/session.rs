@@ -1,11 +1,13 @@
-//! The dashboard session: a cookie sealed (AES-256-GCM) with the master key,
-//! holding the key's hash, never the key. Each use re-resolves the key by its
-//! hash through the key cache, so a revoked key ends its sessions within the
-//! cache's lifetime (≤ 1 s).
+//! The dashboard session: a cookie sealed (AES-256-GCM) with the master key's
+//! sessions subkey, holding a random session id and the key's hash, never the
+//! key. `Auth::dashboard_principal` (`auth/dashboard.rs`) turns it into the
+//! principal on each use: a revoked key or a sign-out ends it on every node
+//! within a second.
 
-use crate::auth::keys::KeyType;
-use crate::auth::{secrets, Principal, ResolvedKey, Via};
-use crate::error::{AppError, AppResult, CredentialError};
+use crate::auth::dashboard::{session_ended, SessionRef};
+use crate::auth::keyring::Keyring;
+use crate::auth::{secrets, Principal, ResolvedKey};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use serde::{Deserialize, Serialize};
@@ -17,11 +19,14 @@ pub const COOKIE: &str = "stowage_dashboard";
 pub const LIFETIME_SECS: i64 = 12 * 3600;
 /// Prefix of the sealed text, so a session cookie cannot be confused with
 /// another sealed secret.
-const PURPOSE: &str = "stowage-dashboard-session-v1:";
+const PURPOSE: &str = "stowage-dashboard-session-v2:";
 
 /// What the cookie holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionData {
+    /// Random, one per sign-in: what sign-out records as ended.
+    #[serde(rename = "s")]
+    pub id: String,
     /// SHA-256 of the key (hex), as the key table stores it.
     #[serde(rename = "h")]
     pub key_hash: String,
@@ -40,7 +45,9 @@ pub struct SessionData {
 impl SessionData {
     pub fn new(key_hash: String, account: String, now: i64) -> SessionData {
         let csrf: [u8; 32] = rand::random();
+        let id: [u8; 16] = rand::random();
         SessionData {
+            id: hex::encode(id),
             key_hash,
             account,
             issued: now,
@@ -49,13 +56,13 @@ impl SessionData {
         }
     }
 
-    pub fn seal(&self, master: &[u8; 32]) -> String {
+    pub fn seal(&self, keys: &Keyring) -> String {
         let json = serde_json::to_string(self).expect("session serializes");
-        secrets::seal(master, &format!("{PURPOSE}{json}"))
+        secrets::seal_with(keys.sessions(), &format!("{PURPOSE}{json}"))
     }
 
     /// The session in the request's cookie, if it opens and has not expired.
-    pub fn from_headers(master: &[u8; 32], headers: &HeaderMap, now: i64) -> Option<SessionData> {
+    pub fn from_headers(keys: &Keyring, headers: &HeaderMap, now: i64) -> Option<SessionData> {
         let value = headers
             .get_all(header::COOKIE)
             .iter()
@@ -67,7 +74,7 @@ impl SessionData {
         if value.len() > 4096 {
             return None;
         }
-        let plain = secrets::open(master, &value).ok()?;
+        let plain = secrets::open_with(keys.sessions(), &value).ok()?;
         let json = plain.strip_prefix(PURPOSE)?;
         let data: SessionData = serde_json::from_str(json).ok()?;
         (data.expires > now && data.issued <= now + 30).then_some(data)
@@ -87,48 +94,20 @@ impl SessionData {
 
 /// The error for a missing, expired or no-longer-valid session.
 pub fn ended(message: &str) -> AppError {
-    AppError::bad_credentials(
-        CredentialError::DashboardSessionRequired,
-        message,
-        "Sign in again at /dashboard with a secret key.",
-    )
+    session_ended(message)
 }
 
-/// The principal a session stands for: exactly its key's grants, looked up
-/// again by hash (revocation ends the session).
+/// The principal a session stands for (decided in `auth/`).
 pub async fn principal(
     state: &AppState,
     data: &SessionData,
 ) -> AppResult<(Principal, Arc<ResolvedKey>)> {
-    let key = match state.auth.live_key_by_hash(&data.key_hash).await {
-        Ok(key) => key,
-        Err(AppError::InvalidCredentials {
-            code: CredentialError::ApiKeyRevoked,
-            ..
-        }) => {
-            return Err(ended(
-                "The key this session was opened with has been revoked.",
-            ))
-        }
-        Err(AppError::InvalidCredentials { .. }) => {
-            return Err(ended(
-                "The key this session was opened with no longer exists.",
-            ))
-        }
-        Err(e) => return Err(e),
+    let session = SessionRef {
+        id: &data.id,
+        key_hash: &data.key_hash,
+        account: &data.account,
     };
-    if key.row.account_id != data.account || key.key_type != KeyType::Secret {
-        return Err(ended("This session does not match its key."));
-    }
-    let principal = Principal {
-        account: Some(data.account.clone()),
-        grants: key.grants.clone(),
-        via: Via::ApiKey {
-            key_id: key.row.id.clone(),
-            key_type: key.key_type,
-        },
-    };
-    Ok((principal, key))
+    state.auth.dashboard_principal(session).await
 }
 
 /// `Set-Cookie` for a new session.
@@ -216,7 +195,7 @@ mod tests {
 
     #[test]
     fn seal_round_trip_and_tamper() {
-        let master = [7u8; 32];
+        let master = Keyring::new([7u8; 32]);
         let data = SessionData::new("ab".repeat(32), "A623uY2".into(), 1000);
         let sealed = data.seal(&master);
         let mut h = HeaderMap::new();
@@ -229,7 +208,13 @@ mod tests {
         assert!(back.csrf_matches(Some(&data.csrf)));
         assert!(!back.csrf_matches(Some("nope")));
         assert!(!back.csrf_matches(None));
-        assert!(SessionData::from_headers(&[8u8; 32], &h, 1001).is_none());
+        assert_eq!(back.id, data.id);
+        assert_eq!(back.id.len(), 32);
+        assert_ne!(
+            SessionData::new(String::new(), String::new(), 0).id,
+            data.id
+        );
+        assert!(SessionData::from_headers(&Keyring::new([8u8; 32]), &h, 1001).is_none());
         assert!(SessionData::from_headers(&master, &h, 1000 + LIFETIME_SECS).is_none());
     }
 }

@@ -1,0 +1,61 @@
+//! What the master key's subkeys (HKDF, `auth/keyring.rs`) need from the
+//! database: when they came into use, and the signing-key secrets still sealed
+//! with the master key itself, to re-seal them.
+
+use crate::error::AppResult;
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait KeyringStore: Send + Sync {
+    /// When this deployment began using subkeys (epoch ms; set by migration 0010).
+    async fn subkeys_since(&self) -> AppResult<i64>;
+    /// Every signing key's sealed secret, as `(kid, secret_enc)`.
+    async fn signing_key_secrets(&self) -> AppResult<Vec<(String, String)>>;
+    /// Replaces a signing key's sealed secret if it is still `old`; false if it
+    /// changed meanwhile (or the key is gone).
+    async fn replace_signing_key_secret(&self, kid: &str, old: &str, new: &str) -> AppResult<bool>;
+}
+
+macro_rules! impl_keyring {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::meta::KeyringStore for $ty {
+            async fn subkeys_since(&self) -> $crate::error::AppResult<i64> {
+                let (at,): (i64,) = sqlx::query_as(
+                    "SELECT started_at FROM master_key_epochs WHERE name = 'hkdf-subkeys'",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(at)
+            }
+
+            async fn signing_key_secrets(&self) -> $crate::error::AppResult<Vec<(String, String)>> {
+                Ok(
+                    sqlx::query_as("SELECT kid, secret_enc FROM signing_keys ORDER BY kid")
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn replace_signing_key_secret(
+                &self,
+                kid: &str,
+                old: &str,
+                new: &str,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE signing_keys SET secret_enc = $3 WHERE kid = $1 AND secret_enc = $2",
+                )
+                .bind(kid)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+impl_keyring!(super::PgMeta);
+impl_keyring!(super::SqliteMeta);
