@@ -454,14 +454,12 @@ mod tests {
     }
 
     async fn secrets_open_with(url: &str, key: &[u8; 32]) -> bool {
+        use crate::meta::KeyringStore;
         let meta = crate::meta::SqliteMeta::connect(url).await.unwrap();
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT secret_enc FROM signing_keys")
-            .fetch_all(&meta.pool)
-            .await
-            .unwrap();
+        let rows = meta.signing_key_secrets().await.unwrap();
         assert_eq!(rows.len(), 2);
         rows.iter()
-            .all(|(s,)| secrets::is_current(&Keyring::new(*key), s))
+            .all(|(_, s)| secrets::is_current(&Keyring::new(*key), s))
     }
 
     #[tokio::test]

@@ -106,36 +106,6 @@ fn reseal_one(
     }
 }
 
-// The SQL is the same for both databases (`$n` placeholders work in SQLite too).
-// Kept here rather than in meta::MetaStore while src/meta/sql.rs is being split;
-// see the report of issue #21 for the trait methods that would replace it.
-macro_rules! reseal_in {
-    ($pool:expr, $lock:expr, $old:expr, $new:expr) => {{
-        let mut tx = $pool.begin().await.map_err(|e| e.to_string())?;
-        let rows: Vec<(String, String)> = sqlx::query_as(concat!(
-            "SELECT kid, secret_enc FROM signing_keys ORDER BY kid",
-            $lock
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut count = 0;
-        for (kid, sealed) in &rows {
-            if let Some(resealed) = reseal_one(kid, sealed, $old, $new)? {
-                sqlx::query("UPDATE signing_keys SET secret_enc = $1 WHERE kid = $2")
-                    .bind(resealed)
-                    .bind(kid)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            count += 1;
-        }
-        tx.commit().await.map_err(|e| e.to_string())?;
-        Ok(count)
-    }};
-}
-
 /// Re-seals every signing-key secret from `old` to `new` in one transaction
 /// (all or nothing). Returns how many signing keys there are.
 pub async fn reseal_signing_keys(
@@ -143,13 +113,15 @@ pub async fn reseal_signing_keys(
     old: &[u8; 32],
     new: &[u8; 32],
 ) -> Result<usize, String> {
-    let (old, new) = (&Keyring::new(*old), &Keyring::new(*new));
+    use crate::meta::KeyringStore;
+    let (old, new) = (Keyring::new(*old), Keyring::new(*new));
+    let reseal = move |kid: &str, sealed: &str| reseal_one(kid, sealed, &old, &new);
     if database_url.starts_with("sqlite:") {
         let meta = crate::meta::SqliteMeta::connect(database_url).await?;
-        reseal_in!(meta.pool, "", old, new)
+        meta.reseal_signing_keys(&reseal).await
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         let meta = crate::meta::PgMeta::connect(database_url, None).await?;
-        reseal_in!(meta.pool, " FOR UPDATE", old, new)
+        meta.reseal_signing_keys(&reseal).await
     } else {
         Err("DATABASE_URL must start with sqlite:// or postgres://".into())
     }

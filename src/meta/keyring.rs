@@ -14,10 +14,17 @@ pub trait KeyringStore: Send + Sync {
     /// Replaces a signing key's sealed secret if it is still `old`; false if it
     /// changed meanwhile (or the key is gone).
     async fn replace_signing_key_secret(&self, kid: &str, old: &str, new: &str) -> AppResult<bool>;
+    /// Re-seals every signing key's secret in one transaction, all or
+    /// nothing: `reseal(kid, sealed)` gives the new value (None: leave it).
+    /// Returns how many signing keys there are.
+    async fn reseal_signing_keys(&self, reseal: &Reseal) -> Result<usize, String>;
 }
 
+/// How [`KeyringStore::reseal_signing_keys`] re-seals one secret.
+pub type Reseal = dyn Fn(&str, &str) -> Result<Option<String>, String> + Send + Sync;
+
 macro_rules! impl_keyring {
-    ($ty:ty) => {
+    ($ty:ty, $lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::meta::KeyringStore for $ty {
             async fn subkeys_since(&self) -> $crate::error::AppResult<i64> {
@@ -53,9 +60,35 @@ macro_rules! impl_keyring {
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn reseal_signing_keys(
+                &self,
+                reseal: &$crate::meta::keyring::Reseal,
+            ) -> Result<usize, String> {
+                let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
+                let rows: Vec<(String, String)> = sqlx::query_as(concat!(
+                    "SELECT kid, secret_enc FROM signing_keys ORDER BY kid",
+                    $lock
+                ))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+                for (kid, sealed) in &rows {
+                    if let Some(resealed) = reseal(kid, sealed)? {
+                        sqlx::query("UPDATE signing_keys SET secret_enc = $1 WHERE kid = $2")
+                            .bind(resealed)
+                            .bind(kid)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                tx.commit().await.map_err(|e| e.to_string())?;
+                Ok(rows.len())
+            }
         }
     };
 }
 
-impl_keyring!(super::PgMeta);
-impl_keyring!(super::SqliteMeta);
+impl_keyring!(super::PgMeta, " FOR UPDATE");
+impl_keyring!(super::SqliteMeta, "");

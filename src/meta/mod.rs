@@ -21,7 +21,7 @@ pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
 pub use images::{DerivedRow, ImageStore, PresetRow};
-pub use keyring::KeyringStore;
+pub use keyring::{KeyringStore, Reseal};
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sessions::SessionStore;
