@@ -127,9 +127,7 @@ impl From<PutError> for AppError {
             PutError::Body(msg) => AppError::UploadIncomplete {
                 message: format!("The request body ended early or failed: {msg}."),
             },
-            PutError::Store(err) => AppError::Unavailable {
-                cause: err.to_string(),
-            },
+            PutError::Store(err) => err.into(),
             PutError::Journal(cause) => AppError::Unavailable { cause },
             PutError::Digest(m) => m.into(),
         }

@@ -104,25 +104,9 @@ fn staging_files(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Whether an S3 multipart upload of `key` is open (None: not S3). moto
-/// answers ListMultipartUploads unsigned.
+/// Whether an S3 multipart upload of `key` is open (None: not S3).
 pub(crate) async fn s3_upload_open(storage: &str, key: &str) -> Option<bool> {
-    let url = url::Url::parse(storage).ok()?;
-    if url.scheme() != "s3" {
-        return None;
-    }
-    let endpoint = url
-        .query_pairs()
-        .find(|(k, _)| k == "endpoint")
-        .map(|(_, v)| v.to_string())?;
-    let bucket = url.host_str()?;
-    let text = reqwest::get(format!("{endpoint}/{bucket}?uploads"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    Some(text.contains(&format!("<Key>{key}</Key>")))
+    crate::s3::upload_open(storage, key).await
 }
 
 async fn db_count(dir: &Path, table: &str) -> i64 {
