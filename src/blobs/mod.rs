@@ -243,7 +243,14 @@ impl Blobs {
             }
         };
         if let Err(e) = writer.shutdown().await {
-            let _ = writer.abort().await;
+            // (`abort` panics once a shutdown has begun.) The staging file
+            // goes now, not whenever the dropped upload gets to it.
+            drop(writer);
+            if let Some(root) = self.local_root.clone() {
+                let key = key.to_string();
+                let _ = tokio::task::spawn_blocking(move || local::remove_staging_of(&root, &key))
+                    .await;
+            }
             return Err(PutError::Store(io_to_store(e)));
         }
         Ok(Stored {

@@ -47,7 +47,10 @@ fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>)
         .env("STOWAGE_STORAGE_URL", storage)
         .env("STOWAGE_DATA_DIR", dir)
         .env("STOWAGE_SWEEP_INTERVAL", "1")
-        .env("STOWAGE_ABANDONED_UPLOAD_TTL", "3")
+        // Long enough for 8 MiB to arrive before the first store part is
+        // journaled on a loaded machine (at 3 s Azurite runs lost the race:
+        // the GC entry came due while the upload was still buffering).
+        .env("STOWAGE_ABANDONED_UPLOAD_TTL", "6")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -179,9 +182,9 @@ async fn kill_9_mid_upload_leaves_nothing_after_the_ttl() {
         eprintln!("s3: multipart upload of {key} left open by the crash");
     }
 
-    // Restarted, the node removes it all within the TTL (3 s) plus sweeps.
+    // Restarted, the node removes it all within the TTL (6 s) plus sweeps.
     let (_node, _) = start(dir.path(), &storage);
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let staging = staging_files(dir.path());
         let gc = db_count(dir.path(), "blob_gc").await;
