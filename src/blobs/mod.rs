@@ -368,8 +368,16 @@ impl Blobs {
     }
 
     /// Checks the store answers (for `/readyz`).
+    /// A store that refuses the request (wrong credentials, say) is not
+    /// ready either: always 503 here, never the 500 of a refused request.
     pub async fn ping(&self) -> AppResult<()> {
-        self.exists(".stowage-ready").await.map(|_| ())
+        match self.exists(".stowage-ready").await {
+            Ok(_) => Ok(()),
+            Err(e @ AppError::Unavailable { .. }) => Err(e),
+            Err(other) => Err(AppError::Unavailable {
+                cause: other.to_string(),
+            }),
+        }
     }
 }
 
