@@ -120,13 +120,17 @@ TOML
     cat "$dir/garage.log" >&2
     return 1
   fi
-  # A second bucket with a 1 MiB size quota: a store that is full.
-  $GARAGE bucket create stowage-full >/dev/null
-  $GARAGE bucket allow --read --write --owner --key GKstowageci stowage-full >/dev/null
-  $GARAGE bucket set-quotas --max-size 1MiB stowage-full >/dev/null
   local creds="allow_http=true&region=us-east-1&access_key_id=GKstowageci&secret_access_key=stowage-ci-s3-secret"
   S3_URL="s3://stowage-ci?endpoint=http://127.0.0.1:$s3_port&$creds"
-  S3_FULL_URL="s3://stowage-full?endpoint=http://127.0.0.1:$s3_port&$creds"
+  # A second bucket with a 1 MiB size quota: a store that is full.
+  S3_FULL_URL=
+  if $GARAGE bucket create stowage-full >/dev/null \
+    && $GARAGE bucket allow --read --write --owner --key GKstowageci stowage-full >/dev/null \
+    && $GARAGE bucket set-quotas --max-size 1MiB stowage-full >/dev/null; then
+    S3_FULL_URL="s3://stowage-full?endpoint=http://127.0.0.1:$s3_port&$creds"
+  else
+    echo "NOTICE: no quota bucket on Garage; the 'bucket full' test is skipped" >&2
+  fi
 }
 
 install_azurite() {
