@@ -34,6 +34,24 @@ pub(super) fn sweep_staging(root: &Path, older_than: Duration) -> usize {
     removed
 }
 
+/// Removes the staging files of one object (`<root>/<key>#<n>`): what a
+/// write that failed (a full disk) left, given back at once.
+pub(super) fn remove_staging_of(root: &Path, key: &str) {
+    let path = root.join(key);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}#", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +67,10 @@ mod tests {
         assert_eq!(sweep_staging(dir.path(), Duration::ZERO), 1);
         assert!(sub.join("obj").exists());
         assert!(!sub.join("obj2#1").exists());
+        std::fs::write(sub.join("obj#2"), b"staging").unwrap();
+        std::fs::write(sub.join("obj2#3"), b"another object's").unwrap();
+        remove_staging_of(dir.path(), "acc/obj");
+        assert!(!sub.join("obj#2").exists());
+        assert!(sub.join("obj2#3").exists() && sub.join("obj").exists());
     }
 }

@@ -151,9 +151,7 @@ impl From<PutError> for AppError {
             PutError::Body(msg) => AppError::UploadIncomplete {
                 message: format!("The request body ended early or failed: {msg}."),
             },
-            PutError::Store(err) => AppError::Unavailable {
-                cause: err.to_string(),
-            },
+            PutError::Store(err) => err.into(),
             PutError::Journal(cause) => AppError::Unavailable { cause },
             PutError::Digest(m) => m.into(),
         }
@@ -263,7 +261,14 @@ impl Blobs {
             }
         };
         if let Err(e) = writer.shutdown().await {
-            let _ = writer.abort().await;
+            // (`abort` panics once a shutdown has begun.) The staging file
+            // goes now, not whenever the dropped upload gets to it.
+            drop(writer);
+            if let Some(root) = self.local_root.clone() {
+                let key = key.to_string();
+                let _ = tokio::task::spawn_blocking(move || local::remove_staging_of(&root, &key))
+                    .await;
+            }
             return Err(PutError::Store(io_to_store(e)));
         }
         Ok(Stored {
@@ -381,8 +386,16 @@ impl Blobs {
     }
 
     /// Checks the store answers (for `/readyz`).
+    /// A store that refuses the request (wrong credentials, say) is not
+    /// ready either: always 503 here, never the 500 of a refused request.
     pub async fn ping(&self) -> AppResult<()> {
-        self.exists(".stowage-ready").await.map(|_| ())
+        match self.exists(".stowage-ready").await {
+            Ok(_) => Ok(()),
+            Err(e @ AppError::Unavailable { .. }) => Err(e),
+            Err(other) => Err(AppError::Unavailable {
+                cause: other.to_string(),
+            }),
+        }
     }
 }
 

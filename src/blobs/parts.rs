@@ -37,7 +37,11 @@ enum Sink {
         idx: usize,
         buf: BytesMut,
     },
-    File(tokio::io::BufWriter<tokio::fs::File>),
+    /// A first attempt streaming into bytes `range` of the file.
+    File {
+        file: tokio::io::BufWriter<tokio::fs::File>,
+        range: (u64, u64),
+    },
     FileBuffered {
         path: std::path::PathBuf,
         offset: u64,
@@ -101,7 +105,10 @@ impl Blobs {
                     }
                 } else {
                     let file = open_at(&path, offset).await?;
-                    Sink::File(tokio::io::BufWriter::with_capacity(FILE_BUFFER, file))
+                    Sink::File {
+                        file: tokio::io::BufWriter::with_capacity(FILE_BUFFER, file),
+                        range: (offset, len),
+                    }
                 }
             }
             _ => {
@@ -121,7 +128,10 @@ impl PartSink {
                 buf.extend_from_slice(chunk);
                 Ok(())
             }
-            Sink::File(file) => file.write_all(chunk).await.map_err(store_io),
+            Sink::File { file, range } => match file.write_all(chunk).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err(free_range(file.get_ref(), *range, e)),
+            },
         }
     }
 
@@ -138,10 +148,10 @@ impl PartSink {
                 let part = store.put_part(&path, &id, idx, buf.freeze().into()).await?;
                 Ok(Some(part.content_id))
             }
-            Sink::File(mut file) => {
-                file.flush().await.map_err(store_io)?;
-                Ok(None)
-            }
+            Sink::File { mut file, range } => match file.flush().await {
+                Ok(()) => Ok(None),
+                Err(e) => Err(free_range(file.get_ref(), range, e)),
+            },
             Sink::FileBuffered { path, offset, buf } => {
                 let mut file = open_at(&path, offset).await?;
                 file.write_all(&buf).await.map_err(store_io)?;
@@ -152,8 +162,24 @@ impl PartSink {
     }
 }
 
-fn store_io(e: std::io::Error) -> AppError {
-    AppError::Unavailable {
-        cause: format!("writing a multipart part: {e}"),
+/// A first attempt's write failed (the disk is full, say): the blocks it
+/// already took in the part's range are given back at once (the range holds
+/// nothing recorded: a stored part is only ever rewritten buffered), and the
+/// failure is answered.
+fn free_range(file: &tokio::fs::File, (offset, len): (u64, u64), e: std::io::Error) -> AppError {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{fallocate, FallocateFlags};
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        if let Err(err) = fallocate(file, flags, offset, len) {
+            tracing::warn!(error = %err, offset, len, "a failed part's bytes not freed");
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+    store_io(e)
+}
+
+fn store_io(e: std::io::Error) -> AppError {
+    AppError::from_store("writing a multipart part", &e)
 }

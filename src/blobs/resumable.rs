@@ -145,6 +145,8 @@ enum Inner {
     },
     Append {
         file: tokio::io::BufWriter<tokio::fs::File>,
+        /// The committed offset this PATCH appends at.
+        offset: u64,
     },
 }
 
@@ -165,13 +167,9 @@ impl Blobs {
             Resumable::Append(local) => {
                 let path = local.path_to_filesystem(&key.into())?;
                 if let Some(dir) = path.parent() {
-                    tokio::fs::create_dir_all(dir)
-                        .await
-                        .map_err(AppError::internal)?;
+                    tokio::fs::create_dir_all(dir).await.map_err(store_io)?;
                 }
-                tokio::fs::File::create(&path)
-                    .await
-                    .map_err(AppError::internal)?;
+                tokio::fs::File::create(&path).await.map_err(store_io)?;
                 Ok(None)
             }
         }
@@ -201,11 +199,10 @@ impl Blobs {
                 let path = local.path_to_filesystem(&from.key.into())?;
                 let file = super::parts::open_at(&path, from.offset).await?;
                 // Bytes a cut or refused PATCH wrote past the offset go.
-                file.set_len(from.offset)
-                    .await
-                    .map_err(AppError::internal)?;
+                file.set_len(from.offset).await.map_err(store_io)?;
                 Inner::Append {
                     file: tokio::io::BufWriter::with_capacity(APPEND_BUFFER, file),
+                    offset: from.offset,
                 }
             }
         };
@@ -221,6 +218,16 @@ impl Blobs {
         parts: Vec<String>,
     ) -> AppResult<()> {
         if let (Resumable::Native(store), Some(id)) = (&self.resumable, multipart_id) {
+            if parts.is_empty() {
+                // A 0-byte object: no store takes a multipart upload of no
+                // part (and S3 servers refuse an empty part), so it is put
+                // whole and the store-side upload dropped.
+                self.put_bytes(key, Bytes::new()).await?;
+                return match store.abort_multipart(&key.into(), &id.to_string()).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e.into()),
+                };
+            }
             let parts = parts
                 .into_iter()
                 .map(|content_id| PartId { content_id })
@@ -247,7 +254,10 @@ impl Blobs {
 impl PartWriter {
     pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
         match &mut self.inner {
-            Inner::Append { file } => file.write_all(chunk).await.map_err(store_io),
+            Inner::Append { file, offset } => match file.write_all(chunk).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err(cut_back(file.get_ref(), *offset, e).await),
+            },
             Inner::Native { .. } => {
                 let mut rest = chunk;
                 while !rest.is_empty() {
@@ -268,20 +278,19 @@ impl PartWriter {
     /// final part; otherwise it is returned as the tail.
     pub async fn finish(mut self, last: bool) -> AppResult<Written> {
         match &mut self.inner {
-            Inner::Append { file } => {
-                file.flush().await.map_err(store_io)?;
+            Inner::Append { file, offset } => {
+                if let Err(e) = file.flush().await {
+                    return Err(cut_back(file.get_ref(), *offset, e).await);
+                }
                 Ok(Written {
                     new_parts: Vec::new(),
                     tail: Bytes::new(),
                 })
             }
-            Inner::Native {
-                buf,
-                parts,
-                next_idx,
-                ..
-            } => {
-                if last && (!buf.is_empty() || (*next_idx == 0 && parts.is_empty())) {
+            Inner::Native { buf, .. } => {
+                // An empty upload has no part at all (an empty `UploadPart`
+                // is refused by real S3 servers): see `complete_resumable`.
+                if last && !buf.is_empty() {
                     self.flush_part().await?;
                 }
                 let Inner::Native { buf, parts, .. } = self.inner else {
@@ -338,8 +347,128 @@ fn unsupported() -> AppError {
     }
 }
 
+/// A write failed (the disk is full, say): what this PATCH appended goes at
+/// once, back to the committed offset, and the failure is answered.
+async fn cut_back(file: &tokio::fs::File, offset: u64, e: std::io::Error) -> AppError {
+    if let Err(err) = file.set_len(offset).await {
+        tracing::warn!(error = %err, offset, "a failed tus append not cut back");
+    }
+    store_io(e)
+}
+
 fn store_io(e: std::io::Error) -> AppError {
-    AppError::Unavailable {
-        cause: format!("writing a resumable object: {e}"),
+    AppError::from_store("writing a resumable object", &e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::{MultipartId, PutPayload, PutResult};
+
+    /// A store that answers like a real S3 server (Garage, AWS): an empty
+    /// `UploadPart` is refused (400 "Empty body"), and so is a completion
+    /// that names no part.
+    #[derive(Debug)]
+    struct StrictS3(Arc<object_store::memory::InMemory>);
+
+    fn refused(what: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: format!("Server returned non-2xx status code: 400 Bad Request: {what}").into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MultipartStore for StrictS3 {
+        async fn create_multipart(&self, path: &ObjectPath) -> object_store::Result<MultipartId> {
+            self.0.create_multipart(path).await
+        }
+        async fn put_part(
+            &self,
+            path: &ObjectPath,
+            id: &MultipartId,
+            idx: usize,
+            data: PutPayload,
+        ) -> object_store::Result<PartId> {
+            if data.content_length() == 0 {
+                return Err(refused("<Code>InvalidRequest</Code> Empty body"));
+            }
+            self.0.put_part(path, id, idx, data).await
+        }
+        async fn complete_multipart(
+            &self,
+            path: &ObjectPath,
+            id: &MultipartId,
+            parts: Vec<PartId>,
+        ) -> object_store::Result<PutResult> {
+            if parts.is_empty() {
+                return Err(refused("<Code>MalformedXML</Code>"));
+            }
+            self.0.complete_multipart(path, id, parts).await
+        }
+        async fn abort_multipart(
+            &self,
+            path: &ObjectPath,
+            id: &MultipartId,
+        ) -> object_store::Result<()> {
+            self.0.abort_multipart(path, id).await
+        }
+    }
+
+    fn strict_blobs() -> Blobs {
+        let mem = Arc::new(object_store::memory::InMemory::new());
+        let strict = Arc::new(StrictS3(mem.clone()));
+        Blobs {
+            store: mem,
+            resumable: Resumable::Native(strict.clone()),
+            multipart: Some(strict),
+            local_root: None,
+            s3: None,
+            url: "strict-s3://".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_upload_sends_no_empty_part() {
+        let blobs = strict_blobs();
+        for (key, patched) in [("a/zero", false), ("a/zero-patched", true)] {
+            let id = blobs.begin_resumable(key).await.unwrap();
+            let mut parts = Vec::new();
+            if patched {
+                // A PATCH of no bytes that ends the upload.
+                let from = ResumeFrom {
+                    key,
+                    multipart_id: id.as_deref(),
+                    offset: 0,
+                    length: 0,
+                    parts_done: 0,
+                    tail_key: None,
+                };
+                let written = blobs.resume(from).await.unwrap().finish(true).await;
+                parts = written.unwrap().new_parts;
+            }
+            blobs
+                .complete_resumable(key, id.as_deref(), parts)
+                .await
+                .unwrap();
+            assert_eq!(blobs.get_bytes(key).await.unwrap().len(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_part_is_a_bug_not_an_outage() {
+        let blobs = strict_blobs();
+        let id = blobs.begin_resumable("a/k").await.unwrap();
+        let store = match &blobs.resumable {
+            Resumable::Native(s) => s.clone(),
+            _ => unreachable!(),
+        };
+        let id = id.unwrap_or_default();
+        let err = store
+            .put_part(&"a/k".into(), &id, 0, PutPayload::default())
+            .await
+            .unwrap_err();
+        let e = AppError::from(err);
+        assert_eq!((e.status().as_u16(), e.retry_after()), (500, None));
     }
 }

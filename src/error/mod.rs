@@ -5,8 +5,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+mod store;
 mod tus;
 
+pub use store::{classify as classify_store_failure, StoreFailure};
 pub use tus::TusError;
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -103,6 +105,9 @@ pub enum AppError {
     Tus(TusError),
     #[error("service unavailable: {cause}")]
     Unavailable { cause: String },
+    /// The object store is full (SPEC §8: 507, nothing kept, no retry hint).
+    #[error("object store full: {cause}")]
+    InsufficientStorage { cause: String },
     /// A bounded resource is full (SPEC §8: 429 with `Retry-After`).
     #[error("busy: {what}")]
     Busy { what: String, retry_after: u64 },
@@ -194,6 +199,7 @@ impl AppError {
             AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Tus(t) => t.status(),
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -224,6 +230,7 @@ impl AppError {
             AppError::PresetNotFound { .. } => "preset_not_found",
             AppError::Tus(t) => t.code(),
             AppError::Unavailable { .. } => "service_unavailable",
+            AppError::InsufficientStorage { .. } => "insufficient_storage",
             AppError::Busy { .. } => "busy",
             AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => "body_timeout",
             AppError::Internal { .. } => "internal_error",
@@ -289,6 +296,10 @@ impl AppError {
             AppError::Tus(t) => t.message(),
             AppError::Unavailable { .. } => {
                 "A backing service (database or object store) is unreachable.".into()
+            }
+            AppError::InsufficientStorage { .. } => {
+                "The object store is full: this upload could not be stored, and nothing of it was kept."
+                    .into()
             }
             AppError::Internal { .. } => "The server failed to handle this request.".into(),
             AppError::Busy { what, .. } => format!("The server is busy: {what}."),
@@ -386,6 +397,11 @@ impl AppError {
             }
             AppError::Tus(t) => t.suggestion().into(),
             AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
+            AppError::InsufficientStorage { .. } => {
+                "Free space first (delete files or old versions you no longer need), or ask the \
+                 operator to add capacity to the object store or raise its quota; then upload again."
+                    .into()
+            }
             AppError::Busy { .. } => "Retry after the number of seconds in Retry-After.".into(),
             AppError::BodyTimeout { .. } => {
                 "Send the body without long pauses (STOWAGE_BODY_TIMEOUT sets the limit), then retry.".into()
@@ -492,6 +508,9 @@ impl IntoResponse for AppError {
             AppError::Unavailable { cause } => {
                 tracing::warn!(error.cause = %cause, "backing service unavailable")
             }
+            AppError::InsufficientStorage { cause } => {
+                tracing::error!(error.cause = %cause, "object store full")
+            }
             _ => {}
         }
         let mut resp = (status, axum::Json(self.body())).into_response();
@@ -550,19 +569,6 @@ impl From<sqlx::Error> for AppError {
                 }
             }
             other => AppError::internal(other),
-        }
-    }
-}
-
-impl From<object_store::Error> for AppError {
-    fn from(e: object_store::Error) -> Self {
-        match e {
-            object_store::Error::NotFound { .. } => AppError::NotFound {
-                what: "Stored object".into(),
-            },
-            other => AppError::Unavailable {
-                cause: other.to_string(),
-            },
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,6 +20,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v2/accounts/{account}/uploads",
             post(begin_multipart_upload),
+        )
+        .route(
+            "/v2/accounts/{account}/uploads/{upload_id}",
+            delete(abort_multipart_upload),
         )
         .route(
             "/v2/accounts/{account}/uploads/{upload_id}/parts",
@@ -100,6 +104,16 @@ async fn complete_upload_part(
         Confirmed::Pending => json!({ "status": "Pending" }),
         Confirmed::Completed { etag } => json!({ "status": "Completed", "etag": etag }),
     }))
+}
+
+/// AbortMultipartUpload: 204, the session and its bytes are gone.
+async fn abort_multipart_upload(
+    State(state): State<AppState>,
+    AppPath((account, upload_id)): AppPath<(String, String)>,
+    principal: Principal,
+) -> AppResult<StatusCode> {
+    multipart::abort(&state, &principal, &account, &upload_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_upload_parts(

@@ -32,6 +32,9 @@ pub trait UploadStore: Send + Sync {
     /// true for exactly one caller.
     async fn claim_upload(&self, upload_id: &str) -> AppResult<bool>;
     async fn set_upload_status(&self, upload_id: &str, status: &str) -> AppResult<()>;
+    /// Moves an open session to `aborting` (AbortMultipartUpload); true for
+    /// exactly one caller, false once it completes or is aborted.
+    async fn abort_upload(&self, upload_id: &str) -> AppResult<bool>;
     /// Sessions past their expiry (any status but `done`).
     async fn expired_uploads(&self, now: i64, limit: i64) -> AppResult<Vec<ExpiredUpload>>;
     /// Forgets a session and its parts.
@@ -160,6 +163,16 @@ macro_rules! impl_uploads {
                     "UPDATE upload_sessions SET status = 'completing' WHERE id = $1 \
                      AND status = 'open' AND part_count = (SELECT COUNT(*) FROM upload_parts \
                      WHERE upload_id = $1 AND confirmed = TRUE)",
+                )
+                .bind(upload_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn abort_upload(&self, upload_id: &str) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE upload_sessions SET status = 'aborting' WHERE id = $1 AND status = 'open'",
                 )
                 .bind(upload_id)
                 .execute(&self.pool)

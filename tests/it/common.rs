@@ -81,6 +81,8 @@ pub struct Options {
     pub header_timeout: u64,
     pub max_connections: usize,
     pub direct_parts: bool,
+    /// This object store instead of STOWAGE_TEST_STORAGE_URL or a temp dir.
+    pub storage_url: Option<String>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             postgres_via: None,
             abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
             direct_parts: false,
+            storage_url: None,
             allowed_origins: String::new(),
             sandbox_ttl: Config::default().sandbox_ttl,
             body_timeout: Config::default().body_timeout,
@@ -125,8 +128,10 @@ impl TestApp {
                 (url.clone(), Some((url, schema)))
             }
         };
-        let storage_url = std::env::var("STOWAGE_TEST_STORAGE_URL")
-            .ok()
+        let storage_url = opts
+            .storage_url
+            .clone()
+            .or_else(|| std::env::var("STOWAGE_TEST_STORAGE_URL").ok())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("file://{}/blobs", dir.path().display()));
         let schema = pg_schema.as_ref().map(|(_, s)| s.clone());

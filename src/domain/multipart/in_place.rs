@@ -236,6 +236,13 @@ impl SessionLocks {
         all.entry(id.to_string()).or_default().clone()
     }
 
+    /// Waits for this process's part writes of session `id` to end (those
+    /// that start later find it no longer open).
+    pub(super) async fn quiesce(id: &str) {
+        let locks = SessionLocks::of(id);
+        drop(locks.rw.write().await);
+    }
+
     pub(super) fn forget(id: &str) {
         LOCKS.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }

@@ -5,7 +5,10 @@
 //! nothing ([`in_place`]); otherwise each part attempt is its own object and
 //! completion assembles them into a new one.
 
+mod abort;
 mod in_place;
+
+pub use abort::abort;
 
 use crate::auth::{signed, Need, Principal};
 use crate::domain::ingest::{self, detached, discard, NewFile, StagedBlob};
@@ -210,7 +213,9 @@ async fn open_session(
         blob_key: None,
         multipart_id: None,
     };
-    if direct(state) || state.blobs.parts_in_place(part_count(size)) {
+    // A 0-byte upload is never a store multipart upload: S3 servers refuse
+    // an empty `UploadPart` (Garage: 400 "Empty body").
+    if (direct(state) && size > 0) || state.blobs.parts_in_place(part_count(size)) {
         in_place::begin(state, &mut session).await?;
     }
     state.meta.create_upload(&session).await?;
@@ -502,6 +507,7 @@ async fn assemble(
     reader.abort();
     let blob = match put {
         Ok(blob) if blob.size == s.size as u64 => blob,
+        Err(e @ AppError::InsufficientStorage { .. }) => return Err(e),
         Ok(_) | Err(_) => {
             return Err(AppError::Unavailable {
                 cause: "a stored part could not be read back".into(),
@@ -547,19 +553,7 @@ pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
     let expired = state.meta.expired_uploads(now_ms(), 200).await?;
     for u in &expired {
         in_place::SessionLocks::forget(&u.id);
-        match &u.blob_key {
-            // The in-place object: its store-side upload is aborted too.
-            Some(key) => {
-                crate::domain::sweeper::abort_and_delete(state, key).await?;
-                state.meta.gc_remove(key).await?;
-            }
-            None => {
-                let prefix = format!("{}/uploads/{}", u.account_id, u.id);
-                for key in state.blobs.list(&prefix).await? {
-                    discard(state, &key).await;
-                }
-            }
-        }
+        abort::remove_bytes(state, &u.account_id, &u.id, u.blob_key.as_deref()).await?;
         state.meta.delete_upload(&u.id).await?;
     }
     Ok(expired.len())
