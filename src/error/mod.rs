@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 mod store;
+mod suggestion;
 mod tus;
 
 pub use store::{classify as classify_store_failure, StoreFailure};
@@ -314,106 +315,6 @@ impl AppError {
                 "The request body averaged {rate} bytes/s over {seconds} s, under the minimum of \
                  {min_rate} bytes/s; nothing was kept."
             ),
-        }
-    }
-
-    pub fn suggestion(&self) -> String {
-        match self {
-            AppError::InvalidPath { .. } => "Use an absolute path such as /photos/a.jpg: it must start with '/', \
-                 and may not contain empty, '.' or '..' segments, backslashes, control characters \
-                 or a trailing '/'; segments up to 255 bytes, paths up to 1024 bytes."
-                .into(),
-            AppError::InvalidRequest { suggestion, .. }
-            | AppError::InvalidCredentials { suggestion, .. }
-            | AppError::Forbidden { suggestion, .. } => suggestion.clone(),
-            AppError::UploadIncomplete { .. } => {
-                "Send the whole body; the upload was discarded and can be retried.".into()
-            }
-            AppError::DigestMismatch { .. } => {
-                "Compute the digest over exactly the bytes sent (for multipart/form-data, the whole \
-                 request body), e.g. openssl dgst -sha256 -binary FILE | base64, and retry."
-                    .into()
-            }
-            AppError::Unauthorized => {
-                "Send an API key as 'Authorization: Bearer <key>', or make the folder public.".into()
-            }
-            AppError::AccountMismatch { .. } => {
-                "Use a key of the account named in the URL, or change the URL's account id.".into()
-            }
-            AppError::PathMismatch { .. } => {
-                "Upload to exactly the path the token was issued for, or ask for a new token."
-                    .into()
-            }
-            AppError::FileNotFound { .. } => {
-                "Check the path (it is case-sensitive) or list the folder to see what exists."
-                    .into()
-            }
-            AppError::NotFound { .. } => "Check the identifier in the URL.".into(),
-            AppError::RouteNotFound { .. } => {
-                "See the README for the routes stowage serves (e.g. /v2/accounts/{account}/uploads/binary, /{account}/raw/{path}).".into()
-            }
-            AppError::FileAlreadyExists { .. } => {
-                "Use a credential with the 'overwrite' permission, pick another path, \
-                 or pass fileNameFallback (e.g. 'a{UNIQUE_DIGITS_4}.jpg')."
-                    .into()
-            }
-            AppError::FileTooLarge { .. } => {
-                "Upload a smaller file, or raise the limit with STOWAGE_MAX_FILE_SIZE \
-                 (server default) or the account's max_file_size."
-                    .into()
-            }
-            AppError::FieldTooLarge { .. } => {
-                "Keep text fields, metadata and tags under 64 KiB, and a form's preamble and each \
-                 part's headers under 16 KiB; send file contents as a file part."
-                    .into()
-            }
-            AppError::TooManyParts { .. } => {
-                "Send at most 1000 parts per form; split the upload into several requests.".into()
-            }
-            AppError::MimeTypeNotAllowed { .. } => {
-                "Send a Content-Type the account allows, or change the account's allowed MIME types."
-                    .into()
-            }
-            AppError::RangeNotSatisfiable { .. } => {
-                "Request a range within the file, e.g. 'Range: bytes=0-' for all of it.".into()
-            }
-            AppError::InvalidTransformation { .. } => {
-                "Use w, h (1-8192), fit (max, crop, pad, stretch), f and f2 (auto, jpg, png, \
-                 webp, avif), q (1-100) and bg (a hex colour), each at most once."
-                    .into()
-            }
-            AppError::ImageTooLarge { .. } => {
-                "Transform a smaller image, or raise STOWAGE_IMAGE_MAX_PIXELS on the server.".into()
-            }
-            AppError::UnsupportedImage { .. } => {
-                "Transform JPEG, PNG, WebP, GIF, BMP or TIFF files; download others with \
-                 /{account}/raw/{path}."
-                    .into()
-            }
-            AppError::PresetNotFound { .. } => {
-                "Create it with PUT /v2/accounts/{account}/transformations/{preset}, or use \
-                 /{account}/image/{path}?w=… instead."
-                    .into()
-            }
-            AppError::Tus(t) => t.suggestion().into(),
-            AppError::Unavailable { .. } => "Retry after a few seconds.".into(),
-            AppError::InsufficientStorage { .. } => {
-                "Free space first (delete files or old versions you no longer need), or ask the \
-                 operator to add capacity to the object store or raise its quota; then upload again."
-                    .into()
-            }
-            AppError::Busy { .. } => "Retry after the number of seconds in Retry-After.".into(),
-            AppError::BodyTimeout { .. } => {
-                "Send the body without long pauses (STOWAGE_BODY_TIMEOUT sets the limit), then retry.".into()
-            }
-            AppError::BodyTooSlow { .. } => {
-                "Send the body faster (the server's STOWAGE_BODY_MIN_RATE sets the least average \
-                 rate, in bytes/s), then retry."
-                    .into()
-            }
-            AppError::Internal { .. } => {
-                "Retry; if it keeps failing, report the x-request-id to the operator.".into()
-            }
         }
     }
 
