@@ -24,8 +24,8 @@ FORBIDDEN = {
 }
 # Crates only one place may use.
 ONLY_IN = {
-    "sqlx": ["meta/", "error/mod.rs", "main.rs"],
-    "object_store": ["blobs/", "error/mod.rs"],
+    "sqlx": ["meta/", "error/", "main.rs"],
+    "object_store": ["blobs/", "error/"],
     "multer": ["http/form.rs"],
     "reqwest": ["outbound/"],
 }
