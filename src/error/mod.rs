@@ -43,6 +43,15 @@ impl CredentialError {
     }
 }
 /// Everything that can go wrong, each with a stable `code` (API: clients branch on it).
+/// Which limit an image transformation went over (SPEC §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageLimit {
+    /// Source + output pixels over `STOWAGE_IMAGE_MAX_PIXELS`.
+    Pixels,
+    /// An AVIF output over 16 MP.
+    AvifOutput,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("invalid path {path:?}: {reason}")]
@@ -94,7 +103,11 @@ pub enum AppError {
     #[error("invalid transformation parameter {parameter}: {message}")]
     InvalidTransformation { parameter: String, message: String },
     #[error("image too large: {pixels} pixels")]
-    ImageTooLarge { pixels: u64, limit: u64 },
+    ImageTooLarge {
+        pixels: u64,
+        limit: u64,
+        what: ImageLimit,
+    },
     #[error("unsupported image: {reason}")]
     UnsupportedImage { reason: String },
     #[error("preset not found: {name}")]
@@ -261,9 +274,21 @@ impl AppError {
             AppError::InvalidTransformation { parameter, message } => {
                 format!("Invalid image transformation parameter `{parameter}`: {message}.")
             }
-            AppError::ImageTooLarge { pixels, limit } => format!(
-                "The image has {pixels} pixels, more than the limit of {limit} pixels \
-                 (STOWAGE_IMAGE_MAX_PIXELS)."
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::Pixels,
+            } => format!(
+                "The transformation handles {pixels} pixels (source and output), more than \
+                 the limit of {limit} pixels (STOWAGE_IMAGE_MAX_PIXELS)."
+            ),
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::AvifOutput,
+            } => format!(
+                "An AVIF output has at most {limit} pixels (4096×4096); this one would have \
+                 {pixels}."
             ),
             AppError::UnsupportedImage { reason } => {
                 format!("This file cannot be transformed: {reason}.")
@@ -347,11 +372,18 @@ impl AppError {
                  webp, avif), q (1-100) and bg (a hex colour), each at most once."
                     .into()
             }
-            AppError::ImageTooLarge { .. } => {
-                "Transform a smaller image, or raise STOWAGE_IMAGE_MAX_PIXELS on the server.".into()
-            }
+            AppError::ImageTooLarge {
+                what: ImageLimit::Pixels,
+                ..
+            } => "Ask for a smaller output (w, h) or transform a smaller image, or raise \
+                  STOWAGE_IMAGE_MAX_PIXELS on the server."
+                .into(),
+            AppError::ImageTooLarge {
+                what: ImageLimit::AvifOutput,
+                ..
+            } => "Ask for a smaller w/h, or another format (f=webp).".into(),
             AppError::UnsupportedImage { .. } => {
-                "Transform JPEG, PNG, WebP, GIF, BMP or TIFF files; download others with \
+                "Transform JPEG, PNG, WebP, GIF, BMP, TIFF or AVIF files; download others with \
                  /{account}/raw/{path}."
                     .into()
             }
@@ -393,9 +425,18 @@ impl AppError {
             AppError::InvalidTransformation { parameter, .. } => {
                 json!({ "parameter": parameter })
             }
-            AppError::ImageTooLarge { pixels, limit } => {
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::Pixels,
+            } => {
                 json!({ "pixels": pixels, "limit": limit, "setting": "STOWAGE_IMAGE_MAX_PIXELS" })
             }
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::AvifOutput,
+            } => json!({ "pixels": pixels, "limit": limit, "format": "avif" }),
             AppError::PresetNotFound { name } => json!({ "preset": name }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),

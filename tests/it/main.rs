@@ -18,6 +18,8 @@ mod hardening_auth;
 mod imagekit;
 mod images;
 mod images_auth;
+mod images_avif;
+mod images_memory;
 mod jwt;
 mod meta;
 mod multipart;
