@@ -243,7 +243,10 @@ impl Picture {
             let stride = self.pic.stride[i.min(1)];
             let (w, _) = self.plane_size(i);
             let ptr = self.pic.data[i].ok_or_else(|| bad("missing plane"))?;
-            if stride <= 0 || (stride as usize) < w * bytes || stride as usize % bytes != 0 {
+            if stride <= 0
+                || (stride as usize) < w * bytes
+                || !(stride as usize).is_multiple_of(bytes)
+            {
                 return Err(bad("bad plane stride"));
             }
             if ptr.as_ptr().align_offset(bytes) != 0 {

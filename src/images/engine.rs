@@ -102,9 +102,10 @@ pub fn transform(
     let bg = params.bg.unwrap_or(default_bg(out));
     let keep_alpha =
         out.has_alpha() && (img.color().has_alpha() || (plan.canvas.is_some() && bg[3] < 255));
+    let opaque = !img.color().has_alpha();
     let pixels = to_srgb(resize(img, &plan)?, icc.as_deref());
     let pixels = match plan.canvas {
-        Some((w, h)) => pad(pixels, w, h, bg),
+        Some((w, h)) => pad(pixels, w, h, bg, opaque),
         None => pixels,
     };
     let pixels = if keep_alpha {
@@ -312,12 +313,12 @@ fn resize(img: DynamicImage, plan: &Plan) -> Result<RgbaImage, EngineError> {
 }
 
 /// Centres `img` on a `w`×`h` canvas filled with `bg`. When `img` already
-/// fills the canvas it is composited over `bg` in place: no second buffer
-/// of the output's size (a 1×1 source padded to 8192² would need 256 MiB
-/// more).
-fn pad(mut img: RgbaImage, w: u32, h: u32, bg: [u8; 4]) -> RgbaImage {
+/// fills the canvas it is composited over `bg` in place (nothing to do for
+/// an `opaque` one): no second buffer of the output's size (a 1×1 source
+/// padded to 8192² would need 256 MiB more).
+fn pad(mut img: RgbaImage, w: u32, h: u32, bg: [u8; 4], opaque: bool) -> RgbaImage {
     if img.dimensions() == (w, h) {
-        if bg[3] != 0 {
+        if bg[3] != 0 && !opaque {
             for p in img.pixels_mut() {
                 *p = over(*p, bg);
             }
