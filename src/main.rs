@@ -14,6 +14,13 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `stowage __avif-decode`: the AVIF decoder process (src/images/avif_proc.rs).
+    if let Some(code) = stowage::images::decoder_main() {
+        return ExitCode::from(code);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        stowage::images::set_avif_decoder(exe);
+    }
     let cli = cli::Cli::parse();
     init_tracing();
     match cli::run(cli).await {

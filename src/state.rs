@@ -31,22 +31,24 @@ pub struct Inner {
     /// Base of returned URLs, without a trailing slash.
     pub public_url: String,
     /// The bounded pool image transformations run on (SPEC §6.1: one worker
-    /// per core, [`IMAGE_QUEUE_PER_WORKER`] waiting per worker, then 429).
+    /// per core, [`IMAGE_QUEUE_PER_WORKER`] waiting per worker, then 429;
+    /// at most [`IMAGE_PIXEL_BUDGET`] pixels in flight).
     pub images: crate::images::Pool,
-    /// Megapixels of source images being transformed at once (see
-    /// [`IMAGE_PIXEL_BUDGET_MP`]).
-    pub image_budget: Arc<tokio::sync::Semaphore>,
     /// Outbound HTTP (uploads from a URL, webhooks, the upload hook) and its
     /// address rules.
     pub outbound: crate::outbound::Outbound,
 }
 
-/// Megapixels of sources decoded at the same time, across the workers. The
-/// engine needs about 14 bytes per source pixel at its peak (decoded RGB,
-/// RGBA working copy, resize buffers), so 32 MP keeps transformations near
-/// 450 MiB: two 12 MP images run together, two 24 MP ones one after the
-/// other; a larger image takes the whole budget.
-pub const IMAGE_PIXEL_BUDGET_MP: usize = 32;
+/// Pixels (source + output) transformed at the same time, across the
+/// workers. The engine needs about 14 bytes per source pixel at its peak
+/// (decoded RGB, RGBA working copy, resize buffers) and about 8 per output
+/// pixel (the resized RGBA, padded in place, flattened in place, the
+/// encoder's copy), so 32 MP in flight stay near 450 MiB: two 12 MP photos
+/// run together, two 24 MP ones one after the other. A job over the budget
+/// (a 1×1 source padded to 8192×8192 costs 67 MP) runs alone, so eight of
+/// those wait for each other instead of taking the node (SPEC §6.1: under
+/// 1 GiB).
+pub const IMAGE_PIXEL_BUDGET: u32 = 32_000_000;
 
 /// Transformations that may wait for a worker, per worker, before 429 `busy`.
 pub const IMAGE_QUEUE_PER_WORKER: usize = 8;
@@ -54,7 +56,7 @@ pub const IMAGE_QUEUE_PER_WORKER: usize = 8;
 /// One image worker per core.
 fn image_pool() -> crate::images::Pool {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    crate::images::Pool::new(cores, cores * IMAGE_QUEUE_PER_WORKER)
+    crate::images::Pool::new(cores, cores * IMAGE_QUEUE_PER_WORKER, IMAGE_PIXEL_BUDGET)
 }
 
 impl std::ops::Deref for AppState {
@@ -82,7 +84,6 @@ impl AppState {
             blobs,
             anonymous_staging: Arc::new(tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS)),
             images: image_pool(),
-            image_budget: Arc::new(tokio::sync::Semaphore::new(IMAGE_PIXEL_BUDGET_MP)),
             outbound,
         })))
     }

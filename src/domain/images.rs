@@ -10,10 +10,10 @@ use crate::cache::Served;
 use crate::domain::files;
 use crate::domain::ingest::{self, StagedBlob};
 use crate::domain::paths;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ImageLimit};
 use crate::images::{self, Busy, EngineError, Format, ParamError, Params, Rect};
-use crate::meta::{now_ms, DerivedRow, FileRow};
-use crate::state::{AppState, IMAGE_PIXEL_BUDGET_MP};
+use crate::meta::{now_ms, DerivedRow, FileRow, ProbeRow};
+use crate::state::AppState;
 use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
@@ -67,7 +67,16 @@ pub fn param_error(e: ParamError) -> AppError {
 pub fn engine_error(e: EngineError) -> AppError {
     match e {
         EngineError::Unsupported(reason) => AppError::UnsupportedImage { reason },
-        EngineError::TooLarge { pixels, limit } => AppError::ImageTooLarge { pixels, limit },
+        EngineError::TooLarge { pixels, limit } => AppError::ImageTooLarge {
+            pixels,
+            limit,
+            what: ImageLimit::Pixels,
+        },
+        EngineError::OutputTooLarge { pixels, limit, .. } => AppError::ImageTooLarge {
+            pixels,
+            limit,
+            what: ImageLimit::AvifOutput,
+        },
         EngineError::Invalid(msg) if msg.starts_with("crop file") => {
             AppError::InvalidTransformation {
                 parameter: "crop".into(),
@@ -149,17 +158,11 @@ pub async fn render(
             vary_accept,
         });
     }
-    let probe = probe_head(state, image).await?;
-    let max = state.config.image_max_pixels;
-    if probe.pixels() > max {
-        return Err(AppError::ImageTooLarge {
-            pixels: probe.pixels(),
-            limit: max,
-        });
-    }
+    let probe = probe_source(state, image).await?;
     let crop = source.crop.as_ref().map(|(_, r)| *r);
+    let cost = cost(state, &probe, &params, out, crop)?;
     let input = Arc::new(image.clone());
-    let bytes = run_transform(state, input, probe.pixels(), params, out, crop).await?;
+    let bytes = run_transform(state, input, cost, params, out, crop).await?;
     let derived = DerivedRow {
         blob_key: String::new(),
         account_id: req.account.to_string(),
@@ -274,29 +277,130 @@ async fn sniffed_format(state: &AppState, image: &FileRow) -> AppResult<Format> 
     if let Some(f) = state.files.format_of(&image.version_id).await {
         return Ok(f);
     }
-    let format = probe_head(state, image).await?.format;
+    let format = probe_source(state, image).await?.format;
     state.files.remember_format(&image.version_id, format).await;
     Ok(format)
 }
 
-/// Recognises the source from its first bytes: 415 for anything that is not
-/// an image the engine reads, without reading the rest. A header the first
-/// [`HEAD_BYTES`] do not hold (a JPEG with a large EXIF block before its
-/// frame header) is read again from the whole file.
-async fn probe_head(state: &AppState, row: &FileRow) -> AppResult<images::Probe> {
-    let size = row.size as u64;
-    let head = read_range(state, row, 0..size.min(HEAD_BYTES)).await?;
-    match images::probe(&head) {
-        Err(EngineError::Invalid(_)) if size > HEAD_BYTES => {
-            let limit = max_source_bytes(state);
-            if size > limit {
-                return Err(too_big_source(size, limit));
-            }
-            let all = read_range(state, row, 0..size).await?;
-            images::probe(&all).map_err(engine_error)
-        }
-        other => other.map_err(engine_error),
+/// The pixels a transformation handles, source + output (SPEC §6.1: the
+/// output counts against the same budget): over `STOWAGE_IMAGE_MAX_PIXELS`
+/// → 413, and an AVIF output over 16 MP → 413, before anything is read.
+fn cost(
+    state: &AppState,
+    probe: &images::Probe,
+    params: &Params,
+    out: Format,
+    crop: Option<Rect>,
+) -> AppResult<u64> {
+    let output = images::output_pixels(probe.width, probe.height, params, crop);
+    if out == Format::Avif && output > images::AVIF_MAX_PIXELS {
+        return Err(AppError::ImageTooLarge {
+            pixels: output,
+            limit: images::AVIF_MAX_PIXELS,
+            what: ImageLimit::AvifOutput,
+        });
     }
+    let cost = probe.pixels().saturating_add(output);
+    let max = state.config.image_max_pixels;
+    if cost > max {
+        return Err(AppError::ImageTooLarge {
+            pixels: cost,
+            limit: max,
+            what: ImageLimit::Pixels,
+        });
+    }
+    Ok(cost)
+}
+
+/// What a source version is, from the remembered probe or else from its
+/// first [`HEAD_BYTES`] (never more: SPEC §6.1), then remembered, so a
+/// repeat reads nothing. A file that is not a readable image there is 415
+/// `unsupported_image`: junk behind an image's magic bytes, and also a real
+/// image whose header lies further in (a JPEG with more than 256 KiB of
+/// metadata before its frame header; see docs/images.md).
+async fn probe_source(state: &AppState, row: &FileRow) -> AppResult<images::Probe> {
+    if let Some(known) = state.meta.get_image_probe(&row.version_id).await? {
+        return remembered(known);
+    }
+    let head = read_range(state, row, 0..(row.size as u64).min(HEAD_BYTES)).await?;
+    let probed = images::probe(&head).and_then(|p| plausible_size(p, row.size as u64));
+    let (format, (width, height), error) = match &probed {
+        Ok(p) => (Some(p.format.ext().to_string()), (p.width, p.height), None),
+        Err(EngineError::Unsupported(reason) | EngineError::Invalid(reason)) => {
+            (None, (0, 0), Some(unreadable(reason)))
+        }
+        // Nothing else comes out of a probe; not remembered.
+        Err(_) => return probed.map_err(engine_error),
+    };
+    let row = ProbeRow {
+        version_id: row.version_id.clone(),
+        format,
+        width: i64::from(width),
+        height: i64::from(height),
+        error,
+        created_at: now_ms(),
+    };
+    if let Err(e) = state.meta.put_image_probe(&row).await {
+        tracing::warn!(error = %e, "image probe not remembered");
+    }
+    remembered(row)
+}
+
+/// A remembered probe as the request's answer.
+fn remembered(row: ProbeRow) -> AppResult<images::Probe> {
+    let format = row.format.as_deref().and_then(format_of_ext);
+    match (format, row.error) {
+        (Some(format), None) => Ok(images::Probe {
+            format,
+            width: u32::try_from(row.width).unwrap_or(u32::MAX),
+            height: u32::try_from(row.height).unwrap_or(u32::MAX),
+        }),
+        (_, error) => Err(AppError::UnsupportedImage {
+            reason: error.unwrap_or_else(|| "not a readable image".into()),
+        }),
+    }
+}
+
+/// The 415 reason for a file whose first bytes are not a readable image.
+fn unreadable(reason: &str) -> String {
+    if reason.starts_with("unrecognised") || reason.starts_with("the file is") {
+        return reason.to_string();
+    }
+    format!(
+        "not a readable image in its first {} KiB ({reason})",
+        HEAD_BYTES / 1024
+    )
+}
+
+fn format_of_ext(ext: &str) -> Option<Format> {
+    [
+        Format::Jpeg,
+        Format::Png,
+        Format::WebP,
+        Format::Avif,
+        Format::Gif,
+        Format::Bmp,
+        Format::Tiff,
+    ]
+    .into_iter()
+    .find(|f| f.ext() == ext)
+}
+
+/// Room for metadata (EXIF, ICC, XMP, a thumbnail) beyond the pixels.
+const METADATA_SLACK: u64 = 16 << 20;
+
+/// Refuses a file far larger than any encoding of the size its header
+/// states (16 bytes a pixel, RGBA at 32 bits a channel, plus 16 MiB): a
+/// small header in front of a mass of junk is never read whole.
+fn plausible_size(p: images::Probe, size: u64) -> Result<images::Probe, EngineError> {
+    let most = p.pixels().saturating_mul(16).saturating_add(METADATA_SLACK);
+    if size > most {
+        return Err(EngineError::Unsupported(format!(
+            "the file is {size} bytes, more than a {}×{} image takes",
+            p.width, p.height
+        )));
+    }
+    Ok(p)
 }
 
 /// The largest source file worth reading: an image's file is never larger
@@ -334,14 +438,14 @@ async fn read_range(
     Ok(buf.freeze())
 }
 
-/// Reads the whole source and transforms it on the pool. The source is read
-/// inside the pool job, so at most one source per worker is in memory
-/// however many requests wait; each job first takes its pixels' share of
-/// [`IMAGE_PIXEL_BUDGET_MP`].
+/// Reads the whole source and transforms it on the pool, which admits the
+/// job by its `cost` in pixels (source + output). The source is read inside
+/// the pool job, so at most one source per worker is in memory however many
+/// requests wait.
 async fn run_transform(
     state: &AppState,
     image: Arc<FileRow>,
-    pixels: u64,
+    cost: u64,
     params: Params,
     out: Format,
     crop: Option<Rect>,
@@ -353,20 +457,7 @@ async fn run_transform(
     }
     let max_pixels = state.config.image_max_pixels;
     let (job_state, rt) = (state.clone(), tokio::runtime::Handle::current());
-    let megapixels = pixels
-        .div_ceil(1_000_000)
-        .clamp(1, IMAGE_PIXEL_BUDGET_MP as u64) as u32;
     let job = move || -> AppResult<Bytes> {
-        // Holds a worker; waits for its share of the pixel budget, so big
-        // images run one by one while small ones share the workers.
-        let _budget = rt
-            .block_on(
-                job_state
-                    .image_budget
-                    .clone()
-                    .acquire_many_owned(megapixels),
-            )
-            .map_err(AppError::internal)?;
         let src = rt.block_on(read_range(&job_state, &image, 0..size))?;
         let started = std::time::Instant::now();
         let output =
@@ -379,7 +470,7 @@ async fn run_transform(
         );
         Ok(Bytes::from(output.bytes))
     };
-    match state.images.run(job).await {
+    match state.images.run(cost, job).await {
         Ok(result) => result,
         Err(Busy::Full) => Err(AppError::Busy {
             what: "every image worker is busy and the queue is full".into(),

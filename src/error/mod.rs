@@ -45,6 +45,15 @@ impl CredentialError {
         }
     }
 }
+/// Which limit an image transformation went over (SPEC §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageLimit {
+    /// Source + output pixels over `STOWAGE_IMAGE_MAX_PIXELS`.
+    Pixels,
+    /// An AVIF output over 16 MP.
+    AvifOutput,
+}
+
 /// Everything that can go wrong, each with a stable `code` (API: clients branch on it).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -97,7 +106,11 @@ pub enum AppError {
     #[error("invalid transformation parameter {parameter}: {message}")]
     InvalidTransformation { parameter: String, message: String },
     #[error("image too large: {pixels} pixels")]
-    ImageTooLarge { pixels: u64, limit: u64 },
+    ImageTooLarge {
+        pixels: u64,
+        limit: u64,
+        what: ImageLimit,
+    },
     #[error("unsupported image: {reason}")]
     UnsupportedImage { reason: String },
     #[error("preset not found: {name}")]
@@ -284,9 +297,21 @@ impl AppError {
             AppError::InvalidTransformation { parameter, message } => {
                 format!("Invalid image transformation parameter `{parameter}`: {message}.")
             }
-            AppError::ImageTooLarge { pixels, limit } => format!(
-                "The image has {pixels} pixels, more than the limit of {limit} pixels \
-                 (STOWAGE_IMAGE_MAX_PIXELS)."
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::Pixels,
+            } => format!(
+                "The transformation handles {pixels} pixels (source and output), more than \
+                 the limit of {limit} pixels (STOWAGE_IMAGE_MAX_PIXELS)."
+            ),
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::AvifOutput,
+            } => format!(
+                "An AVIF output has at most {limit} pixels (4096×4096); this one would have \
+                 {pixels}."
             ),
             AppError::UnsupportedImage { reason } => {
                 format!("This file cannot be transformed: {reason}.")
@@ -339,9 +364,18 @@ impl AppError {
             AppError::InvalidTransformation { parameter, .. } => {
                 json!({ "parameter": parameter })
             }
-            AppError::ImageTooLarge { pixels, limit } => {
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::Pixels,
+            } => {
                 json!({ "pixels": pixels, "limit": limit, "setting": "STOWAGE_IMAGE_MAX_PIXELS" })
             }
+            AppError::ImageTooLarge {
+                pixels,
+                limit,
+                what: ImageLimit::AvifOutput,
+            } => json!({ "pixels": pixels, "limit": limit, "format": "avif" }),
             AppError::PresetNotFound { name } => json!({ "preset": name }),
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),

@@ -1,7 +1,7 @@
 //! What an error tells the client to do (SPEC §8 `suggestion`): one text per
 //! variant, matched exhaustively so a new variant must be given its own.
 
-use super::AppError;
+use super::{AppError, ImageLimit};
 
 const INVALID_PATH: &str = "Use an absolute path such as /photos/a.jpg: it must start with '/', \
                  and may not contain empty, '.' or '..' segments, backslashes, control characters \
@@ -39,9 +39,11 @@ const INVALID_TRANSFORMATION: &str =
     "Use w, h (1-8192), fit (max, crop, pad, stretch), f and f2 (auto, jpg, png, \
                  webp, avif), q (1-100) and bg (a hex colour), each at most once.";
 const IMAGE_TOO_LARGE: &str =
-    "Transform a smaller image, or raise STOWAGE_IMAGE_MAX_PIXELS on the server.";
+    "Ask for a smaller output (w, h) or transform a smaller image, or raise \
+     STOWAGE_IMAGE_MAX_PIXELS on the server.";
+const AVIF_TOO_LARGE: &str = "Ask for a smaller w/h, or another format (f=webp).";
 const UNSUPPORTED_IMAGE: &str =
-    "Transform JPEG, PNG, WebP, GIF, BMP or TIFF files; download others with \
+    "Transform JPEG, PNG, WebP, GIF, BMP, TIFF or AVIF files; download others with \
                  /{account}/raw/{path}.";
 const PRESET_NOT_FOUND: &str =
     "Create it with PUT /v2/accounts/{account}/transformations/{preset}, or use \
@@ -79,7 +81,14 @@ impl AppError {
             AppError::MimeTypeNotAllowed { .. } => MIME_TYPE_NOT_ALLOWED.into(),
             AppError::RangeNotSatisfiable { .. } => RANGE_NOT_SATISFIABLE.into(),
             AppError::InvalidTransformation { .. } => INVALID_TRANSFORMATION.into(),
-            AppError::ImageTooLarge { .. } => IMAGE_TOO_LARGE.into(),
+            AppError::ImageTooLarge {
+                what: ImageLimit::Pixels,
+                ..
+            } => IMAGE_TOO_LARGE.into(),
+            AppError::ImageTooLarge {
+                what: ImageLimit::AvifOutput,
+                ..
+            } => AVIF_TOO_LARGE.into(),
             AppError::UnsupportedImage { .. } => UNSUPPORTED_IMAGE.into(),
             AppError::PresetNotFound { .. } => PRESET_NOT_FOUND.into(),
             AppError::Tus(t) => t.suggestion().into(),

@@ -29,6 +29,27 @@ pub struct Output {
 /// Room for the decoder's working buffers beyond the pixels themselves.
 const ALLOC_SLACK: u64 = 64 << 20;
 
+/// Largest AVIF output (4096×4096): rav1e's encode time grows with the
+/// pixels (8192² took 72 s), so one encode stays within seconds.
+pub const AVIF_MAX_PIXELS: u64 = 4096 * 4096;
+
+/// The pixels of the output `params` ask of a `width`×`height` source (as
+/// its header says), known before decoding: the fit's canvas, for either
+/// EXIF orientation (the larger), or the widget's `crop` rectangle's.
+pub fn output_pixels(width: u32, height: u32, params: &Params, crop: Option<Rect>) -> u64 {
+    let fit = params.fit_or_default();
+    let area = |(w, h): (u32, u32)| {
+        let p = plan(w, h, params.w, params.h, fit);
+        let (cw, ch) = p.canvas.unwrap_or(p.size);
+        u64::from(cw) * u64::from(ch)
+    };
+    let sides = |w: u32, h: u32| match crop {
+        Some(r) => (r.width.clamp(1, w.max(1)), r.height.clamp(1, h.max(1))),
+        None => (w.max(1), h.max(1)),
+    };
+    area(sides(width, height)).max(area(sides(height, width)))
+}
+
 /// Transforms `src` into `out` (a format from [`super::choose_format`]).
 ///
 /// The header is read first: more than `max_pixels` is `TooLarge` before any
@@ -69,18 +90,28 @@ pub fn transform(
             (img, icc, plan)
         }
     };
+    let (cw, ch) = plan.canvas.unwrap_or(plan.size);
+    let out_pixels = u64::from(cw) * u64::from(ch);
+    if out == Format::Avif && out_pixels > AVIF_MAX_PIXELS {
+        return Err(EngineError::OutputTooLarge {
+            format: out,
+            pixels: out_pixels,
+            limit: AVIF_MAX_PIXELS,
+        });
+    }
     let bg = params.bg.unwrap_or(default_bg(out));
     let keep_alpha =
         out.has_alpha() && (img.color().has_alpha() || (plan.canvas.is_some() && bg[3] < 255));
+    let opaque = !img.color().has_alpha();
     let pixels = to_srgb(resize(img, &plan)?, icc.as_deref());
     let pixels = match plan.canvas {
-        Some((w, h)) => pad(pixels, w, h, bg),
+        Some((w, h)) => pad(pixels, w, h, bg, opaque),
         None => pixels,
     };
     let pixels = if keep_alpha {
         Pixels::Rgba(pixels)
     } else {
-        Pixels::Rgb(flatten(&pixels, bg))
+        Pixels::Rgb(flatten(pixels, bg))
     };
     let (width, height) = pixels.dimensions();
     let bytes = encode(&pixels, out, params.quality())?;
@@ -98,6 +129,9 @@ pub(crate) fn decode(
     src: &[u8],
     head: &super::Probe,
 ) -> Result<(DynamicImage, Option<Vec<u8>>), EngineError> {
+    if head.format == Format::Avif {
+        return Ok((super::avif_proc::decode(src, head.pixels())?, None));
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(src), image_format(head.format));
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(head.width);
@@ -278,9 +312,17 @@ fn resize(img: DynamicImage, plan: &Plan) -> Result<RgbaImage, EngineError> {
     RgbaImage::from_raw(dw, dh, dst.into_vec()).ok_or_else(|| fail(&"buffer size"))
 }
 
-/// Centres `img` on a `w`×`h` canvas filled with `bg`.
-fn pad(img: RgbaImage, w: u32, h: u32, bg: [u8; 4]) -> RgbaImage {
-    if img.dimensions() == (w, h) && bg[3] == 0 {
+/// Centres `img` on a `w`×`h` canvas filled with `bg`. When `img` already
+/// fills the canvas it is composited over `bg` in place (nothing to do for
+/// an `opaque` one): no second buffer of the output's size (a 1×1 source
+/// padded to 8192² would need 256 MiB more).
+fn pad(mut img: RgbaImage, w: u32, h: u32, bg: [u8; 4], opaque: bool) -> RgbaImage {
+    if img.dimensions() == (w, h) {
+        if bg[3] != 0 && !opaque {
+            for p in img.pixels_mut() {
+                *p = over(*p, bg);
+            }
+        }
         return img;
     }
     let mut canvas = RgbaImage::from_pixel(w, h, image::Rgba(bg));
@@ -290,22 +332,41 @@ fn pad(img: RgbaImage, w: u32, h: u32, bg: [u8; 4]) -> RgbaImage {
     canvas
 }
 
+/// `top` over `under`, as `imageops::overlay` blends.
+fn over(top: image::Rgba<u8>, under: [u8; 4]) -> image::Rgba<u8> {
+    use image::Pixel;
+    if top[3] == 255 {
+        return top;
+    }
+    let mut p = image::Rgba(under);
+    p.blend(&top);
+    p
+}
+
 /// Drops alpha for outputs without it, compositing over `bg` (white unless
 /// `bg` names an opaque colour) so transparent areas do not turn black.
-fn flatten(img: &RgbaImage, bg: [u8; 4]) -> image::RgbImage {
+/// Done in the RGBA buffer itself (each RGB triple written at or before the
+/// pixel it came from), so no second output-sized buffer exists.
+fn flatten(img: RgbaImage, bg: [u8; 4]) -> image::RgbImage {
     let under = if bg[3] == 255 {
         bg
     } else {
         [255, 255, 255, 255]
     };
-    let mut out = image::RgbImage::new(img.width(), img.height());
-    for (o, p) in out.pixels_mut().zip(img.pixels()) {
-        let a = u32::from(p[3]);
+    let (w, h) = img.dimensions();
+    let mut buf = img.into_raw();
+    let n = buf.len() / 4;
+    for i in 0..n {
+        let px = [buf[i * 4], buf[i * 4 + 1], buf[i * 4 + 2], buf[i * 4 + 3]];
+        let a = u32::from(px[3]);
         for c in 0..3 {
-            o[c] = ((u32::from(p[c]) * a + u32::from(under[c]) * (255 - a) + 127) / 255) as u8;
+            let v = u32::from(px[c]) * a + u32::from(under[c]) * (255 - a);
+            buf[i * 3 + c] = ((v + 127) / 255) as u8;
         }
     }
-    out
+    buf.truncate(n * 3);
+    buf.shrink_to_fit();
+    image::RgbImage::from_raw(w, h, buf).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -5,6 +5,11 @@
 //!
 //! Crate choices and figures: `docs/images.md`.
 
+// The one module where `unsafe` is allowed: rav1d's C API (see av1.rs).
+#[allow(unsafe_code)]
+mod av1;
+mod avif;
+mod avif_proc;
 mod crop;
 mod encode;
 mod engine;
@@ -15,9 +20,12 @@ mod shrink;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_avif;
 
+pub use avif_proc::{decoder_main, set_avif_decoder, DECODER_ARG, DECODE_TIMEOUT};
 pub use crop::{parse_crop, CropSpec};
-pub use engine::{transform, Output, Rect};
+pub use engine::{output_pixels, transform, Output, Rect, AVIF_MAX_PIXELS};
 pub use params::{
     default_bg, parse_preset_query, parse_query, Fit, FormatReq, ParamError, Params, MAX_SIDE,
     PASSTHROUGH,
@@ -84,7 +92,7 @@ impl Format {
 
 /// Why a transformation failed. The HTTP mapping (SPEC §8):
 /// `Unsupported` → 415 `unsupported_image`, `TooLarge` → 413
-/// `image_too_large`, `Invalid` → 400 (`invalid_transformation` for a bad
+/// `image_too_large` (`OutputTooLarge` too), `Invalid` → 400 (`invalid_transformation` for a bad
 /// crop file, or a corrupt image), `Internal` → 500.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -92,6 +100,13 @@ pub enum EngineError {
     Unsupported(String),
     #[error("image has {pixels} pixels, more than the limit of {limit}")]
     TooLarge { pixels: u64, limit: u64 },
+    /// The output asked for is over a format's own limit (AVIF: 16 MP).
+    #[error("a {} output of {pixels} pixels is over its limit of {limit}", format.ext())]
+    OutputTooLarge {
+        format: Format,
+        pixels: u64,
+        limit: u64,
+    },
     #[error("invalid image: {0}")]
     Invalid(String),
     #[error("image encoding failed: {0}")]

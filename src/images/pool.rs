@@ -1,6 +1,9 @@
 //! A bounded pool for blocking image work: at most `workers` jobs run at
 //! once (each on tokio's blocking threads) and at most `queue` wait; a job
-//! beyond that is refused at once so the caller can answer 429.
+//! beyond that is refused at once so the caller can answer 429. Jobs are
+//! also admitted by the pixels they handle (source + output): the pixels in
+//! flight never exceed the pool's pixel budget, so memory follows pixels,
+//! not the number of jobs. A job larger than the whole budget runs alone.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +24,9 @@ pub enum Busy {
 #[derive(Clone)]
 pub struct Pool {
     running: Arc<Semaphore>,
+    /// One permit per pixel in flight.
+    pixels: Arc<Semaphore>,
+    pixel_budget: u32,
     admitted: Arc<AtomicUsize>,
     capacity: usize,
 }
@@ -35,14 +41,23 @@ impl Drop for Admitted {
 }
 
 impl Pool {
-    /// `workers` is clamped to at least 1 (SPEC: one per core).
-    pub fn new(workers: usize, queue: usize) -> Pool {
+    /// `workers` is clamped to at least 1 (SPEC: one per core);
+    /// `pixel_budget` (at least 1) bounds the pixels of the jobs running.
+    pub fn new(workers: usize, queue: usize, pixel_budget: u32) -> Pool {
         let workers = workers.max(1);
+        let pixel_budget = pixel_budget.max(1);
         Pool {
             running: Arc::new(Semaphore::new(workers)),
+            pixels: Arc::new(Semaphore::new(pixel_budget as usize)),
+            pixel_budget,
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity: workers + queue,
         }
+    }
+
+    /// Pixels of the jobs running now.
+    pub fn pixels_in_flight(&self) -> u64 {
+        u64::from(self.pixel_budget) - self.pixels.available_permits() as u64
     }
 
     /// Jobs running or waiting now.
@@ -59,16 +74,26 @@ impl Pool {
             .map(|_| Admitted(self.admitted.clone()))
     }
 
-    /// Runs `f` on a blocking thread once a worker is free. The worker slot
-    /// moves into the blocking job, so a caller that gives up (client gone)
-    /// frees its queue place at once but never lets more than `workers` jobs
-    /// run at the same time.
-    pub async fn run<F, T>(&self, f: F) -> Result<T, Busy>
+    /// Runs `f`, a job handling `pixels` pixels, on a blocking thread once
+    /// its pixels fit in the budget (a job over the whole budget waits for
+    /// all of it) and a worker is free. The pixels are taken before the
+    /// worker, so a waiting large job holds no worker. Pixels and worker
+    /// slot move into the blocking job, so a caller that gives up (client
+    /// gone) frees its queue place at once but never lets more than
+    /// `workers` jobs, or more pixels than the budget, run at the same time.
+    pub async fn run<F, T>(&self, pixels: u64, f: F) -> Result<T, Busy>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let admitted = self.admit().ok_or(Busy::Full)?;
+        let share = pixels.clamp(1, u64::from(self.pixel_budget)) as u32;
+        let pixels = self
+            .pixels
+            .clone()
+            .acquire_many_owned(share)
+            .await
+            .map_err(|_| Busy::Full)?;
         let permit = self
             .running
             .clone()
@@ -76,7 +101,7 @@ impl Pool {
             .await
             .map_err(|_| Busy::Full)?;
         let job = tokio::task::spawn_blocking(move || {
-            let _slot = (permit, admitted);
+            let _slot = (permit, pixels, admitted);
             f()
         });
         job.await.map_err(|e| {
@@ -101,7 +126,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bounded_and_refuses_when_full() {
-        let pool = Pool::new(1, 1);
+        let pool = Pool::new(1, 1, 100);
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let rx = Arc::new(std::sync::Mutex::new(rx));
         let max_seen = Arc::new(AtomicUsize::new(0));
@@ -111,7 +136,7 @@ mod tests {
             let (pool, rx, live, max_seen) =
                 (pool.clone(), rx.clone(), live.clone(), max_seen.clone());
             handles.push(tokio::spawn(async move {
-                pool.run(move || {
+                pool.run(10, move || {
                     let n = live.fetch_add(1, Ordering::SeqCst) + 1;
                     max_seen.fetch_max(n, Ordering::SeqCst);
                     rx.lock().unwrap().recv().unwrap();
@@ -124,7 +149,7 @@ mod tests {
         while pool.load() < 2 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert_eq!(pool.run(|| 1).await, Err(Busy::Full));
+        assert_eq!(pool.run(1, || 1).await, Err(Busy::Full));
         tx.send(()).unwrap();
         tx.send(()).unwrap();
         for h in handles {
@@ -132,14 +157,44 @@ mod tests {
         }
         assert_eq!(max_seen.load(Ordering::SeqCst), 1);
         assert_eq!(pool.load(), 0);
-        assert_eq!(pool.run(|| 3).await, Ok(3));
+        assert_eq!(pool.run(1, || 3).await, Ok(3));
     }
 
     #[tokio::test]
     async fn panic_is_reported_not_propagated() {
-        let pool = Pool::new(1, 0);
-        let r: Result<(), Busy> = pool.run(|| panic!("boom")).await;
+        let pool = Pool::new(1, 0, 100);
+        let r: Result<(), Busy> = pool.run(1, || panic!("boom")).await;
         assert_eq!(r, Err(Busy::Panicked("boom".into())));
-        assert_eq!(pool.run(|| 5).await, Ok(5));
+        assert_eq!(pool.run(1, || 5).await, Ok(5));
+        assert_eq!(pool.pixels_in_flight(), 0);
+    }
+
+    /// Two workers, a budget of 100 pixels: jobs of 60 run one by one, a job
+    /// over the budget runs alone, small ones share; all finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn admits_by_pixels_in_flight() {
+        let pool = Pool::new(2, 8, 100);
+        let live = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for px in [60u64, 60, 500, 30, 30, 60] {
+            let (pool, live, most) = (pool.clone(), live.clone(), most.clone());
+            handles.push(tokio::spawn(async move {
+                pool.run(px, move || {
+                    let share = px.min(100) as usize;
+                    let now = live.fetch_add(share, Ordering::SeqCst) + share;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(30));
+                    live.fetch_sub(share, Ordering::SeqCst);
+                })
+                .await
+            }));
+        }
+        for h in handles {
+            assert_eq!(h.await.unwrap(), Ok(()));
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= 100, "{most} pixels ran at once");
+        assert_eq!(pool.pixels_in_flight(), 0);
     }
 }

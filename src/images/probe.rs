@@ -55,22 +55,26 @@ pub(crate) fn image_format(f: Format) -> image::ImageFormat {
     }
 }
 
-/// The message for AVIF sources: the only AVIF decoders for Rust are dav1d
-/// (a C library) and rav1d (a port with an `unsafe` C-style API), neither
-/// usable here.
-pub(crate) const AVIF_SOURCE: &str =
-    "AVIF images can be produced but not read: AVIF decoding needs the dav1d C library";
-
-/// Reads the format and size from the header only. `head` may be the whole
-/// file or just its start (64 KiB is plenty for every format's header, a
-/// JPEG with a large EXIF block before its SOF excepted, which then reports
-/// `Invalid`). Anything that is not JPEG, PNG, WebP, GIF, BMP or TIFF is
-/// `Unsupported` at once, without decoding.
+/// Reads the format and size from the header only. `head` is the file's
+/// start (the caller reads at most 256 KiB): a header that does not lie
+/// within it (a JPEG with more metadata than that before its frame header)
+/// reports `Invalid`. Anything that is not JPEG, PNG, WebP, GIF, BMP, TIFF
+/// or AVIF is `Unsupported` at once, without decoding.
 pub fn probe(head: &[u8]) -> Result<Probe, EngineError> {
     let format =
         sniff(head).ok_or_else(|| EngineError::Unsupported("unrecognised file type".into()))?;
     if format == Format::Avif {
-        return Err(EngineError::Unsupported(AVIF_SOURCE.into()));
+        if !super::avif_proc::available() {
+            return Err(EngineError::Unsupported(
+                "AVIF decoding is not available in this process".into(),
+            ));
+        }
+        let (width, height) = super::avif::dimensions(head)?;
+        return Ok(Probe {
+            format,
+            width,
+            height,
+        });
     }
     let reader = image::ImageReader::with_format(Cursor::new(head), image_format(format));
     let (width, height) = reader.into_dimensions().map_err(|e| {
@@ -207,7 +211,7 @@ mod tests {
         assert_eq!(sniff(b"\0\0\0\x18ftypmp42\0\0"), None);
         assert!(matches!(
             probe(b"\0\0\0\x1cftypavif\0\0\0\0"),
-            Err(EngineError::Unsupported(_))
+            Err(EngineError::Invalid(_))
         ));
     }
 }

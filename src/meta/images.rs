@@ -26,6 +26,19 @@ pub struct DerivedRow {
     pub created_at: i64,
 }
 
+/// What probing a source version found: its format and size, or why it is
+/// not a readable image (`error`, then `format` is None).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ProbeRow {
+    pub version_id: String,
+    /// The format's extension (`jpg`, `png`, …).
+    pub format: Option<String>,
+    pub width: i64,
+    pub height: i64,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
 /// A named parameter set.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct PresetRow {
@@ -49,6 +62,11 @@ pub trait ImageStore: Send + Sync {
     async fn put_derived(&self, row: &DerivedRow) -> AppResult<bool>;
     /// Every cached result of an account (tests and operators).
     async fn list_derived(&self, account_id: &str) -> AppResult<Vec<DerivedRow>>;
+    /// The remembered probe of a source version, if any.
+    async fn get_image_probe(&self, version_id: &str) -> AppResult<Option<ProbeRow>>;
+    /// Remembers a probe. Nothing happens when the version is already
+    /// probed or no longer exists (the row would go with it anyway).
+    async fn put_image_probe(&self, row: &ProbeRow) -> AppResult<()>;
     /// Creates or replaces a preset; returns the stored row.
     async fn put_preset(&self, row: &PresetRow) -> AppResult<PresetRow>;
     async fn get_preset(&self, account_id: &str, name: &str) -> AppResult<Option<PresetRow>>;
@@ -149,6 +167,46 @@ macro_rules! impl_images {
                     .bind(account_id)
                     .fetch_all(&self.pool)
                     .await?)
+            }
+
+            async fn get_image_probe(
+                &self,
+                version_id: &str,
+            ) -> $crate::error::AppResult<Option<$crate::meta::ProbeRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT version_id, format, width, height, error, created_at \
+                     FROM image_probes WHERE version_id = $1",
+                )
+                .bind(version_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn put_image_probe(
+                &self,
+                r: &$crate::meta::ProbeRow,
+            ) -> $crate::error::AppResult<()> {
+                let done = sqlx::query(
+                    "INSERT INTO image_probes \
+                     (version_id, format, width, height, error, created_at) \
+                     SELECT $1, $2, $3, $4, $5, $6 \
+                     WHERE EXISTS (SELECT 1 FROM file_versions WHERE version_id = $1) \
+                     ON CONFLICT (version_id) DO NOTHING",
+                )
+                .bind(&r.version_id)
+                .bind(&r.format)
+                .bind(r.width)
+                .bind(r.height)
+                .bind(&r.error)
+                .bind(r.created_at)
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    // The version was deleted meanwhile.
+                    Err(e) if is_foreign_key_violation(&e) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
             }
 
             async fn put_preset(

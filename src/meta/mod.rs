@@ -20,7 +20,7 @@ pub mod usage;
 pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
-pub use images::{DerivedRow, ImageStore, PresetRow};
+pub use images::{DerivedRow, ImageStore, PresetRow, ProbeRow};
 pub use keyring::{KeyringStore, Reseal};
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};

@@ -462,7 +462,8 @@ async fn busy_pool_is_429(b: Backend) {
     for _ in 0..capacity {
         let (pool, rx) = (app.state.images.clone(), rx.clone());
         jobs.push(tokio::spawn(async move {
-            pool.run(move || rx.lock().unwrap().recv().unwrap()).await
+            pool.run(1, move || rx.lock().unwrap().recv().unwrap())
+                .await
         }));
     }
     while app.state.images.load() < capacity {

@@ -26,6 +26,8 @@ mod hardening_presets;
 mod imagekit;
 mod images;
 mod images_auth;
+mod images_avif;
+mod images_memory;
 mod jwt;
 mod jwt_carriers;
 mod meta;
