@@ -54,6 +54,33 @@ pub enum ImageLimit {
     AvifOutput,
 }
 
+impl ImageLimit {
+    fn message(self, pixels: u64, limit: u64) -> String {
+        match self {
+            ImageLimit::Pixels => format!(
+                "The transformation handles {pixels} pixels (source and output), more than \
+                 the limit of {limit} pixels (STOWAGE_IMAGE_MAX_PIXELS)."
+            ),
+            ImageLimit::AvifOutput => format!(
+                "An AVIF output has at most {limit} pixels (4096×4096); this one would have \
+                 {pixels}."
+            ),
+        }
+    }
+}
+
+/// The message of a text field (or a piece of a form, named in parentheses
+/// such as "(preamble)") over its limit.
+fn field_too_large(name: &str, limit: usize) -> String {
+    match name.strip_prefix('(') {
+        Some(what) => format!(
+            "The form's {} is over {limit} bytes.",
+            what.trim_end_matches(')')
+        ),
+        None => format!("The field {name:?} is over {limit} bytes."),
+    }
+}
+
 /// Everything that can go wrong, each with a stable `code` (API: clients branch on it).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -277,14 +304,7 @@ impl AppError {
                 Some(d) => format!("The file is {d} bytes; the limit is {limit} bytes."),
                 None => format!("The file is larger than the limit of {limit} bytes."),
             },
-            AppError::FieldTooLarge { name, limit } => match name.strip_prefix('(') {
-                // Not a field: a piece of the form, e.g. "(preamble)".
-                Some(what) => format!(
-                    "The form's {} is over {limit} bytes.",
-                    what.trim_end_matches(')')
-                ),
-                None => format!("The field {name:?} is over {limit} bytes."),
-            },
+            AppError::FieldTooLarge { name, limit } => field_too_large(name, *limit),
             AppError::TooManyParts { limit } => {
                 format!("The form has more than {limit} parts.")
             }
@@ -300,19 +320,8 @@ impl AppError {
             AppError::ImageTooLarge {
                 pixels,
                 limit,
-                what: ImageLimit::Pixels,
-            } => format!(
-                "The transformation handles {pixels} pixels (source and output), more than \
-                 the limit of {limit} pixels (STOWAGE_IMAGE_MAX_PIXELS)."
-            ),
-            AppError::ImageTooLarge {
-                pixels,
-                limit,
-                what: ImageLimit::AvifOutput,
-            } => format!(
-                "An AVIF output has at most {limit} pixels (4096×4096); this one would have \
-                 {pixels}."
-            ),
+                what,
+            } => what.message(*pixels, *limit),
             AppError::UnsupportedImage { reason } => {
                 format!("This file cannot be transformed: {reason}.")
             }
