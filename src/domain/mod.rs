@@ -5,6 +5,7 @@ pub mod digests;
 pub mod files;
 pub mod folders;
 pub mod forms;
+pub mod from_url;
 pub mod imagekit;
 pub mod images;
 pub mod ingest;

@@ -99,6 +99,24 @@ pub struct PathSpec {
     pub folder_path_variables_enabled: Option<bool>,
 }
 
+/// A `path` field of a JSON request (SPEC §5.3 begin, §5.7): a full path
+/// string, or a path spec object; absent: the default folder and name.
+pub fn parse_path(v: Option<&serde_json::Value>) -> AppResult<PathSpec> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(PathSpec::default()),
+        Some(serde_json::Value::String(s)) => {
+            validate_file_path(s)?;
+            Ok(PathSpec::from_file_path(s))
+        }
+        Some(obj) => serde_json::from_value(obj.clone()).map_err(|e| {
+            AppError::invalid_request(
+                format!("path is not valid: {e}."),
+                "Send path as \"/folder/file.ext\" or {\"folderPath\": \"/folder\", \"fileName\": \"file.ext\"}.",
+            )
+        }),
+    }
+}
+
 impl PathSpec {
     /// A full path given as one string (`filePath`): folder and name split at the last `/`.
     pub fn from_file_path(file_path: &str) -> PathSpec {

@@ -5,10 +5,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+mod fetch;
 mod store;
 mod suggestion;
 mod tus;
 
+pub use fetch::FetchError;
 pub use store::{classify as classify_store_failure, StoreFailure};
 pub use tus::TusError;
 
@@ -144,6 +146,9 @@ pub enum AppError {
     PresetNotFound { name: String },
     #[error("tus: {0:?}")]
     Tus(TusError),
+    /// An outbound request a user asked for (SPEC §5.7).
+    #[error("fetch: {0:?}")]
+    Fetch(FetchError),
     #[error("service unavailable: {cause}")]
     Unavailable { cause: String },
     /// The object store is full (SPEC §8: 507, nothing kept, no retry hint).
@@ -239,6 +244,7 @@ impl AppError {
             AppError::MimeTypeNotAllowed { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Tus(t) => t.status(),
+            AppError::Fetch(f) => f.status(),
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -270,6 +276,7 @@ impl AppError {
             AppError::UnsupportedImage { .. } => "unsupported_image",
             AppError::PresetNotFound { .. } => "preset_not_found",
             AppError::Tus(t) => t.code(),
+            AppError::Fetch(f) => f.code(),
             AppError::Unavailable { .. } => "service_unavailable",
             AppError::InsufficientStorage { .. } => "insufficient_storage",
             AppError::Busy { .. } => "busy",
@@ -329,6 +336,7 @@ impl AppError {
                 format!("The account has no transformation preset {name:?}.")
             }
             AppError::Tus(t) => t.message(),
+            AppError::Fetch(f) => f.message(),
             AppError::Unavailable { .. } => {
                 "A backing service (database or object store) is unreachable.".into()
             }
@@ -408,6 +416,7 @@ impl AppError {
                 json!({ "uploadOffset": expected, "requested": got })
             }
             AppError::Tus(TusError::PastLength { length }) => json!({ "uploadLength": length }),
+            AppError::Fetch(f) => f.details(),
             _ => json!({}),
         }
     }

@@ -92,6 +92,7 @@ impl AppError {
             AppError::UnsupportedImage { .. } => UNSUPPORTED_IMAGE.into(),
             AppError::PresetNotFound { .. } => PRESET_NOT_FOUND.into(),
             AppError::Tus(t) => t.suggestion().into(),
+            AppError::Fetch(f) => f.suggestion().into(),
             AppError::Unavailable { .. } => UNAVAILABLE.into(),
             AppError::InsufficientStorage { .. } => INSUFFICIENT_STORAGE.into(),
             AppError::Busy { .. } => BUSY.into(),

@@ -2,9 +2,10 @@
 //! (multipart/form-data, one or more files).
 
 use super::form::{Form, MAX_TEXT_FIELD};
-use super::{content_length, header_str, upload_response, AppPath, AppQuery};
+use super::{content_length, header_str, upload_response, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
-use crate::domain::paths::{validate_file_path, PathSpec};
+use crate::domain::from_url;
+use crate::domain::paths::{self, validate_file_path, PathSpec};
 use crate::domain::plan::Intent;
 use crate::domain::uploads::{self, FormOutcome};
 use crate::error::{AppError, AppResult};
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
             "/v2/accounts/{account}/uploads/form_data",
             post(post_form_data_upload),
         )
+        .route("/v2/accounts/{account}/uploads/url", post(post_url_upload))
 }
 
 /// Where the upload goes: `filePath`, or the parts of a path spec.
@@ -127,6 +129,39 @@ async fn post_form_data_upload(
             "error": e.body()["error"],
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// `uploads/url` (SPEC §5.7): Bytescale's UploadFromUrl request.
+#[derive(Debug, Deserialize)]
+/// Bytescale's `timeout` is accepted and ignored: the source gets 10 s for
+/// its headers, then SPEC §8's pace (README).
+#[serde(rename_all = "camelCase")]
+struct UrlUpload {
+    url: String,
+    path: Option<Value>,
+    mime: Option<String>,
+    original_file_name: Option<String>,
+    metadata: Option<Value>,
+    tags: Option<Vec<String>>,
+}
+
+async fn post_url_upload(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    principal: Principal,
+    AppJson(req): AppJson<UrlUpload>,
+) -> AppResult<Json<Value>> {
+    let intent = Intent {
+        account,
+        path: Some(paths::parse_path(req.path.as_ref())?),
+        original_file_name: req.original_file_name,
+        mime: req.mime,
+        metadata: req.metadata.unwrap_or_else(|| json!({})),
+        tags: req.tags.unwrap_or_default(),
+        ..Intent::default()
+    };
+    let row = from_url::upload(&state, principal, &req.url, intent).await?;
+    Ok(Json(upload_response(&state, &row)))
 }
 
 fn upload_metadata(headers: &HeaderMap) -> AppResult<Value> {

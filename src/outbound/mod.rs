@@ -15,6 +15,7 @@
 //! - No proxy from the environment; TLS verified with the platform's roots.
 
 pub mod address;
+pub mod fetch;
 
 pub use address::Allowed;
 
@@ -62,7 +63,8 @@ impl Outbound {
         let allowed = Arc::new(Allowed::parse(allowed)?);
         let checked = allowed.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous` holds the first URL too: MAX_REDIRECTS hops, then no more.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(Refusal::TooManyRedirects);
             }
             match check_url(attempt.url(), &checked) {

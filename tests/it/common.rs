@@ -83,6 +83,8 @@ pub struct Options {
     pub direct_parts: bool,
     /// This object store instead of STOWAGE_TEST_STORAGE_URL or a temp dir.
     pub storage_url: Option<String>,
+    /// STOWAGE_FETCH_ALLOWED_NETWORKS (tests' own servers on loopback).
+    pub fetch_allowed_networks: String,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             abandoned_upload_ttl: Config::default().abandoned_upload_ttl,
             direct_parts: false,
             storage_url: None,
+            fetch_allowed_networks: String::new(),
             allowed_origins: String::new(),
             sandbox_ttl: Config::default().sandbox_ttl,
             body_timeout: Config::default().body_timeout,
@@ -207,6 +210,7 @@ impl TestApp {
             body_min_rate: opts.body_min_rate,
             header_timeout: opts.header_timeout,
             max_connections: opts.max_connections,
+            fetch_allowed_networks: opts.fetch_allowed_networks.clone(),
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

@@ -43,3 +43,4 @@ mod tus;
 mod unbound_sessions;
 mod uploads;
 mod uploads_forms;
+mod url_uploads;

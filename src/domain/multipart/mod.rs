@@ -12,7 +12,7 @@ pub use abort::abort;
 
 use crate::auth::{signed, Need, Principal};
 use crate::domain::ingest::{self, detached, discard, NewFile, StagedBlob};
-use crate::domain::paths::{self, PathSpec};
+use crate::domain::paths;
 use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, FileRow, UploadPart, UploadSession};
@@ -80,22 +80,6 @@ pub struct Begun {
 pub enum Confirmed {
     Pending,
     Completed { etag: String },
-}
-
-fn parse_path(v: Option<&Value>) -> AppResult<PathSpec> {
-    match v {
-        None | Some(Value::Null) => Ok(PathSpec::default()),
-        Some(Value::String(s)) => {
-            paths::validate_file_path(s)?;
-            Ok(PathSpec::from_file_path(s))
-        }
-        Some(obj) => serde_json::from_value(obj.clone()).map_err(|e| {
-            AppError::invalid_request(
-                format!("path is not valid: {e}."),
-                "Send path as \"/folder/file.ext\" or {\"folderPath\": \"/folder\", \"fileName\": \"file.ext\"}.",
-            )
-        }),
-    }
 }
 
 fn part_range(size: u64, idx: u64) -> (u64, i64) {
@@ -168,7 +152,7 @@ pub async fn begin(
     }
     let intent = Intent {
         account: account.to_string(),
-        path: Some(parse_path(req.path.as_ref())?),
+        path: Some(paths::parse_path(req.path.as_ref())?),
         original_file_name: req.original_file_name,
         mime: req.mime,
         declared_size: Some(req.size),
