@@ -3,10 +3,10 @@
 
 use crate::auth::jwt::{check_lifetime, unverified_account};
 use crate::auth::signed::{self, UrlSignature};
+use crate::domain::base64::Base64Decoder;
 use crate::domain::folders::{decode_cursor, encode_cursor};
 use crate::domain::paths::{validate_file_path, validate_folder_path, MAX_PATH_BYTES};
 use crate::http::cdn::select_range;
-use crate::http::form::Base64Decoder;
 use crate::http::limits::decodes_to_utf8;
 use crate::http::tus::parse_metadata;
 use crate::meta::After;

@@ -37,9 +37,6 @@ pub trait Part: Send + Sized + 'static {
     async fn text(self) -> AppResult<String>;
     /// The part's bytes as they arrive.
     fn bytes(self) -> PartStream;
-    /// A text part holding base64 (or a `data:…;base64,` URL), decoded as it
-    /// streams.
-    fn base64_bytes(self) -> PartStream;
 }
 
 /// Reads every remaining part (text fields within their limit, files

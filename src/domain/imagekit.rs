@@ -4,10 +4,13 @@
 //! V2 an HS256 JWT binding every form field, V1 an HMAC-SHA1 signature of
 //! `token + expire`. Each client token is accepted once, on every node.
 
+mod remote;
+
 use crate::auth::keys;
 use crate::auth::rules::Op;
 use crate::auth::{Principal, Via};
 use crate::domain::forms::{Form, Part};
+use crate::domain::from_url;
 use crate::domain::ingest::{detached, StagedBlob};
 use crate::domain::paths;
 use crate::domain::plan::{self, effective_mime, Intent, Uploader};
@@ -15,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::{AppState, ANONYMOUS_STAGING_LIMIT};
 use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -97,38 +101,26 @@ fn target_path(fields: &BTreeMap<String, String>) -> AppResult<String> {
     Ok(path)
 }
 
-/// Decides whether the staged file may be stored, and commits it.
+/// The `file` field: bytes staged as they arrived, or a URL to fetch once
+/// the form's credentials have been checked.
+pub enum FileField {
+    Staged(Staged),
+    Remote(String),
+}
+
+/// Decides whether the file may be stored, and commits it (a remote file is
+/// fetched only now, once the token has been checked).
 pub async fn finish(
     state: &AppState,
     version: Version,
     principal: &Principal,
     fields: &BTreeMap<String, String>,
-    staged: &Staged,
+    file: &FileField,
 ) -> AppResult<FileRow> {
     let path = target_path(fields)?;
     let overwrite = truthy(fields, "overwriteFile", true);
-    let (account, principal) = match &principal.account {
-        Some(acc) if !matches!(principal.via, Via::UploadToken { .. }) => {
-            (acc.clone(), principal.clone())
-        }
-        _ => {
-            let account = match version {
-                Version::V2 => state.auth.verify_imagekit_v2(fields).await?,
-                Version::V1 => state.auth.verify_imagekit_v1(fields).await?,
-            };
-            // Token uploads may create exactly this path. Overwriting needs a
-            // V2 token, whose signature covers overwriteFile and the path; V1
-            // signs only token + expire, so a V1 client could otherwise name
-            // any existing file.
-            let ops = if overwrite && version == Version::V2 {
-                vec![Op::Create, Op::Overwrite]
-            } else {
-                vec![Op::Create]
-            };
-            let scoped = Principal::scoped(&account, &path, ops, Via::ClientToken)?;
-            (account, scoped)
-        }
-    };
+    let (account, principal) =
+        authorize(state, version, principal, fields, &path, overwrite).await?;
     let tags: Vec<String> = fields
         .get("tags")
         .map(|t| {
@@ -139,23 +131,63 @@ pub async fn finish(
                 .collect()
         })
         .unwrap_or_default();
-    let intent = Intent {
+    let mut intent = Intent {
         account: account.clone(),
         path: Some(plan::exact(&path)),
-        original_file_name: staged.original_name.clone(),
-        // ImageKit guesses a missing type from the stored name.
-        mime: Some(effective_mime(staged.content_type.as_deref(), Some(&path))?),
-        declared_size: Some(staged.blob.size),
         metadata: json!({ "isPrivateFile": truthy(fields, "isPrivateFile", false) }),
         tags,
         no_overwrite: !overwrite,
-        path_before_bytes: false,
+        ..Intent::default()
     };
+    let staged = match file {
+        FileField::Remote(url) => {
+            let who = Uploader::new(principal);
+            let prepared = from_url::fetch_and_stage(state, who, url, intent).await?;
+            return prepared.commit(state).await;
+        }
+        FileField::Staged(staged) => staged,
+    };
+    intent.original_file_name = staged.original_name.clone();
+    // ImageKit guesses a missing type from the stored name.
+    intent.mime = Some(effective_mime(staged.content_type.as_deref(), Some(&path))?);
+    intent.declared_size = Some(staged.blob.size);
     let planned = plan::plan(state, Uploader::new(principal), intent).await?;
     // Copy the staged object under the account's prefix, then commit.
     let b = &staged.blob;
     let blob = StagedBlob::copy(state, &account, b.key(), b.size, &b.sha256).await?;
     planned.with_blob(blob).commit(state).await
+}
+
+/// The account and the principal that uploads: a key's, or one scoped to
+/// the path by the form's ImageKit client token.
+async fn authorize(
+    state: &AppState,
+    version: Version,
+    principal: &Principal,
+    fields: &BTreeMap<String, String>,
+    path: &str,
+    overwrite: bool,
+) -> AppResult<(String, Principal)> {
+    if let Some(acc) = &principal.account {
+        if !matches!(principal.via, Via::UploadToken { .. }) {
+            return Ok((acc.clone(), principal.clone()));
+        }
+    }
+    let account = match version {
+        Version::V2 => state.auth.verify_imagekit_v2(fields).await?,
+        Version::V1 => state.auth.verify_imagekit_v1(fields).await?,
+    };
+    // Token uploads may create exactly this path. Overwriting needs a V2
+    // token, whose signature covers overwriteFile and the path; V1 signs
+    // only token + expire, so a V1 client could otherwise name any
+    // existing file.
+    let ops = if overwrite && version == Version::V2 {
+        vec![Op::Create, Op::Overwrite]
+    } else {
+        vec![Op::Create]
+    };
+    let scoped = Principal::scoped(&account, path, ops, Via::ClientToken)?;
+    Ok((account, scoped))
 }
 
 /// An ImageKit upload form (SPEC §5.5): the `file` part may come before the
@@ -195,7 +227,7 @@ pub async fn upload<F: Form>(
     detached(async move {
         let _slot = slot;
         let mut fields = BTreeMap::new();
-        let mut staged: Option<Staged> = None;
+        let mut staged: Option<FileField> = None;
         while let Some(part) = form.next().await? {
             let name = part.name().to_string();
             if name == "file" && staged.is_none() {
@@ -208,29 +240,46 @@ pub async fn upload<F: Form>(
             AppError::invalid_request("Missing file parameter for upload.", "Send the file field.")
         })?;
         let result = finish(&state, version, &principal, &fields, &staged).await;
-        staged.blob.discard().await;
+        if let FileField::Staged(staged) = staged {
+            staged.blob.discard().await;
+        }
         result
     })
     .await
 }
 
-/// The `file` part: a file input, or base64 text (data URLs too; remote URLs
-/// are not fetched), streamed into a staged blob.
-async fn stage_part<P: Part>(state: &AppState, part: P, limit: u64) -> AppResult<Staged> {
+/// The `file` part: a file input or base64 text (data URLs too), streamed
+/// into a staged blob; or an `http(s)://` URL, kept to be fetched later.
+async fn stage_part<P: Part>(state: &AppState, part: P, limit: u64) -> AppResult<FileField> {
     let file_name = part.file_name().map(str::to_string);
     if file_name.is_some() {
         let ct = part.content_type();
-        return stage(state, part.bytes(), limit, file_name, ct).await;
+        let staged = stage(state, part.bytes(), limit, file_name, ct).await?;
+        return Ok(FileField::Staged(staged));
     }
-    stage(state, part.base64_bytes(), limit, None, None)
-        .await
-        .map_err(|e| match e {
-            AppError::UploadIncomplete { message } if message.contains("base64") => {
-                AppError::invalid_request(
-                    "The file field is neither a file nor base64 data.",
-                    "Send the file as a file part, or base64; remote URLs are not fetched.",
-                )
-            }
-            other => other,
-        })
+    let (head, rest) = remote::peek(part.bytes()).await?;
+    if remote::is_url(&head) {
+        return Ok(FileField::Remote(remote::whole_url(head, rest).await?));
+    }
+    let text = futures::stream::once(async move { Ok(head) })
+        .chain(rest)
+        .boxed();
+    let staged = stage(
+        state,
+        crate::domain::base64::decode_stream(text),
+        limit,
+        None,
+        None,
+    )
+    .await
+    .map_err(|e| match e {
+        AppError::UploadIncomplete { message } if message.contains("base64") => {
+            AppError::invalid_request(
+                "The file field is neither a file, base64 data nor an http(s) URL.",
+                "Send the file as a file part, as base64, or as a URL to fetch.",
+            )
+        }
+        other => other,
+    })?;
+    Ok(FileField::Staged(staged))
 }

@@ -1,6 +1,7 @@
 //! What stowage does, between the HTTP handlers and the stores. Functions
 //! return rows and plain structs; http/ shapes them for the wire.
 
+pub mod base64;
 pub mod digests;
 pub mod files;
 pub mod folders;

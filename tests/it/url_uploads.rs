@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use base64::Engine;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -336,3 +337,58 @@ async fn permission_before_the_fetch(b: Backend) {
     );
 }
 both!(permission_before_the_fetch);
+
+async fn imagekit_form(app: &TestApp, file: &str, basic: Option<&str>) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("file", file.to_string())
+        .text("fileName", "remote.png")
+        .text("useUniqueFileName", "false");
+    let mut req = app
+        .client
+        .post(format!("{}/api/v1/files/upload", app.url))
+        .multipart(form);
+    if let Some(key) = basic {
+        req = req.basic_auth(key, Some(""));
+    }
+    let resp = req.send().await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// ImageKit's `file` may be a URL: fetched once the form's credentials are
+/// checked, under the same rules.
+async fn imagekit_remote_files(b: Backend) {
+    let app = TestApp::spawn_with(b, allowed()).await;
+    let src = source().await;
+    let url = format!("{}/a.png", src.base);
+    let (status, body) = imagekit_form(&app, &url, None).await;
+    assert!(status == 401 || status == 403, "{status} {body}");
+    assert_eq!(
+        src.hits.load(Ordering::SeqCst),
+        0,
+        "no token: never fetched"
+    );
+
+    let (status, body) = imagekit_form(&app, &url, Some(&app.secret)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["filePath"], "/remote.png");
+    assert_eq!(app.get_bytes("/remote.png").await.1, PNG);
+
+    let (status, body) = imagekit_form(&app, "http://169.254.169.254/x", Some(&app.secret)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not allowed"),
+        "{body}"
+    );
+    // Base64 still works beside URLs.
+    let b64 = base64::engine::general_purpose::STANDARD.encode(PNG);
+    let (status, body) = imagekit_form(&app, &b64, Some(&app.secret)).await;
+    assert_eq!(
+        (status, body["size"].clone()),
+        (200, json!(PNG.len())),
+        "{body}"
+    );
+}
+both!(imagekit_remote_files);
