@@ -93,6 +93,70 @@ where
     Ok(stale.into_iter().map(|(k,)| k).collect())
 }
 
+/// The cached transformation results of `pruned` versions and of every
+/// other version of `f`'s path, dropped and queued for deletion.
+pub(super) async fn queue_derived<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    pruned: &[(String, String)],
+    f: &FileRow,
+) -> AppResult<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+{
+    let mut derived = drop_derived(tx, pruned).await?;
+    derived.extend(stale_derived(tx, f).await?);
+    for key in &derived {
+        sqlx::query(sql::GC_UPSERT)
+            .bind(key.clone())
+            .bind(f.created_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(derived)
+}
+
+/// Gives `f`'s version a time after every other version of its path. Called
+/// once the file's pointer row is locked (the upsert), so versions are
+/// ordered by commit: `versions[0]` is always the one served, however many
+/// overwrites race. Returns the time given.
+pub(super) async fn order_version<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    f: &FileRow,
+) -> AppResult<i64>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (Option<i64>,): sqlx::FromRow<'r, DB::Row>,
+{
+    let (latest,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(created_at) FROM file_versions \
+         WHERE account_id = $1 AND path = $2 AND version_id <> $3",
+    )
+    .bind(f.account_id.clone())
+    .bind(f.path.clone())
+    .bind(f.version_id.clone())
+    .fetch_one(&mut **tx)
+    .await?;
+    let at = match latest {
+        Some(latest) if latest >= f.created_at => latest + 1,
+        _ => return Ok(f.created_at),
+    };
+    sqlx::query("UPDATE file_versions SET created_at = $1 WHERE version_id = $2")
+        .bind(at)
+        .bind(f.version_id.clone())
+        .execute(&mut **tx)
+        .await?;
+    Ok(at)
+}
+
 macro_rules! impl_files {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -193,6 +257,7 @@ macro_rules! impl_files {
                         tx.rollback().await?;
                         return Ok($crate::meta::CommitOutcome::Exists);
                     }
+                    $crate::meta::files::order_version(&mut tx, f).await?;
                     for (folder, parent) in $crate::meta::ancestors(&f.path) {
                         sqlx::query($crate::meta::sql::INSERT_IMPLICIT_FOLDER)
                         .bind(&f.account_id)
@@ -213,15 +278,7 @@ macro_rules! impl_files {
                     let pruned_blobs: Vec<String> = pruned.iter().map(|(k, _)| k.clone()).collect();
                     let mut dropped = release_blobs!(tx, &pruned_blobs, f.created_at);
                     dropped.extend(redundant);
-                    let mut derived = $crate::meta::files::drop_derived(&mut tx, &pruned).await?;
-                    derived.extend($crate::meta::files::stale_derived(&mut tx, f).await?);
-                    for key in &derived {
-                        sqlx::query($crate::meta::sql::GC_UPSERT)
-                            .bind(key)
-                            .bind(f.created_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    let derived = $crate::meta::files::queue_derived(&mut tx, &pruned, f).await?;
                     dropped.extend(derived);
                     tx.commit().await?;
                     Ok($crate::meta::CommitOutcome::Committed {

@@ -44,3 +44,4 @@ mod unbound_sessions;
 mod uploads;
 mod uploads_forms;
 mod url_uploads;
+mod version_order;
