@@ -83,6 +83,11 @@ pub struct Options {
     pub direct_parts: bool,
     /// This object store instead of STOWAGE_TEST_STORAGE_URL or a temp dir.
     pub storage_url: Option<String>,
+    /// SPEC §12's rate limits and trusted proxies.
+    pub rate_uploads: u32,
+    pub rate_transforms: u32,
+    pub rate_anonymous: u32,
+    pub trusted_proxies: String,
 }
 
 impl Default for Options {
@@ -100,6 +105,10 @@ impl Default for Options {
             body_min_rate: Config::default().body_min_rate,
             header_timeout: Config::default().header_timeout,
             max_connections: Config::default().max_connections,
+            rate_uploads: Config::default().rate_uploads,
+            rate_transforms: Config::default().rate_transforms,
+            rate_anonymous: Config::default().rate_anonymous,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -207,6 +216,10 @@ impl TestApp {
             body_min_rate: opts.body_min_rate,
             header_timeout: opts.header_timeout,
             max_connections: opts.max_connections,
+            rate_uploads: opts.rate_uploads,
+            rate_transforms: opts.rate_transforms,
+            rate_anonymous: opts.rate_anonymous,
+            trusted_proxies: opts.trusted_proxies.clone(),
             data_dir: dir.display().to_string(),
             ..Config::default()
         };
