@@ -83,6 +83,16 @@ pub async fn run(config: &Config, cmd: AccountsCommand) -> Result<(), String> {
             );
         }
         AccountsCommand::Usage { account, recount } => {
+            if meta
+                .get_account(&account)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!(
+                    "no account {account} (see `stowage accounts list`)"
+                ));
+            }
             let row = if recount {
                 meta.recount_usage(&account).await
             } else {

@@ -327,3 +327,35 @@ async fn limits_are_admin_only(b: Backend) {
     assert_eq!(u["limits"]["maxStorageBytes"], 1024 * 1024 * 1024);
 }
 both!(limits_are_admin_only);
+
+/// Multipart begin and tus creation declare their size: refused at once.
+async fn sessions_are_refused_when_declared(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    put_limits(&app, json!({"maxStorageBytes": 1000})).await;
+    let resp = app
+        .client
+        .post(app.api("/uploads"))
+        .bearer_auth(&app.secret)
+        .json(&json!({"size": 5000, "protocol": "1.1", "path": "/mp/big.bin"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, e) = error_of(resp).await;
+    assert_eq!((status, e["code"].as_str()), (413, Some("quota_exceeded")));
+    assert_eq!(e["details"]["adding"], 5000);
+    let resp = app
+        .client
+        .post(app.api("/tus"))
+        .bearer_auth(&app.secret)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "1001")
+        .header("upload-metadata", "filePath L3R1cy9iaWcuYmlu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("quota_exceeded"), "{text}");
+    assert_eq!(counts(&app).await, [0, 0, 0, 0]);
+}
+both!(sessions_are_refused_when_declared);
