@@ -15,7 +15,7 @@ node bench/make-jpeg.mjs 4000 3000 "$TMP/img12.jpg"
 node bench/make-jpeg.mjs 6000 4000 "$TMP/img24.jpg"
 mkdir -p "$TMP/st"
 PORT=${PORT:-18283}
-( cd "$TMP/st" && STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec taskset -c 0,1 "$BIN" serve >out.log 2>err.log ) &
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec taskset -c 0,1 "$BIN" serve >out.log 2>err.log ) &
 ST_PID=$!
 cleanup() { kill $ST_PID 2>/dev/null || true; wait $ST_PID 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT

@@ -31,7 +31,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
   server { listen 127.0.0.1:18181; root $TMP/www; } }
 CONF
 nginx -c "$TMP/nginx.conf"
-( cd "$TMP/st" && STOWAGE_LISTEN=127.0.0.1:18183 RUST_LOG=warn exec "$BIN" serve >out.log 2>err.log ) &
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:18183 RUST_LOG=warn exec "$BIN" serve >out.log 2>err.log ) &
 ST_PID=$!
 cleanup() { kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; kill $ST_PID 2>/dev/null || true; wait $ST_PID 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT

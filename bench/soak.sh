@@ -10,7 +10,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
 # A small download cache, so its (bounded, intended) growth does not hide a leak.
-( cd "$DIR" && STOWAGE_LISTEN=127.0.0.1:$PORT STOWAGE_DATA_DIR="$DIR" \
+( cd "$DIR" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:$PORT STOWAGE_DATA_DIR="$DIR" \
   DATABASE_URL="sqlite://$DIR/db.sqlite" STOWAGE_STORAGE_URL="file://$DIR/blobs" \
   STOWAGE_CACHE_CAPACITY=${STOWAGE_CACHE_CAPACITY:-8388608} RUST_LOG=warn \
   exec "$BIN" serve >"$DIR/out.txt" 2>"$DIR/err.txt" ) &

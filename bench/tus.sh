@@ -14,7 +14,7 @@ BIN=$PWD/target/release/stowage
 TMP=$(mktemp -d /tmp/stowage-tus-bench.XXXXXX)
 mkdir -p "$TMP/st"
 head -c $((1024*1024*1024)) /dev/urandom > "$TMP/upload.bin"
-( cd "$TMP/st" && STOWAGE_LISTEN=127.0.0.1:18193 RUST_LOG=warn exec "$BIN" serve >out.log 2>err.log ) &
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:18193 RUST_LOG=warn exec "$BIN" serve >out.log 2>err.log ) &
 ST_PID=$!
 cleanup() { kill $ST_PID 2>/dev/null || true; wait $ST_PID 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT

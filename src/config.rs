@@ -67,6 +67,18 @@ pub struct Config {
     /// CIDRs that uploads from a URL, webhooks and the upload hook may reach
     /// although private or loopback (`STOWAGE_FETCH_ALLOWED_NETWORKS`).
     pub fetch_allowed_networks: String,
+    /// Uploads per minute per principal, also the burst (`STOWAGE_RATE_UPLOADS`,
+    /// SPEC §12); 0 = no limit.
+    pub rate_uploads: u32,
+    /// Transformations not cached yet, per minute per principal, also the
+    /// burst (`STOWAGE_RATE_TRANSFORMS`); 0 = no limit.
+    pub rate_transforms: u32,
+    /// Anonymous requests per second per client IP, also the burst
+    /// (`STOWAGE_RATE_ANONYMOUS`); 0 = no limit.
+    pub rate_anonymous: u32,
+    /// CIDRs of proxies whose `X-Forwarded-For` names the client
+    /// (`STOWAGE_TRUSTED_PROXIES`, comma-separated; default none).
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -95,6 +107,10 @@ impl Default for Config {
             max_connections: 4096,
             image_max_pixels: 100_000_000,
             fetch_allowed_networks: String::new(),
+            rate_uploads: 600,
+            rate_transforms: 120,
+            rate_anonymous: 0,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -124,6 +140,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
     ("STOWAGE_IMAGE_MAX_PIXELS", "image_max_pixels"),
     ("STOWAGE_FETCH_ALLOWED_NETWORKS", "fetch_allowed_networks"),
+    ("STOWAGE_RATE_UPLOADS", "rate_uploads"),
+    ("STOWAGE_RATE_TRANSFORMS", "rate_transforms"),
+    ("STOWAGE_RATE_ANONYMOUS", "rate_anonymous"),
+    ("STOWAGE_TRUSTED_PROXIES", "trusted_proxies"),
 ];
 
 impl Config {
@@ -146,6 +166,7 @@ impl Config {
         };
         config.apply_env(|k| std::env::var(k).ok())?;
         crate::outbound::Allowed::parse(&config.fetch_allowed_networks)?;
+        crate::ratelimit::parse_proxies(&config.trusted_proxies)?;
         Ok(config)
     }
 
@@ -163,6 +184,10 @@ impl Config {
                 "secret_key" => self.secret_key = value,
                 "allowed_origins" => self.allowed_origins = value,
                 "fetch_allowed_networks" => self.fetch_allowed_networks = value,
+                "trusted_proxies" => self.trusted_proxies = value,
+                "rate_uploads" => self.rate_uploads = value.parse().map_err(|e| bad(&e))?,
+                "rate_transforms" => self.rate_transforms = value.parse().map_err(|e| bad(&e))?,
+                "rate_anonymous" => self.rate_anonymous = value.parse().map_err(|e| bad(&e))?,
                 "data_dir" => self.data_dir = value,
                 "max_file_size" => self.max_file_size = value.parse().map_err(|e| bad(&e))?,
                 "sandbox_ttl" => self.sandbox_ttl = value.parse().map_err(|e| bad(&e))?,
@@ -260,5 +285,9 @@ mod tests {
         assert_eq!(c.header_timeout, d.header_timeout);
         assert_eq!(c.max_connections, d.max_connections);
         assert_eq!(c.image_max_pixels, d.image_max_pixels);
+        assert_eq!(c.rate_uploads, d.rate_uploads);
+        assert_eq!(c.rate_transforms, d.rate_transforms);
+        assert_eq!(c.rate_anonymous, d.rate_anonymous);
+        assert_eq!(c.trusted_proxies, d.trusted_proxies);
     }
 }

@@ -20,6 +20,7 @@ pub mod master_key;
 pub mod meta;
 pub mod metrics;
 pub mod outbound;
+pub mod ratelimit;
 pub mod server;
 pub mod state;
 
@@ -44,6 +45,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::files::router())
         .merge(http::folders::router())
         .merge(http::keys::router())
+        .merge(http::accounts::router())
         .merge(http::tokens::router())
         .merge(http::tus::router())
         .merge(http::imagekit::router())

@@ -228,15 +228,18 @@ async fn accept_loop(
             _ = shutdown.as_mut() => return,
             accepted = accept(&listener, &limits.max) => accepted,
         };
-        let Some((tcp, permit)) = accepted else {
+        let Some((tcp, peer, permit)) = accepted else {
             continue;
         };
         // Head and body go out in separate writes; Nagle would hold the body ~40 ms.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            app.clone()
-                .map_request(|req: Request<Incoming>| req.map(axum::body::Body::new)),
-        );
+        let service =
+            TowerToHyperService::new(app.clone().map_request(move |req: Request<Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            }));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
             .into_owned();
@@ -253,10 +256,10 @@ async fn accept_loop(
 async fn accept(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
-) -> Option<(tokio::net::TcpStream, OwnedSemaphorePermit)> {
+) -> Option<(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit)> {
     let permit = slots.clone().acquire_owned().await.ok()?;
     match listener.accept().await {
-        Ok((tcp, _)) => Some((tcp, permit)),
+        Ok((tcp, peer)) => Some((tcp, peer, permit)),
         Err(e) => {
             tracing::warn!(error = %e, "accept failed");
             tokio::time::sleep(Duration::from_millis(50)).await;

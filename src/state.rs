@@ -37,6 +37,8 @@ pub struct Inner {
     /// Outbound HTTP (uploads from a URL, webhooks, the upload hook) and its
     /// address rules.
     pub outbound: crate::outbound::Outbound,
+    /// The rate limits of SPEC §12 (per node) and the trusted proxies.
+    pub rates: crate::ratelimit::RateLimits,
 }
 
 /// Pixels (source + output) transformed at the same time, across the
@@ -75,6 +77,7 @@ impl AppState {
         public_url: String,
     ) -> Result<AppState, String> {
         let outbound = crate::outbound::Outbound::new(&config.fetch_allowed_networks)?;
+        let rates = crate::ratelimit::RateLimits::new(&config)?;
         Ok(AppState(Arc::new(Inner {
             auth: Auth::new(meta.clone(), master_key),
             files: FileCache::new(config.cache_capacity),
@@ -85,6 +88,7 @@ impl AppState {
             anonymous_staging: Arc::new(tokio::sync::Semaphore::new(ANONYMOUS_STAGING_SLOTS)),
             images: image_pool(),
             outbound,
+            rates,
         })))
     }
 

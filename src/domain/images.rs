@@ -158,6 +158,9 @@ pub async fn render(
             vary_accept,
         });
     }
+    if let Some(limit) = &state.rates.transforms {
+        limit.check(&crate::ratelimit::key_of(principal.owner()))?;
+    }
     let probe = probe_source(state, image).await?;
     let crop = source.crop.as_ref().map(|(_, r)| *r);
     let cost = cost(state, &probe, &params, out, crop)?;

@@ -379,13 +379,15 @@ pub async fn discard(state: &AppState, blob_key: &str) {
 
 /// Runs an upload to completion in its own task, even if the client goes away
 /// and the handler is dropped: a commit is never cut between the database and
-/// the cleanup of its blob.
+/// the cleanup of its blob. The task keeps the request's rate-limit slot.
 pub async fn detached<F, T>(upload: F) -> AppResult<T>
 where
     F: Future<Output = AppResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::spawn(upload).await.map_err(AppError::internal)?
+    tokio::spawn(crate::ratelimit::carry(upload))
+        .await
+        .map_err(AppError::internal)?
 }
 
 fn object_or_empty(v: &Value) -> Value {

@@ -16,6 +16,8 @@ pub async fn create_account(meta: &dyn MetaStore, sandbox: bool) -> AppResult<Ac
         max_file_size: None,
         allowed_mime: None,
         created_at: now_ms(),
+        max_storage_bytes: None,
+        max_files: None,
     };
     meta.create_account(&account).await?;
     Ok(account)

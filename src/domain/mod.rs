@@ -15,6 +15,7 @@ pub mod multipart;
 pub mod paths;
 pub mod plan;
 pub mod presets;
+pub mod quotas;
 pub mod sweeper;
 pub mod tokens;
 pub mod tus;

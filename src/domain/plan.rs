@@ -4,7 +4,9 @@
 //! order: the upload token (checked, then spent), the path (resolved,
 //! validated, an upload token's exact path), `create` permission, metadata
 //! and tag sizes, the account's limits (declared size, MIME type), then
-//! overwrite or fallback (409 now rather than after the bytes).
+//! overwrite or fallback (409 now rather than after the bytes), then the
+//! account's quotas (SPEC §12: a new file at `maxFiles`, a declared size past
+//! `maxStorageBytes`; the commit checks them again, exactly).
 //!
 //! The [`Plan`] it returns is the file to be written ([`NewFile`], the one
 //! description every protocol keeps: sessions store it as JSON), the byte
@@ -17,6 +19,7 @@ use crate::auth::{Need, Principal, Via};
 use crate::blobs::digest::Expected;
 use crate::domain::ingest::{self, NewFile, StagedBlob};
 use crate::domain::paths::{self, PathContext, PathSpec};
+use crate::domain::quotas;
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, Account, FileRow, UploadTokenRow};
 use crate::state::AppState;
@@ -137,13 +140,17 @@ pub async fn plan(state: &AppState, mut who: Uploader, intent: Intent) -> AppRes
             got: resolved.path,
         });
     }
+    if let Some(uploads) = &state.rates.uploads {
+        uploads.check(&crate::ratelimit::key_of(who.principal.owner()))?;
+    }
     who.spend(state).await?;
     let principal = who.principal;
     let account = &intent.account;
     principal.require(account, Need::create(&resolved.path))?;
     bounded_metadata(&intent.metadata, &intent.tags)?;
 
-    let mut limits = limits(state, &load_account(state, account).await?);
+    let owner = load_account(state, account).await?;
+    let mut limits = limits(state, &owner);
     if let Some(t) = &token {
         limits.restrict(t.max_size.map(|m| m.max(0) as u64), t.mime.as_deref());
     }
@@ -160,6 +167,11 @@ pub async fn plan(state: &AppState, mut who: Uploader, intent: Intent) -> AppRes
     } else {
         ingest::target_path(state, &principal, account, &resolved).await?
     };
+    let new_file = async {
+        Ok(path.contains(paths::HASH_VARIABLE)
+            || state.meta.get_file(account, &path).await?.is_none())
+    };
+    quotas::check_before_bytes(state, &owner, intent.declared_size, new_file).await?;
     Ok(Plan {
         file: NewFile {
             account: account.clone(),

@@ -95,6 +95,8 @@ pub async fn run(state: AppState, interval: Duration) {
     let mut staging_swept = None;
     loop {
         tick.tick().await;
+        // Rate-limit buckets that are full again are forgotten (SPEC §12).
+        state.rates.retain_recent();
         sweep_staging_files(&state, &mut staging_swept).await;
         let n = sweep_once(&state).await;
         if n > 0 {

@@ -6,11 +6,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 mod fetch;
+mod quota;
 mod store;
 mod suggestion;
 mod tus;
 
 pub use fetch::FetchError;
+pub use quota::{Quota, QuotaExceeded, RateLimited};
 pub use store::{classify as classify_store_failure, StoreFailure};
 pub use tus::TusError;
 
@@ -168,6 +170,12 @@ pub enum AppError {
         min_rate: u64,
         seconds: u64,
     },
+    /// An upload would pass an account quota (SPEC §12: 413).
+    #[error("quota exceeded")]
+    QuotaExceeded(QuotaExceeded),
+    /// A rate limit (SPEC §12: 429 with `Retry-After` and `RateLimit`).
+    #[error("rate limited")]
+    RateLimited(RateLimited),
     #[error("internal error: {cause}")]
     Internal { cause: String },
 }
@@ -220,7 +228,7 @@ impl AppError {
             AppError::UploadIncomplete { .. } | AppError::DigestMismatch { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } | AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => {
                 StatusCode::REQUEST_TIMEOUT
             }
@@ -239,6 +247,7 @@ impl AppError {
             | AppError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             AppError::FileAlreadyExists { .. } => StatusCode::CONFLICT,
             AppError::FileTooLarge { .. }
+            | AppError::QuotaExceeded(_)
             | AppError::FieldTooLarge { .. }
             | AppError::TooManyParts { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MimeTypeNotAllowed { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -280,6 +289,8 @@ impl AppError {
             AppError::Unavailable { .. } => "service_unavailable",
             AppError::InsufficientStorage { .. } => "insufficient_storage",
             AppError::Busy { .. } => "busy",
+            AppError::QuotaExceeded(_) => "quota_exceeded",
+            AppError::RateLimited(_) => "rate_limited",
             AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => "body_timeout",
             AppError::Internal { .. } => "internal_error",
         }
@@ -293,6 +304,8 @@ impl AppError {
             | AppError::InvalidCredentials { message, .. }
             | AppError::Forbidden { message, .. } => message.clone(),
             AppError::UploadIncomplete { message } => message.clone(),
+            AppError::QuotaExceeded(q) => q.message(),
+            AppError::RateLimited(r) => r.message(),
             AppError::DigestMismatch { algorithm, .. } => {
                 format!("The uploaded bytes do not match the {algorithm} digest sent with them; nothing was stored.")
             }
@@ -397,6 +410,8 @@ impl AppError {
             AppError::FieldTooLarge { name, limit } => json!({ "field": name, "limit": limit }),
             AppError::TooManyParts { limit } => json!({ "limit": limit }),
             AppError::Busy { retry_after, .. } => json!({ "retryAfter": retry_after }),
+            AppError::QuotaExceeded(q) => q.details(),
+            AppError::RateLimited(r) => r.details(),
             AppError::BodyTimeout { seconds } => {
                 json!({ "seconds": seconds, "setting": "STOWAGE_BODY_TIMEOUT" })
             }
@@ -438,6 +453,7 @@ impl AppError {
         match self {
             AppError::Unavailable { .. } => Some(2),
             AppError::Busy { retry_after, .. } => Some(*retry_after),
+            AppError::RateLimited(r) => Some(r.retry_after),
             _ => None,
         }
     }

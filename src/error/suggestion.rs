@@ -96,6 +96,8 @@ impl AppError {
             AppError::Unavailable { .. } => UNAVAILABLE.into(),
             AppError::InsufficientStorage { .. } => INSUFFICIENT_STORAGE.into(),
             AppError::Busy { .. } => BUSY.into(),
+            AppError::QuotaExceeded(_) => super::quota::QUOTA_EXCEEDED.into(),
+            AppError::RateLimited(_) => super::quota::RATE_LIMITED.into(),
             AppError::BodyTimeout { .. } => BODY_TIMEOUT.into(),
             AppError::BodyTooSlow { .. } => BODY_TOO_SLOW.into(),
             AppError::Internal { .. } => INTERNAL.into(),

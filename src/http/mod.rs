@@ -1,6 +1,7 @@
 //! HTTP: one module per resource, each exporting `router()`. Handlers stay thin:
 //! extract, call one domain function, shape the response.
 
+pub mod accounts;
 pub mod cdn;
 pub mod cors;
 pub mod dashboard;
@@ -14,6 +15,7 @@ pub mod images;
 pub mod keys;
 pub mod limits;
 pub mod multipart;
+pub mod rates;
 pub mod session;
 pub mod tokens;
 pub mod tus;

@@ -11,13 +11,9 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, account: &Account) -> AppResult<()>;
     async fn get_account(&self, id: &str) -> AppResult<Option<Account>>;
     async fn list_accounts(&self) -> AppResult<Vec<Account>>;
-    /// Sets an account's limits (None: the server default / any type).
-    async fn set_account_limits(
-        &self,
-        id: &str,
-        max_file_size: Option<i64>,
-        allowed_mime: Option<&str>,
-    ) -> AppResult<bool>;
+    /// Sets an account's limits and quotas (None: the default); false when
+    /// there is no such account.
+    async fn set_account_limits(&self, id: &str, limits: &AccountLimits) -> AppResult<bool>;
     async fn insert_api_key(&self, key: &ApiKeyRow) -> AppResult<()>;
     /// The key with this SHA-256 hash, revoked or not.
     async fn find_api_key(&self, key_hash: &str) -> AppResult<Option<ApiKeyRow>>;
@@ -42,17 +38,25 @@ macro_rules! impl_accounts {
                 &self,
                 a: &$crate::meta::Account,
             ) -> $crate::error::AppResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO accounts (id, sandbox, max_file_size, allowed_mime, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO accounts (id, sandbox, max_file_size, allowed_mime, created_at, \
+                     max_storage_bytes, max_files) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&a.id)
                 .bind(a.sandbox)
                 .bind(a.max_file_size)
                 .bind(&a.allowed_mime)
                 .bind(a.created_at)
-                .execute(&self.pool)
+                .bind(a.max_storage_bytes)
+                .bind(a.max_files)
+                .execute(&mut *tx)
                 .await?;
+                sqlx::query("INSERT INTO account_usage (account_id) VALUES ($1)")
+                    .bind(&a.id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -77,15 +81,17 @@ macro_rules! impl_accounts {
             async fn set_account_limits(
                 &self,
                 id: &str,
-                max_file_size: Option<i64>,
-                allowed_mime: Option<&str>,
+                l: &$crate::meta::AccountLimits,
             ) -> $crate::error::AppResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE accounts SET max_file_size = $2, allowed_mime = $3 WHERE id = $1",
+                    "UPDATE accounts SET max_file_size = $2, allowed_mime = $3, \
+                     max_storage_bytes = $4, max_files = $5 WHERE id = $1",
                 )
                 .bind(id)
-                .bind(max_file_size)
-                .bind(allowed_mime)
+                .bind(l.max_file_size)
+                .bind(&l.allowed_mime)
+                .bind(l.max_storage_bytes)
+                .bind(l.max_files)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)

@@ -46,12 +46,12 @@ pub trait FileStore: Send + Sync {
     ) -> AppResult<Vec<(String, String)>>;
 }
 
-/// The blob keys of dropped versions (`(blob_key, version_id)`) plus those of
+/// The blob keys of dropped versions (`(blob_key, version_id, size)`) plus those of
 /// their cached transformation results, whose rows are removed in the same
 /// transaction (the caller queues every key for deletion).
 pub(super) async fn drop_derived<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
-    versions: &[(String, String)],
+    versions: &[(String, String, i64)],
 ) -> AppResult<Vec<String>>
 where
     DB: sqlx::Database,
@@ -61,7 +61,7 @@ where
     for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
 {
     let mut keys = Vec::new();
-    for (_, version_id) in versions {
+    for (_, version_id, _) in versions {
         let derived: Vec<(String,)> = sqlx::query_as(sql::DROP_DERIVED)
             .bind(version_id.clone())
             .fetch_all(&mut **tx)
@@ -97,7 +97,7 @@ where
 /// other version of `f`'s path, dropped and queued for deletion.
 pub(super) async fn queue_derived<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
-    pruned: &[(String, String)],
+    pruned: &[(String, String, i64)],
     f: &FileRow,
 ) -> AppResult<Vec<String>>
 where
@@ -267,7 +267,7 @@ macro_rules! impl_files {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    let pruned: Vec<(String, String)> =
+                    let pruned: Vec<(String, String, i64)> =
                         sqlx::query_as($crate::meta::sql::PRUNE_VERSIONS)
                             .bind(&f.account_id)
                             .bind(&f.path)
@@ -275,11 +275,11 @@ macro_rules! impl_files {
                             .bind($crate::meta::MAX_VERSIONS)
                             .fetch_all(&mut *tx)
                             .await?;
-                    let pruned_blobs: Vec<String> = pruned.iter().map(|(k, _)| k.clone()).collect();
-                    let mut dropped = release_blobs!(tx, &pruned_blobs, f.created_at);
+                    let mut dropped = release_blobs!(tx, pruned.iter().map(|p| &p.0), f.created_at);
                     dropped.extend(redundant);
                     let derived = $crate::meta::files::queue_derived(&mut tx, &pruned, f).await?;
                     dropped.extend(derived);
+                    $crate::meta::usage::charge_commit(&mut tx, f, claim, &pruned).await?;
                     tx.commit().await?;
                     Ok($crate::meta::CommitOutcome::Committed {
                         dropped_blobs: dropped,
@@ -306,15 +306,15 @@ macro_rules! impl_files {
                         tx.rollback().await?;
                         return Ok(None);
                     }
-                    let versions: Vec<(String, String)> = sqlx::query_as(
+                    let versions: Vec<(String, String, i64)> = sqlx::query_as(
                         "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
-                         RETURNING blob_key, version_id",
+                         RETURNING blob_key, version_id, size",
                     )
                     .bind(account_id)
                     .bind(path)
                     .fetch_all(&mut *tx)
                     .await?;
-                    let keys: Vec<String> = versions.iter().map(|(k, _)| k.clone()).collect();
+                    let keys: Vec<String> = versions.iter().map(|v| v.0.clone()).collect();
                     let mut freed = release_blobs!(tx, &keys, now);
                     let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
                     for key in &derived {
@@ -325,6 +325,7 @@ macro_rules! impl_files {
                             .await?;
                     }
                     freed.extend(derived);
+                    $crate::meta::usage::credit_delete(&mut tx, account_id, &versions).await?;
                     for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
                         sqlx::query($crate::meta::sql::PRUNE_FOLDER)
                             .bind(account_id)

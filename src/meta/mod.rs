@@ -29,7 +29,7 @@ pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
 pub use uploads::{ExpiredUpload, UploadStore};
-pub use usage::UsageStore;
+pub use usage::{UsageRow, UsageStore};
 
 use crate::error::AppResult;
 use async_trait::async_trait;
@@ -48,6 +48,20 @@ pub struct Account {
     pub max_file_size: Option<i64>,
     pub allowed_mime: Option<String>,
     pub created_at: i64,
+    /// Quota on the bytes of every kept version (None: the default, see
+    /// [`usage::effective_quotas`]).
+    pub max_storage_bytes: Option<i64>,
+    /// Quota on current files (None: the default).
+    pub max_files: Option<i64>,
+}
+
+/// An account's settable limits (SPEC §5 and §12); None: the default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountLimits {
+    pub max_file_size: Option<i64>,
+    pub allowed_mime: Option<String>,
+    pub max_storage_bytes: Option<i64>,
+    pub max_files: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]

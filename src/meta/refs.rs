@@ -7,6 +7,8 @@
 //! and an object whose count reaches zero is queued in `blob_gc` (due now) in
 //! that transaction too: a crash can neither lose bytes still referenced nor
 //! leak bytes nothing references (the sweeper deletes what is queued).
+//! Dropping a blob row subtracts its size from `account_usage.stored_bytes`
+//! in that transaction too (the commit that creates one adds it: `usage.rs`).
 
 use crate::error::AppResult;
 use async_trait::async_trait;
@@ -120,21 +122,25 @@ macro_rules! release_blobs {
             *counts.entry(k.clone()).or_default() += 1;
         }
         let mut freed: Vec<String> = Vec::new();
+        // Bytes of the blob rows dropped, per account (`account_usage.stored_bytes`).
+        let mut unstored: std::collections::BTreeMap<String, i64> = Default::default();
         for (key, n) in counts {
-            let left: Option<(i64,)> = sqlx::query_as(
-                "UPDATE blobs SET refs = refs - $2 WHERE blob_key = $1 RETURNING refs",
+            let left: Option<(i64, i64, String)> = sqlx::query_as(
+                "UPDATE blobs SET refs = refs - $2 WHERE blob_key = $1 \
+                 RETURNING refs, size, account_id",
             )
             .bind(&key)
             .bind(n)
             .fetch_optional(&mut *$tx)
             .await?;
             let unreferenced = match left {
-                Some((refs,)) if refs > 0 => false,
-                Some(_) => {
+                Some((refs, _, _)) if refs > 0 => false,
+                Some((_, size, account)) => {
                     sqlx::query("DELETE FROM blobs WHERE blob_key = $1")
                         .bind(&key)
                         .execute(&mut *$tx)
                         .await?;
+                    *unstored.entry(account).or_default() += size;
                     true
                 }
                 // No count (should not happen after migration 0006): free it
@@ -155,6 +161,13 @@ macro_rules! release_blobs {
                     .await?;
                 freed.push(key);
             }
+        }
+        for (account, bytes) in unstored {
+            sqlx::query($crate::meta::usage::UNSTORE)
+                .bind(&account)
+                .bind(bytes)
+                .execute(&mut *$tx)
+                .await?;
         }
         freed
     }};
@@ -192,12 +205,13 @@ macro_rules! impl_blobs {
                 $crate::meta::contended(|| async {
                     use $crate::meta::DigestOutcome;
                     let mut tx = self.pool.begin().await?;
-                    let row: Option<(String, i64)> =
-                        sqlx::query_as("SELECT account_id, refs FROM blobs WHERE blob_key = $1")
-                            .bind(blob_key)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let Some((account, refs)) = row else {
+                    let row: Option<(String, i64, i64)> = sqlx::query_as(
+                        "SELECT account_id, refs, size FROM blobs WHERE blob_key = $1",
+                    )
+                    .bind(blob_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((account, refs, size)) = row else {
                         return Ok(DigestOutcome::Gone);
                     };
                     sqlx::query("UPDATE file_versions SET sha256 = $2 WHERE blob_key = $1")
@@ -231,6 +245,11 @@ macro_rules! impl_blobs {
                             sqlx::query($crate::meta::sql::GC_UPSERT)
                                 .bind(blob_key)
                                 .bind(gc_at)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query($crate::meta::usage::UNSTORE)
+                                .bind(&account)
+                                .bind(size)
                                 .execute(&mut *tx)
                                 .await?;
                             DigestOutcome::Merged

@@ -30,12 +30,12 @@ pub(super) const INSERT_IMPLICIT_FOLDER: &str = "INSERT INTO folders (account_id
      ON CONFLICT (account_id, path) DO NOTHING";
 
 /// Drops the versions of `$2` beyond the newest `$4` (never `$3`, the one just
-/// committed), returning their blob keys and ids.
+/// committed), returning their blob keys, ids and sizes.
 pub(super) const PRUNE_VERSIONS: &str = "DELETE FROM file_versions WHERE account_id = $1 \
      AND path = $2 AND version_id <> $3 AND version_id NOT IN ( \
        SELECT version_id FROM file_versions WHERE account_id = $1 AND path = $2 \
        ORDER BY created_at DESC, version_id DESC LIMIT $4) \
-     RETURNING blob_key, version_id";
+     RETURNING blob_key, version_id, size";
 
 /// Drops the cached transformation results of version `$1` (rendered from
 /// it, or cropped by it), returning their blob keys for the GC queue.

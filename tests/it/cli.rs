@@ -55,6 +55,30 @@ fn admin_commands_on_the_embedded_default() {
         out.contains("1000 bytes") && out.contains("image/*"),
         "{out}"
     );
+    let quotas = [
+        "accounts",
+        "limits",
+        "--account",
+        &acc,
+        "--max-storage-bytes",
+        "5000",
+        "--max-files",
+        "3",
+    ];
+    let (ok, out, err) = run(d, &quotas);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("max storage 5000 bytes, max files 3") && out.contains("server default"),
+        "{out}"
+    );
+    let (ok, out, err) = run(d, &["accounts", "usage", "--account", &acc, "--recount"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("{acc}: files 0, versions 0, bytes 0, stored bytes 0")
+    );
+    let (ok, _, err) = run(d, &["accounts", "usage", "--account", "nope123"]);
+    assert!(!ok && err.contains("no account"), "{err}");
 
     let (ok, key, err) = run(
         d,

@@ -85,6 +85,11 @@ pub struct Options {
     pub storage_url: Option<String>,
     /// STOWAGE_FETCH_ALLOWED_NETWORKS (tests' own servers on loopback).
     pub fetch_allowed_networks: String,
+    /// SPEC §12's rate limits and trusted proxies.
+    pub rate_uploads: u32,
+    pub rate_transforms: u32,
+    pub rate_anonymous: u32,
+    pub trusted_proxies: String,
 }
 
 impl Default for Options {
@@ -103,6 +108,10 @@ impl Default for Options {
             body_min_rate: Config::default().body_min_rate,
             header_timeout: Config::default().header_timeout,
             max_connections: Config::default().max_connections,
+            rate_uploads: Config::default().rate_uploads,
+            rate_transforms: Config::default().rate_transforms,
+            rate_anonymous: Config::default().rate_anonymous,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -211,6 +220,10 @@ impl TestApp {
             header_timeout: opts.header_timeout,
             max_connections: opts.max_connections,
             fetch_allowed_networks: opts.fetch_allowed_networks.clone(),
+            rate_uploads: opts.rate_uploads,
+            rate_transforms: opts.rate_transforms,
+            rate_anonymous: opts.rate_anonymous,
+            trusted_proxies: opts.trusted_proxies.clone(),
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

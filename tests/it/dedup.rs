@@ -236,6 +236,8 @@ async fn concurrent_uploads_and_deletes(b: Backend) {
         app.state.meta.blob_usage(&app.account).await.unwrap(),
         (0, 0, 0)
     );
+    let usage = app.state.meta.usage_row(&app.account).await.unwrap();
+    assert_eq!(usage, Some(Default::default()), "the usage row followed");
 }
 both!(concurrent_uploads_and_deletes);
 
@@ -279,6 +281,14 @@ async fn digest_pass_hashes_and_merges(b: Backend) {
         "unknown digest: none sent"
     );
     assert_eq!(app.state.meta.unhashed_count().await.unwrap(), 1);
+    let usage = app
+        .state
+        .meta
+        .usage_row(&app.account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((usage.bytes, usage.stored_bytes), (200_000, 200_000));
     assert_eq!(
         stowage::domain::digests::run_once(&app.state)
             .await
@@ -302,6 +312,19 @@ async fn digest_pass_hashes_and_merges(b: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(late.blob_key, known.blob_key);
+    // The merged object is stored once (SPEC §12 storedBytes).
+    let usage = app
+        .state
+        .meta
+        .usage_row(&app.account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((usage.bytes, usage.stored_bytes), (200_000, 100_000));
+    assert_eq!(
+        usage,
+        app.state.meta.recount_usage(&app.account).await.unwrap()
+    );
     assert_eq!(late.sha256.as_deref(), Some(stowage_hex(&data).as_str()));
     assert_eq!(
         app.state.meta.gc_due(i64::MAX, 10).await.unwrap(),

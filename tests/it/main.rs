@@ -33,6 +33,8 @@ mod jwt_carriers;
 mod meta;
 mod multipart;
 mod multipart_abort;
+mod quotas;
+mod rate_limits;
 mod s3;
 mod session;
 mod signout;

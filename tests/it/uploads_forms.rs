@@ -126,7 +126,14 @@ async fn account_limits_apply_to_every_route(b: Backend) {
     assert!(app
         .state
         .meta
-        .set_account_limits(&app.account, Some(100), Some("image/*"))
+        .set_account_limits(
+            &app.account,
+            &stowage::meta::AccountLimits {
+                max_file_size: Some(100),
+                allowed_mime: Some("image/*".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap());
     let send = |ct: &'static str, size: usize| {

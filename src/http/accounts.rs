@@ -1,0 +1,98 @@
+//! Account limits, quotas and usage (SPEC §12): `GET|PUT
+//! /v2/accounts/{acc}/limits` (admin) and `GET /v2/accounts/{acc}/usage`.
+
+use super::{AppJson, AppPath};
+use crate::auth::Principal;
+use crate::domain::quotas::{self, Effective};
+use crate::error::AppResult;
+use crate::meta::{Account, AccountLimits};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v2/accounts/{account}/limits",
+            get(get_limits).put(put_limits),
+        )
+        .route("/v2/accounts/{account}/usage", get(get_usage))
+}
+
+/// The account's own settings; null is the default (the server's maximum
+/// file size, any type; no quota, or the sandbox quota on a sandbox account).
+fn limits_json(a: &Account) -> Value {
+    json!({
+        "maxFileSize": a.max_file_size,
+        "allowedMime": a.allowed_mime,
+        "maxStorageBytes": a.max_storage_bytes,
+        "maxFiles": a.max_files,
+    })
+}
+
+/// What uploads meet now; null is unlimited.
+fn effective_json(e: &Effective) -> Value {
+    json!({
+        "maxFileSize": e.max_file_size,
+        "allowedMime": e.allowed_mime,
+        "maxStorageBytes": e.max_storage_bytes,
+        "maxFiles": e.max_files,
+    })
+}
+
+/// `PUT …/limits`: every field, a missing one being null (the default).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LimitsBody {
+    #[serde(default)]
+    max_file_size: Option<i64>,
+    #[serde(default)]
+    allowed_mime: Option<String>,
+    #[serde(default)]
+    max_storage_bytes: Option<i64>,
+    #[serde(default)]
+    max_files: Option<i64>,
+}
+
+async fn get_limits(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let account = quotas::get_limits(&state, &principal, &acc).await?;
+    Ok(Json(limits_json(&account)))
+}
+
+async fn put_limits(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    principal: Principal,
+    AppJson(body): AppJson<LimitsBody>,
+) -> AppResult<Json<Value>> {
+    let limits = AccountLimits {
+        max_file_size: body.max_file_size,
+        allowed_mime: body.allowed_mime,
+        max_storage_bytes: body.max_storage_bytes,
+        max_files: body.max_files,
+    };
+    let account = quotas::put_limits(&state, &principal, &acc, limits).await?;
+    Ok(Json(limits_json(&account)))
+}
+
+async fn get_usage(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let (row, effective) = quotas::usage(&state, &principal, &acc).await?;
+    Ok(Json(json!({
+        "files": row.files,
+        "versions": row.versions,
+        "bytes": row.bytes,
+        "storedBytes": row.stored_bytes,
+        "limits": effective_json(&effective),
+    })))
+}

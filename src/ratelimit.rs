@@ -1,0 +1,306 @@
+//! Rate limits (SPEC §12): token buckets per principal, kept per node by
+//! `governor`'s keyed limiters, and the IETF `RateLimit-Policy`/`RateLimit`
+//! header fields (draft-ietf-httpapi-ratelimit-headers-10:
+//! `RateLimit-Policy: "uploads";q=600;w=60`, `RateLimit: "uploads";r=599;t=1`).
+//!
+//! Three policies: `uploads` (per minute, checked by the upload plan),
+//! `transforms` (per minute, checked by the image path when a result is not
+//! cached), `anonymous` (per second per client IP, checked at the edge for
+//! requests that carry no credential). Each bucket's burst is its figure.
+//!
+//! A check records what it decided in the request's [`Slot`] (a task-local
+//! the edge scopes around every request with the client's address, carried
+//! into detached upload tasks by [`carry`]), and the edge writes the header
+//! fields onto the response. Buckets are per node: N nodes allow up to N ×
+//! the rate. Full buckets are forgotten by the sweeper ([`RateLimits::retain_recent`]).
+
+use crate::error::{AppError, RateLimited};
+use axum::http::{HeaderMap, HeaderValue};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// One policy: its name, its figure per window, and its buckets by key.
+pub struct Limiter {
+    policy: &'static str,
+    quota: u32,
+    window: u64,
+    buckets: Keyed,
+}
+
+/// What a check decided, for the response's header fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub policy: &'static str,
+    pub quota: u32,
+    pub window: u64,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (or, refused, until the next
+    /// request is allowed).
+    pub reset: u64,
+}
+
+impl Limiter {
+    /// `quota` requests per `window` seconds, burst `quota`; None when 0.
+    pub fn new(policy: &'static str, quota: u32, window: u64) -> Option<Limiter> {
+        let n = NonZeroU32::new(quota)?;
+        let per = Duration::from_secs(window) / quota;
+        let q = Quota::with_period(per.max(Duration::from_nanos(1)))?.allow_burst(n);
+        Some(Limiter {
+            policy,
+            quota,
+            window,
+            buckets: RateLimiter::keyed(q).with_middleware::<StateInformationMiddleware>(),
+        })
+    }
+
+    /// Takes one token of `key`'s bucket: records the note in the request's
+    /// slot, and refuses with 429 `rate_limited` when the bucket is empty.
+    pub fn check(&self, key: &str) -> Result<(), AppError> {
+        let per_token = self.window as f64 / f64::from(self.quota);
+        match self.buckets.check_key(&key.to_string()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = f64::from(self.quota.saturating_sub(remaining));
+                record(self.note(remaining, (used * per_token).ceil() as u64));
+                Ok(())
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.buckets.clock().now());
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let retry_after = retry_after.max(1);
+                record(self.note(0, retry_after));
+                Err(AppError::RateLimited(RateLimited {
+                    policy: self.policy,
+                    quota: self.quota,
+                    window: self.window,
+                    retry_after,
+                }))
+            }
+        }
+    }
+
+    fn note(&self, remaining: u32, reset: u64) -> Note {
+        Note {
+            policy: self.policy,
+            quota: self.quota,
+            window: self.window,
+            remaining,
+            reset,
+        }
+    }
+
+    /// Forgets buckets that are full again (they hold nothing a new one
+    /// would not), so memory follows the principals active recently.
+    pub fn retain_recent(&self) {
+        self.buckets.retain_recent();
+        self.buckets.shrink_to_fit();
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
+
+/// The node's limiters and the proxies it trusts.
+pub struct RateLimits {
+    pub uploads: Option<Limiter>,
+    pub transforms: Option<Limiter>,
+    pub anonymous: Option<Limiter>,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl RateLimits {
+    pub fn new(config: &crate::config::Config) -> Result<RateLimits, String> {
+        Ok(RateLimits {
+            uploads: Limiter::new("uploads", config.rate_uploads, 60),
+            transforms: Limiter::new("transforms", config.rate_transforms, 60),
+            anonymous: Limiter::new("anonymous", config.rate_anonymous, 1),
+            trusted_proxies: parse_proxies(&config.trusted_proxies)?,
+        })
+    }
+
+    /// Forgets idle buckets (run by the sweeper).
+    pub fn retain_recent(&self) {
+        for l in [&self.uploads, &self.transforms, &self.anonymous]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+        }
+    }
+
+    /// The client's address: the socket's peer, or, when the peer is a
+    /// trusted proxy, the right-most `X-Forwarded-For` address that is not
+    /// one (SPEC §12). Anything else a client says about its address is
+    /// ignored.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|n| n.contains(ip));
+        if !trusted(&peer) {
+            return peer;
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|a| a.trim().parse::<IpAddr>())
+            .collect::<Vec<_>>();
+        let mut client = peer;
+        for addr in forwarded.into_iter().rev() {
+            match addr {
+                Ok(ip) if trusted(&ip) => client = ip,
+                Ok(ip) => return ip,
+                // A hop that is no address: nothing left of it can be trusted.
+                Err(_) => return client,
+            }
+        }
+        client
+    }
+}
+
+/// `STOWAGE_TRUSTED_PROXIES`: comma-separated CIDRs (a bare address is /32
+/// or /128).
+pub fn parse_proxies(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("STOWAGE_TRUSTED_PROXIES: {s:?} is not a CIDR"))
+        })
+        .collect()
+}
+
+/// One request's client address and rate-limit note (the one with the
+/// fewest requests left is sent).
+#[derive(Default)]
+pub struct Slot {
+    client: Option<IpAddr>,
+    note: Mutex<Option<Note>>,
+}
+
+tokio::task_local! {
+    static SLOT: Arc<Slot>;
+}
+
+/// Runs `f` (one request, from client `client`) with a fresh slot; returns
+/// its output and the note recorded.
+pub async fn scope<F: std::future::Future>(
+    client: Option<IpAddr>,
+    f: F,
+) -> (F::Output, Option<Note>) {
+    let slot = Arc::new(Slot {
+        client,
+        note: Mutex::new(None),
+    });
+    let out = SLOT.scope(slot.clone(), f).await;
+    let note = slot.note.lock().map(|n| n.clone()).unwrap_or(None);
+    (out, note)
+}
+
+/// `f` running in the current request's slot (for a task it spawns).
+pub fn carry<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
+    let slot = SLOT.try_with(Arc::clone).unwrap_or_default();
+    SLOT.scope(slot, f)
+}
+
+/// The bucket key of a principal: its owner (API key id, JWT `sub`, upload
+/// token), else the request's client address.
+pub fn key_of(owner: Option<String>) -> String {
+    owner.unwrap_or_else(|| {
+        let client = SLOT.try_with(|s| s.client).ok().flatten();
+        client.map_or_else(|| "ip:unknown".into(), |ip| format!("ip:{ip}"))
+    })
+}
+
+/// Keeps the note with the fewest requests left.
+fn record(note: Note) {
+    let _ = SLOT.try_with(|slot| {
+        if let Ok(mut held) = slot.note.lock() {
+            if held.as_ref().is_none_or(|h| note.remaining <= h.remaining) {
+                *held = Some(note);
+            }
+        }
+    });
+}
+
+/// The `RateLimit-Policy` and `RateLimit` header fields of a note.
+pub fn header_values(note: &Note) -> (HeaderValue, HeaderValue) {
+    let policy = format!("\"{}\";q={};w={}", note.policy, note.quota, note.window);
+    let state = format!("\"{}\";r={};t={}", note.policy, note.remaining, note.reset);
+    (
+        HeaderValue::from_str(&policy).expect("ASCII"),
+        HeaderValue::from_str(&state).expect("ASCII"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bucket_bursts_then_refuses_per_key() {
+        let l = Limiter::new("uploads", 3, 60).unwrap();
+        let ((), note) = scope(None, async {
+            for _ in 0..3 {
+                l.check("a").unwrap();
+            }
+        })
+        .await;
+        assert_eq!(note.unwrap().remaining, 0);
+        let (refused, note) = scope(None, async { l.check("a") }).await;
+        match refused {
+            Err(AppError::RateLimited(r)) => assert!((1..=20).contains(&r.retry_after)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(note.unwrap().remaining, 0);
+        let (ok, note) = scope(None, async { l.check("b") }).await;
+        assert!(ok.is_ok());
+        let note = note.unwrap();
+        assert_eq!((note.remaining, note.reset), (2, 20));
+        let (p, s) = header_values(&note);
+        assert_eq!(p, "\"uploads\";q=3;w=60");
+        assert_eq!(s, "\"uploads\";r=2;t=20");
+        assert!(Limiter::new("x", 0, 60).is_none());
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let config = crate::config::Config {
+            trusted_proxies: "10.0.0.0/8, 192.168.1.1".into(),
+            ..Default::default()
+        };
+        let limits = RateLimits::new(&config).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "1.1.1.1, 2.2.2.2, 10.0.0.7".parse().unwrap(),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(limits.client_ip(ip("10.1.1.1"), &h), ip("2.2.2.2"));
+        assert_eq!(limits.client_ip(ip("192.168.1.1"), &h), ip("2.2.2.2"));
+        assert_eq!(limits.client_ip(ip("3.3.3.3"), &h), ip("3.3.3.3"));
+        assert_eq!(
+            limits.client_ip(ip("10.1.1.1"), &HeaderMap::new()),
+            ip("10.1.1.1")
+        );
+        assert!(parse_proxies("nonsense").is_err());
+    }
+}
