@@ -67,6 +67,9 @@ pub struct Config {
     /// CIDRs that uploads from a URL, webhooks and the upload hook may reach
     /// although private or loopback (`STOWAGE_FETCH_ALLOWED_NETWORKS`).
     pub fetch_allowed_networks: String,
+    /// Seconds before a failed webhook delivery's first retry; retry n waits
+    /// this × 6ⁿ (`STOWAGE_WEBHOOK_RETRY_BASE`, default 5; fractions allowed).
+    pub webhook_retry_base: f64,
 }
 
 impl Default for Config {
@@ -95,6 +98,7 @@ impl Default for Config {
             max_connections: 4096,
             image_max_pixels: 100_000_000,
             fetch_allowed_networks: String::new(),
+            webhook_retry_base: 5.0,
         }
     }
 }
@@ -124,6 +128,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_MAX_CONNECTIONS", "max_connections"),
     ("STOWAGE_IMAGE_MAX_PIXELS", "image_max_pixels"),
     ("STOWAGE_FETCH_ALLOWED_NETWORKS", "fetch_allowed_networks"),
+    ("STOWAGE_WEBHOOK_RETRY_BASE", "webhook_retry_base"),
 ];
 
 impl Config {
@@ -146,6 +151,9 @@ impl Config {
         };
         config.apply_env(|k| std::env::var(k).ok())?;
         crate::outbound::Allowed::parse(&config.fetch_allowed_networks)?;
+        if !(config.webhook_retry_base.is_finite() && config.webhook_retry_base > 0.0) {
+            return Err("STOWAGE_WEBHOOK_RETRY_BASE must be a positive number of seconds".into());
+        }
         Ok(config)
     }
 
@@ -183,6 +191,9 @@ impl Config {
                 "body_min_rate" => self.body_min_rate = value.parse().map_err(|e| bad(&e))?,
                 "header_timeout" => self.header_timeout = value.parse().map_err(|e| bad(&e))?,
                 "max_connections" => self.max_connections = value.parse().map_err(|e| bad(&e))?,
+                "webhook_retry_base" => {
+                    self.webhook_retry_base = value.parse().map_err(|e| bad(&e))?
+                }
                 other => unreachable!("ENV_VARS names unknown field {other}"),
             }
         }
@@ -260,5 +271,6 @@ mod tests {
         assert_eq!(c.header_timeout, d.header_timeout);
         assert_eq!(c.max_connections, d.max_connections);
         assert_eq!(c.image_max_pixels, d.image_max_pixels);
+        assert_eq!(c.webhook_retry_base, d.webhook_retry_base);
     }
 }

@@ -2,6 +2,7 @@
 //! return rows and plain structs; http/ shapes them for the wire.
 
 pub mod digests;
+pub mod events;
 pub mod files;
 pub mod folders;
 pub mod forms;

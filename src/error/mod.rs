@@ -163,6 +163,9 @@ pub enum AppError {
         min_rate: u64,
         seconds: u64,
     },
+    /// A URL the server would call (a webhook, SPEC §5.7's rules) is refused.
+    #[error("url not allowed: {reason}")]
+    UrlNotAllowed { reason: String },
     #[error("internal error: {cause}")]
     Internal { cause: String },
 }
@@ -219,7 +222,9 @@ impl AppError {
             AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => {
                 StatusCode::REQUEST_TIMEOUT
             }
-            AppError::InvalidTransformation { .. } => StatusCode::BAD_REQUEST,
+            AppError::InvalidTransformation { .. } | AppError::UrlNotAllowed { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedImage { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PresetNotFound { .. } => StatusCode::NOT_FOUND,
@@ -274,6 +279,7 @@ impl AppError {
             AppError::InsufficientStorage { .. } => "insufficient_storage",
             AppError::Busy { .. } => "busy",
             AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => "body_timeout",
+            AppError::UrlNotAllowed { .. } => "url_not_allowed",
             AppError::Internal { .. } => "internal_error",
         }
     }
@@ -336,6 +342,7 @@ impl AppError {
                 "The object store is full: this upload could not be stored, and nothing of it was kept."
                     .into()
             }
+            AppError::UrlNotAllowed { reason } => format!("The URL cannot be used: {reason}."),
             AppError::Internal { .. } => "The server failed to handle this request.".into(),
             AppError::Busy { what, .. } => format!("The server is busy: {what}."),
             AppError::BodyTimeout { seconds } => {

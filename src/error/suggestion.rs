@@ -57,6 +57,9 @@ const BODY_TIMEOUT: &str =
 const BODY_TOO_SLOW: &str =
     "Send the body faster (the server's STOWAGE_BODY_MIN_RATE sets the least average \
                  rate, in bytes/s), then retry.";
+const URL_NOT_ALLOWED: &str =
+    "Use an http(s) URL whose host resolves to a public address; the operator can allow \
+     private or loopback networks with STOWAGE_FETCH_ALLOWED_NETWORKS.";
 const INTERNAL: &str = "Retry; if it keeps failing, report the x-request-id to the operator.";
 
 impl AppError {
@@ -97,6 +100,7 @@ impl AppError {
             AppError::Busy { .. } => BUSY.into(),
             AppError::BodyTimeout { .. } => BODY_TIMEOUT.into(),
             AppError::BodyTooSlow { .. } => BODY_TOO_SLOW.into(),
+            AppError::UrlNotAllowed { .. } => URL_NOT_ALLOWED.into(),
             AppError::Internal { .. } => INTERNAL.into(),
         }
     }

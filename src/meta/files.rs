@@ -93,6 +93,29 @@ where
     Ok(stale.into_iter().map(|(k,)| k).collect())
 }
 
+/// Queues every key of `keys` for deletion at `at` (in `blob_gc`).
+pub(super) async fn queue_gc<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    keys: &[String],
+    at: i64,
+) -> AppResult<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for key in keys {
+        sqlx::query(sql::GC_UPSERT)
+            .bind(key.clone())
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 macro_rules! impl_files {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -215,15 +238,10 @@ macro_rules! impl_files {
                     dropped.extend(redundant);
                     let mut derived = $crate::meta::files::drop_derived(&mut tx, &pruned).await?;
                     derived.extend($crate::meta::files::stale_derived(&mut tx, f).await?);
-                    for key in &derived {
-                        sqlx::query($crate::meta::sql::GC_UPSERT)
-                            .bind(key)
-                            .bind(f.created_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    $crate::meta::files::queue_gc(&mut tx, &derived, f.created_at).await?;
                     dropped.extend(derived);
-                    tx.commit().await?;
+                    let event = created_event!(tx, f);
+                    commit_signalled!(self, tx, event);
                     Ok($crate::meta::CommitOutcome::Committed {
                         dropped_blobs: dropped,
                         blob_key,
@@ -240,15 +258,18 @@ macro_rules! impl_files {
             ) -> $crate::error::AppResult<Option<Vec<String>>> {
                 $crate::meta::contended(|| async {
                     let mut tx = self.pool.begin().await?;
-                    let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
-                        .bind(account_id)
-                        .bind(path)
-                        .execute(&mut *tx)
-                        .await?;
-                    if done.rows_affected() == 0 {
+                    let current: Option<(String,)> = sqlx::query_as(
+                        "DELETE FROM files WHERE account_id = $1 AND path = $2 RETURNING version_id",
+                    )
+                    .bind(account_id)
+                    .bind(path)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((current,)) = current else {
                         tx.rollback().await?;
                         return Ok(None);
-                    }
+                    };
+                    let event = deleted_event!(tx, account_id, &current, now);
                     let versions: Vec<(String, String)> = sqlx::query_as(
                         "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
                          RETURNING blob_key, version_id",
@@ -260,13 +281,7 @@ macro_rules! impl_files {
                     let keys: Vec<String> = versions.iter().map(|(k, _)| k.clone()).collect();
                     let mut freed = release_blobs!(tx, &keys, now);
                     let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
-                    for key in &derived {
-                        sqlx::query($crate::meta::sql::GC_UPSERT)
-                            .bind(key)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    $crate::meta::files::queue_gc(&mut tx, &derived, now).await?;
                     freed.extend(derived);
                     for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
                         sqlx::query($crate::meta::sql::PRUNE_FOLDER)
@@ -275,7 +290,7 @@ macro_rules! impl_files {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    tx.commit().await?;
+                    commit_signalled!(self, tx, event);
                     Ok(Some(freed))
                 })
                 .await

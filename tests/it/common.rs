@@ -83,6 +83,10 @@ pub struct Options {
     pub direct_parts: bool,
     /// This object store instead of STOWAGE_TEST_STORAGE_URL or a temp dir.
     pub storage_url: Option<String>,
+    /// STOWAGE_FETCH_ALLOWED_NETWORKS (e.g. `127.0.0.1/32` for a receiver in the test).
+    pub fetch_allowed_networks: String,
+    /// STOWAGE_WEBHOOK_RETRY_BASE, seconds.
+    pub webhook_retry_base: f64,
 }
 
 impl Default for Options {
@@ -100,6 +104,8 @@ impl Default for Options {
             body_min_rate: Config::default().body_min_rate,
             header_timeout: Config::default().header_timeout,
             max_connections: Config::default().max_connections,
+            fetch_allowed_networks: String::new(),
+            webhook_retry_base: Config::default().webhook_retry_base,
         }
     }
 }
@@ -159,13 +165,18 @@ impl TestApp {
     /// A second server (own caches, own connections) on the same database and
     /// object store: another node of the same deployment.
     pub async fn spawn_peer(&self) -> TestApp {
+        self.spawn_peer_with(&Options::default()).await
+    }
+
+    /// [`TestApp::spawn_peer`] with these options.
+    pub async fn spawn_peer_with(&self, opts: &Options) -> TestApp {
         let schema = self.pg_schema.as_ref().map(|(_, s)| s.clone());
         let dir = self._dir.as_ref().unwrap().path().to_path_buf();
         let mut peer = TestApp::start(
             &self.db_url,
             schema.as_deref(),
             &self.storage_url,
-            &Options::default(),
+            opts,
             &dir,
             *self.state.master_key().master(),
         )
@@ -207,6 +218,8 @@ impl TestApp {
             body_min_rate: opts.body_min_rate,
             header_timeout: opts.header_timeout,
             max_connections: opts.max_connections,
+            fetch_allowed_networks: opts.fetch_allowed_networks.clone(),
+            webhook_retry_base: opts.webhook_retry_base,
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

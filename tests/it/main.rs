@@ -43,3 +43,5 @@ mod tus;
 mod unbound_sessions;
 mod uploads;
 mod uploads_forms;
+mod webhooks;
+mod webhooks_delivery;
