@@ -62,7 +62,10 @@ pub async fn run(config: &Config, cmd: WebhooksCommand) -> Result<(), String> {
         WebhooksCommand::List { account } => {
             require_account(meta, &account).await?;
             for w in meta.list_webhooks(&account).await.map_err(explain)? {
-                println!("{}\t{}\t{}\t{}", w.webhook_id, w.url, w.events, w.description);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    w.webhook_id, w.url, w.events, w.description
+                );
             }
         }
         WebhooksCommand::Delete {

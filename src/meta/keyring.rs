@@ -70,11 +70,17 @@ macro_rules! impl_keyring {
                 // Signing keys, then webhook secrets (sealed alike).
                 for (select, update) in [
                     (
-                        concat!("SELECT kid, secret_enc FROM signing_keys ORDER BY kid", $lock),
+                        concat!(
+                            "SELECT kid, secret_enc FROM signing_keys ORDER BY kid",
+                            $lock
+                        ),
                         "UPDATE signing_keys SET secret_enc = $1 WHERE kid = $2",
                     ),
                     (
-                        concat!("SELECT webhook_id, secret_enc FROM webhooks ORDER BY webhook_id", $lock),
+                        concat!(
+                            "SELECT webhook_id, secret_enc FROM webhooks ORDER BY webhook_id",
+                            $lock
+                        ),
                         "UPDATE webhooks SET secret_enc = $1 WHERE webhook_id = $2",
                     ),
                 ] {

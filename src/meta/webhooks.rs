@@ -80,8 +80,11 @@ pub struct AttemptResult {
 pub trait WebhookStore: Send + Sync {
     async fn insert_webhook(&self, row: &WebhookRow) -> AppResult<()>;
     async fn list_webhooks(&self, account_id: &str) -> AppResult<Vec<WebhookRow>>;
-    async fn get_webhook(&self, account_id: &str, webhook_id: &str)
-        -> AppResult<Option<WebhookRow>>;
+    async fn get_webhook(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+    ) -> AppResult<Option<WebhookRow>>;
     /// Removes the webhook and its deliveries; false if there was none.
     async fn delete_webhook(&self, account_id: &str, webhook_id: &str) -> AppResult<bool>;
     /// Records an event for one webhook only (`webhook.test`); returns its id.
@@ -228,7 +231,15 @@ macro_rules! created_event {
         let f: &$crate::meta::FileRow = $f;
         let hooks = webhooks_for!($tx, &f.account_id, "file.created");
         let data = $crate::meta::webhooks::file_data(f);
-        insert_event!($tx, &hooks, &f.account_id, "file.created", data, f.created_at).is_some()
+        insert_event!(
+            $tx,
+            &hooks,
+            &f.account_id,
+            "file.created",
+            data,
+            f.created_at
+        )
+        .is_some()
     }};
 }
 
@@ -244,8 +255,10 @@ macro_rules! deleted_event {
                 "SELECT {} FROM file_versions v WHERE v.version_id = $1",
                 $crate::meta::sql::FILE_COLUMNS
             );
-            let f: $crate::meta::FileRow =
-                sqlx::query_as(&q).bind($version_id).fetch_one(&mut *$tx).await?;
+            let f: $crate::meta::FileRow = sqlx::query_as(&q)
+                .bind($version_id)
+                .fetch_one(&mut *$tx)
+                .await?;
             let data = $crate::meta::webhooks::file_data(&f);
             insert_event!($tx, &hooks, $account, "file.deleted", data, $now).is_some()
         }
@@ -267,7 +280,8 @@ macro_rules! folder_event {
                     .fetch_optional(&mut *$tx)
                     .await?;
             let new: Option<&str> = $new;
-            let before = $crate::meta::webhooks::public_permissions(old.as_ref().map(|o| o.0.as_str()));
+            let before =
+                $crate::meta::webhooks::public_permissions(old.as_ref().map(|o| o.0.as_str()));
             if before == $crate::meta::webhooks::public_permissions(new) {
                 false
             } else {
@@ -345,7 +359,10 @@ macro_rules! impl_webhooks {
     ($ty:ty) => {
         #[async_trait::async_trait]
         impl $crate::meta::WebhookStore for $ty {
-            async fn insert_webhook(&self, w: &$crate::meta::WebhookRow) -> $crate::error::AppResult<()> {
+            async fn insert_webhook(
+                &self,
+                w: &$crate::meta::WebhookRow,
+            ) -> $crate::error::AppResult<()> {
                 sqlx::query(
                     "INSERT INTO webhooks (webhook_id, account_id, url, events, description, \
                      secret_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -379,11 +396,13 @@ macro_rules! impl_webhooks {
                 account_id: &str,
                 webhook_id: &str,
             ) -> $crate::error::AppResult<Option<$crate::meta::WebhookRow>> {
-                Ok(sqlx::query_as("SELECT * FROM webhooks WHERE account_id = $1 AND webhook_id = $2")
-                    .bind(account_id)
-                    .bind(webhook_id)
-                    .fetch_optional(&self.pool)
-                    .await?)
+                Ok(sqlx::query_as(
+                    "SELECT * FROM webhooks WHERE account_id = $1 AND webhook_id = $2",
+                )
+                .bind(account_id)
+                .bind(webhook_id)
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn delete_webhook(
@@ -391,11 +410,12 @@ macro_rules! impl_webhooks {
                 account_id: &str,
                 webhook_id: &str,
             ) -> $crate::error::AppResult<bool> {
-                let done = sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND webhook_id = $2")
-                    .bind(account_id)
-                    .bind(webhook_id)
-                    .execute(&self.pool)
-                    .await?;
+                let done =
+                    sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND webhook_id = $2")
+                        .bind(account_id)
+                        .bind(webhook_id)
+                        .execute(&self.pool)
+                        .await?;
                 Ok(done.rows_affected() == 1)
             }
 

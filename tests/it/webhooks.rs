@@ -139,12 +139,24 @@ async fn error_code(resp: reqwest::Response) -> (u16, Value) {
 async fn webhooks_are_managed_by_admins(b: Backend) {
     let app = TestApp::spawn(b).await;
     // Loopback, however spelled, is refused at creation without the allowance.
-    for url in ["http://127.0.0.1:9/hook", "http://localhost:9/", "http://[::1]/"] {
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/",
+        "http://[::1]/",
+    ] {
         let resp = create_hook(&app, &app.secret, json!({"url": url, "events": ["*"]})).await;
         let (status, err) = error_code(resp).await;
-        assert_eq!((status, err["code"].as_str()), (400, Some("url_not_allowed")), "{url}");
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (400, Some("url_not_allowed")),
+            "{url}"
+        );
     }
-    let resp = create_hook(&app, &app.secret, json!({"url": "ftp://x.test/", "events": ["*"]}));
+    let resp = create_hook(
+        &app,
+        &app.secret,
+        json!({"url": "ftp://x.test/", "events": ["*"]}),
+    );
     assert_eq!(error_code(resp.await).await.1["code"], "url_not_allowed");
     // Unknown or no event types: 400 naming the valid ones.
     for events in [json!(["file.uploaded"]), json!([])] {
@@ -185,7 +197,10 @@ async fn webhooks_are_managed_by_admins(b: Backend) {
     // A key without admin may do none of it.
     let scoped = app.key(KeyType::Secret, &["/*:read,create,delete"]).await;
     let body = json!({"url": "https://hooks.example.com/y", "events": ["*"]});
-    assert_eq!(error_code(create_hook(&app, &scoped, body).await).await.0, 403);
+    assert_eq!(
+        error_code(create_hook(&app, &scoped, body).await).await.0,
+        403
+    );
     assert_eq!(list(scoped.clone()).await.status(), 403);
     let hook_url = |rest: &str| app.api(&format!("/webhooks/{id}{rest}"));
     let resp = app.client.delete(hook_url("")).bearer_auth(&scoped);
@@ -199,7 +214,10 @@ async fn webhooks_are_managed_by_admins(b: Backend) {
     assert_eq!(listed["items"], json!([]));
     let resp = app.client.delete(hook_url("")).bearer_auth(&app.secret);
     assert_eq!(resp.send().await.unwrap().status(), 404);
-    let resp = app.client.get(hook_url("/deliveries")).bearer_auth(&app.secret);
+    let resp = app
+        .client
+        .get(hook_url("/deliveries"))
+        .bearer_auth(&app.secret);
     assert_eq!(resp.send().await.unwrap().status(), 404);
 }
 both!(webhooks_are_managed_by_admins);
@@ -211,7 +229,10 @@ async fn an_upload_is_delivered_signed(b: Backend) {
     let resp = app
         .client
         .post(app.api("/uploads/binary"))
-        .query(&[("filePath", "/in/a b.txt"), ("originalFileName", "orig.txt")])
+        .query(&[
+            ("filePath", "/in/a b.txt"),
+            ("originalFileName", "orig.txt"),
+        ])
         .bearer_auth(&app.secret)
         .header("content-type", "text/plain")
         .header("x-upload-metadata", r#"{"userId": 42}"#)
@@ -257,8 +278,14 @@ async fn an_upload_is_delivered_signed(b: Backend) {
     assert!(data["versionId"].as_str().is_some_and(|v| !v.is_empty()));
     // The event is delivered once: a webhook that wants only file.created is
     // not sent the delete.
-    let del = app.client.delete(app.api("/files")).query(&[("filePath", "/in/a b.txt")]);
-    assert_eq!(del.bearer_auth(&app.secret).send().await.unwrap().status(), 204);
+    let del = app
+        .client
+        .delete(app.api("/files"))
+        .query(&[("filePath", "/in/a b.txt")]);
+    assert_eq!(
+        del.bearer_auth(&app.secret).send().await.unwrap().status(),
+        204
+    );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(rx.received().len(), 1);
 }
@@ -271,19 +298,29 @@ async fn copies_deletes_and_folders_send_events(b: Backend) {
     app.put("/before.txt", b"old").await;
     let (hook, secret) = add_hook(&app, &rx.url, json!(["*"])).await;
     app.put("/src.txt", b"source").await;
-    let copy = app.client.post(app.api("/files/copy")).bearer_auth(&app.secret);
+    let copy = app
+        .client
+        .post(app.api("/files/copy"))
+        .bearer_auth(&app.secret);
     let resp = copy
         .json(&json!({"source": "/src.txt", "destination": "/dst.txt"}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let del = app.client.delete(app.api("/files")).query(&[("filePath", "/src.txt")]);
-    assert_eq!(del.bearer_auth(&app.secret).send().await.unwrap().status(), 204);
+    let del = app
+        .client
+        .delete(app.api("/files"))
+        .query(&[("filePath", "/src.txt")]);
+    assert_eq!(
+        del.bearer_auth(&app.secret).send().await.unwrap().status(),
+        204
+    );
     let folder = |perms: Value| {
         let app = &app;
         async move {
-            let body = json!({"folderPath": "/pics", "folderSettings": {"publicPermissions": perms}});
+            let body =
+                json!({"folderPath": "/pics", "folderSettings": {"publicPermissions": perms}});
             let put = app.client.put(app.api("/folders")).bearer_auth(&app.secret);
             assert_eq!(put.json(&body).send().await.unwrap().status(), 200);
         }
@@ -302,10 +339,24 @@ async fn copies_deletes_and_folders_send_events(b: Backend) {
     got.iter().for_each(|r| verify(&secret, r));
     let summary: Vec<(String, Value)> = got
         .iter()
-        .map(|r| (r.json()["type"].as_str().unwrap().to_string(), r.json()["data"].clone()))
+        .map(|r| {
+            (
+                r.json()["type"].as_str().unwrap().to_string(),
+                r.json()["data"].clone(),
+            )
+        })
         .collect();
-    let of = |t: &str| summary.iter().filter(|(k, _)| k == t).map(|(_, d)| d.clone()).collect::<Vec<_>>();
-    let created: Vec<Value> = of("file.created").iter().map(|d| d["filePath"].clone()).collect();
+    let of = |t: &str| {
+        summary
+            .iter()
+            .filter(|(k, _)| k == t)
+            .map(|(_, d)| d.clone())
+            .collect::<Vec<_>>()
+    };
+    let created: Vec<Value> = of("file.created")
+        .iter()
+        .map(|d| d["filePath"].clone())
+        .collect();
     assert_eq!(created.len(), 2, "{summary:?}");
     assert!(created.contains(&json!("/src.txt")) && created.contains(&json!("/dst.txt")));
     let deleted = of("file.deleted");
@@ -315,11 +366,18 @@ async fn copies_deletes_and_folders_send_events(b: Backend) {
     assert_eq!(deleted[0]["fileUrl"], app.raw("/src.txt"));
     let folders = of("folder.updated");
     assert_eq!(folders.len(), 2, "{summary:?}");
-    assert!(folders.contains(&json!({"accountId": app.account, "folderPath": "/pics",
-        "publicPermissions": []})));
-    assert!(folders.contains(&json!({"accountId": app.account, "folderPath": "/pics",
-        "publicPermissions": null})));
-    let test = got.iter().find(|r| r.json()["type"] == "webhook.test").unwrap();
+    assert!(
+        folders.contains(&json!({"accountId": app.account, "folderPath": "/pics",
+        "publicPermissions": []}))
+    );
+    assert!(
+        folders.contains(&json!({"accountId": app.account, "folderPath": "/pics",
+        "publicPermissions": null}))
+    );
+    let test = got
+        .iter()
+        .find(|r| r.json()["type"] == "webhook.test")
+        .unwrap();
     assert_eq!(json!(test.header("webhook-id")), test_id);
     assert_eq!(test.json()["data"]["webhookId"], hook);
 }

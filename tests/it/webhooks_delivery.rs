@@ -69,13 +69,18 @@ async fn a_delivery_fails_after_six_retries(b: Backend) {
     app.put("/f.txt", b"x").await;
     let log = || deliveries(&app, &hook);
     TestApp::eventually(Duration::from_secs(20), "the delivery failed", || async {
-        log().await.first().is_some_and(|a| a["outcome"] == "failed")
+        log()
+            .await
+            .first()
+            .is_some_and(|a| a["outcome"] == "failed")
     })
     .await;
     let items = log().await;
     assert_eq!(items.len(), 7, "{items:?}");
     assert_eq!(items[0]["attempt"], 7);
-    assert!(items[1..].iter().all(|a| a["outcome"] == "retrying" && a["statusCode"] == 503));
+    assert!(items[1..]
+        .iter()
+        .all(|a| a["outcome"] == "retrying" && a["statusCode"] == 503));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.received().len(), 7);
 }

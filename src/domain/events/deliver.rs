@@ -74,7 +74,10 @@ async fn attempt(state: &AppState, node: &str, d: DueDelivery) -> AppResult<()> 
     let headers = [
         ("webhook-id", d.event_id.clone()),
         ("webhook-timestamp", ts.to_string()),
-        ("webhook-signature", sign(&secret, &d.event_id, ts, &payload)?),
+        (
+            "webhook-signature",
+            sign(&secret, &d.event_id, ts, &payload)?,
+        ),
     ];
     let sent = state
         .outbound

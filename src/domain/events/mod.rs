@@ -18,7 +18,12 @@ use base64::Engine;
 use serde_json::json;
 
 /// Every event type a webhook may ask for (`"*"`: all of them).
-pub const EVENT_TYPES: &[&str] = &["file.created", "file.deleted", "folder.updated", "webhook.test"];
+pub const EVENT_TYPES: &[&str] = &[
+    "file.created",
+    "file.deleted",
+    "folder.updated",
+    "webhook.test",
+];
 
 /// Random bytes in a webhook secret (SPEC §11: 24 or more).
 const SECRET_BYTES: usize = 32;
@@ -80,7 +85,14 @@ pub async fn create(
     new: NewWebhook,
 ) -> AppResult<(WebhookRow, String)> {
     admin_account(state, principal, acc).await?;
-    register(state.meta.as_ref(), state.master_key(), &state.outbound, acc, new).await
+    register(
+        state.meta.as_ref(),
+        state.master_key(),
+        &state.outbound,
+        acc,
+        new,
+    )
+    .await
 }
 
 /// Registers a webhook of account `acc` (the routes and the CLI): checks the
@@ -120,12 +132,21 @@ pub async fn register(
     Ok((row, secret))
 }
 
-pub async fn list(state: &AppState, principal: &Principal, acc: &str) -> AppResult<Vec<WebhookRow>> {
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    acc: &str,
+) -> AppResult<Vec<WebhookRow>> {
     admin_account(state, principal, acc).await?;
     state.meta.list_webhooks(acc).await
 }
 
-async fn get(state: &AppState, principal: &Principal, acc: &str, id: &str) -> AppResult<WebhookRow> {
+async fn get(
+    state: &AppState,
+    principal: &Principal,
+    acc: &str,
+    id: &str,
+) -> AppResult<WebhookRow> {
     admin_account(state, principal, acc).await?;
     state
         .meta
@@ -159,7 +180,12 @@ pub async fn attempts(
 }
 
 /// Queues a `webhook.test` event for this webhook only; returns its id.
-pub async fn test(state: &AppState, principal: &Principal, acc: &str, id: &str) -> AppResult<String> {
+pub async fn test(
+    state: &AppState,
+    principal: &Principal,
+    acc: &str,
+    id: &str,
+) -> AppResult<String> {
     let hook = get(state, principal, acc, id).await?;
     let data = json!({"accountId": acc, "webhookId": id}).to_string();
     state
