@@ -265,10 +265,25 @@ macro_rules! deleted_event {
     }};
 }
 
+/// In transaction `$tx`: a write that changes nothing, so that the
+/// transaction writes before it reads (SQLite cannot turn a read transaction
+/// into a write one once another connection committed meanwhile:
+/// SQLITE_BUSY_SNAPSHOT, which its busy timeout does not wait out).
+macro_rules! write_first {
+    ($tx:expr, $account:expr, $path:expr) => {
+        sqlx::query("UPDATE folders SET explicit = explicit WHERE account_id = $1 AND path = $2")
+            .bind($account)
+            .bind($path)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 /// In transaction `$tx`, before folder `$path`'s settings become `$new`:
 /// `folder.updated` if its `publicPermissions` change.
 macro_rules! folder_event {
     ($tx:expr, $account:expr, $path:expr, $new:expr, $now:expr) => {{
+        write_first!($tx, $account, $path);
         let hooks = webhooks_for!($tx, $account, "folder.updated");
         if hooks.is_empty() {
             false
@@ -307,6 +322,7 @@ macro_rules! commit_signalled {
 /// whose `publicPermissions` go.
 macro_rules! cleared_events {
     ($tx:expr, $account:expr, $path:expr, $recursive:expr, $now:expr) => {{
+        write_first!($tx, $account, $path);
         let hooks = webhooks_for!($tx, $account, "folder.updated");
         let mut any = false;
         if !hooks.is_empty() {

@@ -316,26 +316,35 @@ async fn copies_deletes_and_folders_send_events(b: Backend) {
         del.bearer_auth(&app.secret).send().await.unwrap().status(),
         204
     );
-    let folder = |perms: Value| {
+    let folder = |path: &'static str, perms: Value| {
         let app = &app;
         async move {
-            let body =
-                json!({"folderPath": "/pics", "folderSettings": {"publicPermissions": perms}});
+            let body = json!({"folderPath": path, "folderSettings": {"publicPermissions": perms}});
             let put = app.client.put(app.api("/folders")).bearer_auth(&app.secret);
             assert_eq!(put.json(&body).send().await.unwrap().status(), 200);
         }
     };
     let private = json!({"set": true, "value": []});
-    folder(private.clone()).await;
-    folder(private).await; // unchanged: no event
-    folder(json!({"set": true})).await; // removed
+    folder("/pics", private.clone()).await;
+    folder("/pics", private.clone()).await; // unchanged: no event
+    folder("/pics", json!({"set": true})).await; // removed
+
+    // A recursive folder delete clears a subfolder's visibility: an event.
+    folder("/deep/sub", private).await;
+    let del = app
+        .client
+        .delete(app.api("/folders"))
+        .bearer_auth(&app.secret);
+    let resp = del.json(&json!({"folderPath": "/deep", "recursive": true}));
+    let resp = resp.send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let resp = app.client.post(app.api(&format!("/webhooks/{hook}/test")));
     let resp = resp.bearer_auth(&app.secret).send().await.unwrap();
     assert_eq!(resp.status(), 202);
     let test_id = resp.json::<Value>().await.unwrap()["eventId"].clone();
-    let got = rx.wait_for(6).await;
+    let got = rx.wait_for(8).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(rx.received().len(), 6, "{:?}", rx.received());
+    assert_eq!(rx.received().len(), 8, "{:?}", rx.received());
     got.iter().for_each(|r| verify(&secret, r));
     let summary: Vec<(String, Value)> = got
         .iter()
@@ -365,7 +374,9 @@ async fn copies_deletes_and_folders_send_events(b: Backend) {
     assert_eq!(deleted[0]["size"], 6);
     assert_eq!(deleted[0]["fileUrl"], app.raw("/src.txt"));
     let folders = of("folder.updated");
-    assert_eq!(folders.len(), 2, "{summary:?}");
+    assert_eq!(folders.len(), 4, "{summary:?}");
+    assert!(folders.contains(&json!({"accountId": app.account,
+        "folderPath": "/deep/sub", "publicPermissions": null})));
     assert!(
         folders.contains(&json!({"accountId": app.account, "folderPath": "/pics",
         "publicPermissions": []}))
