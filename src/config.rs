@@ -79,6 +79,9 @@ pub struct Config {
     /// CIDRs of proxies whose `X-Forwarded-For` names the client
     /// (`STOWAGE_TRUSTED_PROXIES`, comma-separated; default none).
     pub trusted_proxies: String,
+    /// Seconds before a failed webhook delivery's first retry; retry n waits
+    /// this × 6ⁿ (`STOWAGE_WEBHOOK_RETRY_BASE`, default 5; fractions allowed).
+    pub webhook_retry_base: f64,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
             rate_transforms: 120,
             rate_anonymous: 0,
             trusted_proxies: String::new(),
+            webhook_retry_base: 5.0,
         }
     }
 }
@@ -144,6 +148,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("STOWAGE_RATE_TRANSFORMS", "rate_transforms"),
     ("STOWAGE_RATE_ANONYMOUS", "rate_anonymous"),
     ("STOWAGE_TRUSTED_PROXIES", "trusted_proxies"),
+    ("STOWAGE_WEBHOOK_RETRY_BASE", "webhook_retry_base"),
 ];
 
 impl Config {
@@ -167,6 +172,9 @@ impl Config {
         config.apply_env(|k| std::env::var(k).ok())?;
         crate::outbound::Allowed::parse(&config.fetch_allowed_networks)?;
         crate::ratelimit::parse_proxies(&config.trusted_proxies)?;
+        if !(config.webhook_retry_base.is_finite() && config.webhook_retry_base > 0.0) {
+            return Err("STOWAGE_WEBHOOK_RETRY_BASE must be a positive number of seconds".into());
+        }
         Ok(config)
     }
 
@@ -208,6 +216,9 @@ impl Config {
                 "body_min_rate" => self.body_min_rate = value.parse().map_err(|e| bad(&e))?,
                 "header_timeout" => self.header_timeout = value.parse().map_err(|e| bad(&e))?,
                 "max_connections" => self.max_connections = value.parse().map_err(|e| bad(&e))?,
+                "webhook_retry_base" => {
+                    self.webhook_retry_base = value.parse().map_err(|e| bad(&e))?
+                }
                 other => unreachable!("ENV_VARS names unknown field {other}"),
             }
         }
@@ -289,5 +300,6 @@ mod tests {
         assert_eq!(c.rate_transforms, d.rate_transforms);
         assert_eq!(c.rate_anonymous, d.rate_anonymous);
         assert_eq!(c.trusted_proxies, d.trusted_proxies);
+        assert_eq!(c.webhook_retry_base, d.webhook_retry_base);
     }
 }

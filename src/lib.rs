@@ -46,6 +46,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::folders::router())
         .merge(http::keys::router())
         .merge(http::accounts::router())
+        .merge(http::webhooks::router())
         .merge(http::tokens::router())
         .merge(http::tus::router())
         .merge(http::imagekit::router())

@@ -106,7 +106,8 @@ pub async fn run(
     serve(state, listener, shutdown).await
 }
 
-/// Runs the app and the sweeper on an already opened state.
+/// Runs the app, the sweeper and the webhook delivery worker on an already
+/// opened state.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -126,6 +127,7 @@ pub async fn serve(
     let drain = Duration::from_secs(state.config.drain_timeout);
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
+    let webhooks = tokio::spawn(crate::domain::events::run(state.clone()));
     let limits = ConnLimits::of(&state.config);
     let app = crate::build_app(state);
     let graceful = GracefulShutdown::new();
@@ -149,6 +151,7 @@ pub async fn serve(
         tracing::warn!(?drain, "drain timeout: closing remaining connections");
     }
     sweeper.abort();
+    webhooks.abort();
     upkeep.abort();
     Ok(())
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod folders;
 mod keys;
 mod presets;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Image transformation presets, served at /{account}/{preset}/{path}.
     #[command(subcommand)]
     Presets(presets::PresetsCommand),
+    /// Webhooks: signed POSTs when files are created or deleted and folders change.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// Manage signing keys for client-side ImageKit-style uploads.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(keys::SigningKeysCommand),
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Folders(cmd) => folders::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run_keys(&config, cmd).await,
         Command::Presets(cmd) => presets::run(&config, cmd).await,
+        Command::Webhooks(cmd) => webhooks::run(&config, cmd).await,
         Command::JwtKeys(cmd) => keys::run_jwt_keys(&config, cmd).await,
         Command::SigningKeys(cmd) => keys::run_signing_keys(&config, cmd).await,
         Command::RotateSecretKey { new_key } => rotate_secret_key(&config, new_key).await,

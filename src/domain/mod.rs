@@ -3,6 +3,7 @@
 
 pub mod base64;
 pub mod digests;
+pub mod events;
 pub mod files;
 pub mod folders;
 pub mod forms;

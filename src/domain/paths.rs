@@ -2,8 +2,26 @@
 
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
 use serde::Deserialize;
+
+/// Like JavaScript's `encodeURIComponent`, except `/` stays (as Bytescale's CDN URLs).
+const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `<public>/<account>/raw<filePath>`, percent-encoded (`public`: no
+/// trailing slash).
+pub fn file_url(public: &str, account: &str, path: &str) -> String {
+    format!(
+        "{public}/{account}/raw{}",
+        utf8_percent_encode(path, PATH_ENCODE)
+    )
+}
 
 pub const MAX_PATH_BYTES: usize = 1024;
 pub const MAX_SEGMENT_BYTES: usize = 255;

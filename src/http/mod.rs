@@ -20,6 +20,7 @@ pub mod session;
 pub mod tokens;
 pub mod tus;
 pub mod uploads;
+pub mod webhooks;
 
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
@@ -29,7 +30,6 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 /// `axum::Json` whose rejection is an [`AppError`] (SPEC §8 body, not plain text).
@@ -92,22 +92,9 @@ impl From<QueryRejection> for AppError {
     }
 }
 
-/// Like JavaScript's `encodeURIComponent`, except `/` stays (as Bytescale's CDN URLs).
-const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
 /// `<public>/<account>/raw<filePath>`, percent-encoded.
 pub fn file_url(state: &AppState, account: &str, path: &str) -> String {
-    format!(
-        "{}/{}/raw{}",
-        state.public_url,
-        account,
-        utf8_percent_encode(path, PATH_ENCODE)
-    )
+    crate::domain::paths::file_url(&state.public_url, account, path)
 }
 
 /// The FileDetails object of SPEC §7.

@@ -110,13 +110,7 @@ where
 {
     let mut derived = drop_derived(tx, pruned).await?;
     derived.extend(stale_derived(tx, f).await?);
-    for key in &derived {
-        sqlx::query(sql::GC_UPSERT)
-            .bind(key.clone())
-            .bind(f.created_at)
-            .execute(&mut **tx)
-            .await?;
-    }
+    queue_gc(tx, &derived, f.created_at).await?;
     Ok(derived)
 }
 
@@ -155,6 +149,29 @@ where
         .execute(&mut **tx)
         .await?;
     Ok(at)
+}
+
+/// Queues every key of `keys` for deletion at `at` (in `blob_gc`).
+pub(super) async fn queue_gc<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    keys: &[String],
+    at: i64,
+) -> AppResult<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for key in keys {
+        sqlx::query(sql::GC_UPSERT)
+            .bind(key.clone())
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 macro_rules! impl_files {
@@ -280,7 +297,8 @@ macro_rules! impl_files {
                     let derived = $crate::meta::files::queue_derived(&mut tx, &pruned, f).await?;
                     dropped.extend(derived);
                     $crate::meta::usage::charge_commit(&mut tx, f, claim, &pruned).await?;
-                    tx.commit().await?;
+                    let event = created_event!(tx, f);
+                    commit_signalled!(self, tx, event);
                     Ok($crate::meta::CommitOutcome::Committed {
                         dropped_blobs: dropped,
                         blob_key,
@@ -297,15 +315,18 @@ macro_rules! impl_files {
             ) -> $crate::error::AppResult<Option<Vec<String>>> {
                 $crate::meta::contended(|| async {
                     let mut tx = self.pool.begin().await?;
-                    let done = sqlx::query("DELETE FROM files WHERE account_id = $1 AND path = $2")
-                        .bind(account_id)
-                        .bind(path)
-                        .execute(&mut *tx)
-                        .await?;
-                    if done.rows_affected() == 0 {
+                    let current: Option<(String,)> = sqlx::query_as(
+                        "DELETE FROM files WHERE account_id = $1 AND path = $2 RETURNING version_id",
+                    )
+                    .bind(account_id)
+                    .bind(path)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((current,)) = current else {
                         tx.rollback().await?;
                         return Ok(None);
-                    }
+                    };
+                    let event = deleted_event!(tx, account_id, &current, now);
                     let versions: Vec<(String, String, i64)> = sqlx::query_as(
                         "DELETE FROM file_versions WHERE account_id = $1 AND path = $2 \
                          RETURNING blob_key, version_id, size",
@@ -317,13 +338,7 @@ macro_rules! impl_files {
                     let keys: Vec<String> = versions.iter().map(|v| v.0.clone()).collect();
                     let mut freed = release_blobs!(tx, &keys, now);
                     let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
-                    for key in &derived {
-                        sqlx::query($crate::meta::sql::GC_UPSERT)
-                            .bind(key)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    $crate::meta::files::queue_gc(&mut tx, &derived, now).await?;
                     freed.extend(derived);
                     $crate::meta::usage::credit_delete(&mut tx, account_id, &versions).await?;
                     for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
@@ -333,7 +348,7 @@ macro_rules! impl_files {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    tx.commit().await?;
+                    commit_signalled!(self, tx, event);
                     Ok(Some(freed))
                 })
                 .await

@@ -73,6 +73,7 @@ macro_rules! impl_folders {
                         .execute(&mut *tx)
                         .await?;
                     }
+                    let event = folder_event!(tx, account_id, path, Some(settings), now);
                     let row: $crate::meta::FolderRow = sqlx::query_as(
                         "INSERT INTO folders (account_id, path, parent, explicit, settings, created_at) \
                          VALUES ($1, $2, $3, TRUE, $4, $5) ON CONFLICT (account_id, path) \
@@ -85,7 +86,7 @@ macro_rules! impl_folders {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await?;
-                    tx.commit().await?;
+                    commit_signalled!(self, tx, event);
                     Ok(row)
                 })
                 .await
@@ -188,6 +189,7 @@ macro_rules! impl_folders {
                 $crate::meta::contended(|| async {
                     let (lo, hi) = $crate::meta::subtree_range(path);
                     let mut tx = self.pool.begin().await?;
+                    let event = cleared_events!(tx, account_id, path, recursive, $crate::meta::now_ms());
                     let reset = if recursive {
                         "UPDATE folders SET explicit = FALSE, settings = '{}' WHERE account_id = $1 \
                          AND (path = $2 OR (path >= $3 AND path < $4))"
@@ -227,7 +229,7 @@ macro_rules! impl_folders {
                             .await?
                             .rows_affected();
                     }
-                    tx.commit().await?;
+                    commit_signalled!(self, tx, event);
                     Ok(removed)
                 })
                 .await

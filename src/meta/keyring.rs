@@ -14,9 +14,9 @@ pub trait KeyringStore: Send + Sync {
     /// Replaces a signing key's sealed secret if it is still `old`; false if it
     /// changed meanwhile (or the key is gone).
     async fn replace_signing_key_secret(&self, kid: &str, old: &str, new: &str) -> AppResult<bool>;
-    /// Re-seals every signing key's secret in one transaction, all or
-    /// nothing: `reseal(kid, sealed)` gives the new value (None: leave it).
-    /// Returns how many signing keys there are.
+    /// Re-seals every signing key's secret and every webhook's secret in one
+    /// transaction, all or nothing: `reseal(id, sealed)` gives the new value
+    /// (None: leave it). Returns how many secrets there are.
     async fn reseal_signing_keys(&self, reseal: &Reseal) -> Result<usize, String>;
 }
 
@@ -66,25 +66,42 @@ macro_rules! impl_keyring {
                 reseal: &$crate::meta::keyring::Reseal,
             ) -> Result<usize, String> {
                 let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
-                let rows: Vec<(String, String)> = sqlx::query_as(concat!(
-                    "SELECT kid, secret_enc FROM signing_keys ORDER BY kid",
-                    $lock
-                ))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?;
-                for (kid, sealed) in &rows {
-                    if let Some(resealed) = reseal(kid, sealed)? {
-                        sqlx::query("UPDATE signing_keys SET secret_enc = $1 WHERE kid = $2")
-                            .bind(resealed)
-                            .bind(kid)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                let mut count = 0;
+                // Signing keys, then webhook secrets (sealed alike).
+                for (select, update) in [
+                    (
+                        concat!(
+                            "SELECT kid, secret_enc FROM signing_keys ORDER BY kid",
+                            $lock
+                        ),
+                        "UPDATE signing_keys SET secret_enc = $1 WHERE kid = $2",
+                    ),
+                    (
+                        concat!(
+                            "SELECT webhook_id, secret_enc FROM webhooks ORDER BY webhook_id",
+                            $lock
+                        ),
+                        "UPDATE webhooks SET secret_enc = $1 WHERE webhook_id = $2",
+                    ),
+                ] {
+                    let rows: Vec<(String, String)> = sqlx::query_as(select)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    for (id, sealed) in &rows {
+                        if let Some(resealed) = reseal(id, sealed)? {
+                            sqlx::query(update)
+                                .bind(resealed)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        }
                     }
+                    count += rows.len();
                 }
                 tx.commit().await.map_err(|e| e.to_string())?;
-                Ok(rows.len())
+                Ok(count)
             }
         }
     };

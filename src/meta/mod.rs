@@ -3,6 +3,8 @@
 
 #[macro_use]
 mod refs;
+#[macro_use]
+pub mod webhooks;
 mod accounts;
 mod files;
 mod folders;
@@ -30,6 +32,7 @@ pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
 pub use uploads::{ExpiredUpload, UploadStore};
 pub use usage::{UsageRow, UsageStore};
+pub use webhooks::{AttemptResult, AttemptRow, DueDelivery, WebhookRow, WebhookStore};
 
 use crate::error::AppResult;
 use async_trait::async_trait;
@@ -234,6 +237,7 @@ pub trait MetaStore:
     + BlobStore
     + SessionStore
     + KeyringStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

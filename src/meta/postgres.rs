@@ -6,6 +6,8 @@ use std::time::Duration;
 
 pub struct PgMeta {
     pub(crate) pool: PgPool,
+    /// Wakes this node's webhook delivery worker (`meta/webhooks.rs`).
+    pub(crate) signal: tokio::sync::Notify,
 }
 
 impl PgMeta {
@@ -27,7 +29,10 @@ impl PgMeta {
             .run(&pool)
             .await
             .map_err(|e| format!("migrating PostgreSQL: {e}"))?;
-        Ok(PgMeta { pool })
+        Ok(PgMeta {
+            pool,
+            signal: tokio::sync::Notify::new(),
+        })
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 pub struct SqliteMeta {
     pub(crate) pool: SqlitePool,
+    /// Wakes this node's webhook delivery worker (`meta/webhooks.rs`).
+    pub(crate) signal: tokio::sync::Notify,
 }
 
 impl SqliteMeta {
@@ -39,7 +41,10 @@ impl SqliteMeta {
             .run(&pool)
             .await
             .map_err(|e| format!("migrating {url}: {e}"))?;
-        Ok(SqliteMeta { pool })
+        Ok(SqliteMeta {
+            pool,
+            signal: tokio::sync::Notify::new(),
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 //! - No proxy from the environment; TLS verified with the platform's roots.
 
 pub mod address;
+mod deliver;
 pub mod fetch;
 
 pub use address::Allowed;

@@ -258,3 +258,53 @@ fn http_get(url: &str) -> String {
         .unwrap()
         .block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
 }
+
+#[test]
+fn webhooks_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, acc, _) = run(d, &["accounts", "create"]);
+    let acc = acc.trim().to_string();
+    let add = |url: &str, events: &str| {
+        let args = [
+            "webhooks",
+            "add",
+            "--account",
+            &acc,
+            url,
+            "--events",
+            events,
+        ];
+        run(d, &args)
+    };
+    // The address rules and the event names are checked.
+    let (ok, _, err) = add("http://127.0.0.1:9/hook", "*");
+    assert!(!ok && err.contains("127.0.0.1"), "{err}");
+    let (ok, _, err) = add("https://hooks.example.com/a", "file.made");
+    assert!(
+        !ok && err.contains("file.made") && err.contains("file.created"),
+        "{err}"
+    );
+    let (ok, out, err) = add("https://hooks.example.com/a", "file.created,file.deleted");
+    assert!(ok, "{err}");
+    let id = out
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("webhookId:")
+        .trim();
+    assert!(out.contains("secret:    whsec_"), "{out}");
+    let (ok, list, _) = run(d, &["webhooks", "list", "--account", &acc]);
+    assert!(ok);
+    assert!(
+        list.starts_with(&format!("{id}\thttps://hooks.example.com/a\t")),
+        "{list}"
+    );
+    assert!(list.contains(r#"["file.created","file.deleted"]"#) && !list.contains("whsec_"));
+    let (ok, _, _) = run(d, &["webhooks", "delete", "--account", &acc, id]);
+    assert!(ok);
+    let (ok, _, err) = run(d, &["webhooks", "delete", "--account", &acc, id]);
+    assert!(!ok && err.contains(id), "{err}");
+    let (_, list, _) = run(d, &["webhooks", "list", "--account", &acc]);
+    assert_eq!(list, "");
+}

@@ -90,6 +90,8 @@ pub struct Options {
     pub rate_transforms: u32,
     pub rate_anonymous: u32,
     pub trusted_proxies: String,
+    /// STOWAGE_WEBHOOK_RETRY_BASE, seconds.
+    pub webhook_retry_base: f64,
 }
 
 impl Default for Options {
@@ -112,6 +114,7 @@ impl Default for Options {
             rate_transforms: Config::default().rate_transforms,
             rate_anonymous: Config::default().rate_anonymous,
             trusted_proxies: String::new(),
+            webhook_retry_base: Config::default().webhook_retry_base,
         }
     }
 }
@@ -171,13 +174,18 @@ impl TestApp {
     /// A second server (own caches, own connections) on the same database and
     /// object store: another node of the same deployment.
     pub async fn spawn_peer(&self) -> TestApp {
+        self.spawn_peer_with(&Options::default()).await
+    }
+
+    /// [`TestApp::spawn_peer`] with these options.
+    pub async fn spawn_peer_with(&self, opts: &Options) -> TestApp {
         let schema = self.pg_schema.as_ref().map(|(_, s)| s.clone());
         let dir = self._dir.as_ref().unwrap().path().to_path_buf();
         let mut peer = TestApp::start(
             &self.db_url,
             schema.as_deref(),
             &self.storage_url,
-            &Options::default(),
+            opts,
             &dir,
             *self.state.master_key().master(),
         )
@@ -224,6 +232,7 @@ impl TestApp {
             rate_transforms: opts.rate_transforms,
             rate_anonymous: opts.rate_anonymous,
             trusted_proxies: opts.trusted_proxies.clone(),
+            webhook_retry_base: opts.webhook_retry_base,
             data_dir: dir.display().to_string(),
             ..Config::default()
         };

@@ -47,3 +47,5 @@ mod uploads;
 mod uploads_forms;
 mod url_uploads;
 mod version_order;
+mod webhooks;
+mod webhooks_delivery;

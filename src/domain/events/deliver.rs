@@ -1,0 +1,203 @@
+//! The delivery worker (SPEC §11): every node runs one. It polls for due
+//! deliveries (and wakes at once when this node commits an event), leases
+//! each before sending it so that one node makes each attempt, signs it as
+//! Standard Webhooks 1.0 says, and records what came of it: delivered (a 2xx
+//! within [`TIMEOUT`]), retried after `STOWAGE_WEBHOOK_RETRY_BASE` × 6ⁿ
+//! seconds, or failed after [`RETRIES`] retries. Finished deliveries are
+//! kept [`RETENTION`] for the deliveries log, then pruned.
+
+use crate::auth::secrets;
+use crate::error::{AppError, AppResult};
+use crate::meta::{now_ms, AttemptResult, DueDelivery};
+use crate::state::AppState;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// How long a receiver has to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Retries after the first attempt, before a delivery is marked failed.
+pub const RETRIES: i64 = 6;
+/// How long delivered and failed deliveries are kept (7 days).
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a node holds a delivery it is attempting (more than [`TIMEOUT`]).
+const LEASE_MS: i64 = 30_000;
+/// How often the worker looks for due deliveries when not woken.
+const POLL: Duration = Duration::from_millis(500);
+/// Deliveries attempted at once by one node.
+const CONCURRENCY: usize = 16;
+/// How often finished deliveries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`, where key is the
+/// base64-decoded part of `secret` after `whsec_` (Standard Webhooks 1.0).
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> AppResult<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| AppError::internal("a webhook secret is not base64"))?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(AppError::internal)?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
+}
+
+/// The body sent for a delivery: the same bytes on every attempt.
+pub fn body(state: &AppState, d: &DueDelivery) -> String {
+    let mut data: Value = serde_json::from_str(&d.data).unwrap_or_else(|_| json!({}));
+    if d.event_type.starts_with("file.") {
+        let path = data["filePath"].as_str().unwrap_or_default().to_string();
+        data["fileUrl"] = json!(crate::domain::paths::file_url(
+            &state.public_url,
+            &d.account_id,
+            &path
+        ));
+    }
+    let timestamp = chrono::DateTime::from_timestamp_millis(d.event_created_at)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    json!({"type": d.event_type, "timestamp": timestamp, "data": data}).to_string()
+}
+
+/// Seconds before the retry that follows attempt `attempts` (1-based).
+fn retry_delay(base: f64, attempts: i64) -> Duration {
+    let exp = i32::try_from(attempts - 1).unwrap_or(i32::MAX).clamp(0, 16);
+    Duration::from_secs_f64((base * 6f64.powi(exp)).min(30.0 * 86_400.0))
+}
+
+/// Makes one attempt of a leased delivery and records it.
+async fn attempt(state: &AppState, node: &str, d: DueDelivery) -> AppResult<()> {
+    let secret = secrets::open(state.master_key(), &d.secret_enc)?;
+    let payload = body(state, &d);
+    let ts = chrono::Utc::now().timestamp();
+    let headers = [
+        ("webhook-id", d.event_id.clone()),
+        ("webhook-timestamp", ts.to_string()),
+        (
+            "webhook-signature",
+            sign(&secret, &d.event_id, ts, &payload)?,
+        ),
+    ];
+    let sent = state
+        .outbound
+        .deliver(&d.url, &headers, payload, TIMEOUT)
+        .await;
+    let done = d.attempts + 1;
+    let (status_code, error, ok) = match sent {
+        Ok(s) => (Some(i64::from(s)), None, (200..300).contains(&s)),
+        Err(e) => (None, Some(e), false),
+    };
+    let now = now_ms();
+    let outcome = match () {
+        _ if ok => "delivered",
+        _ if done > RETRIES => "failed",
+        _ => "retrying",
+    };
+    let delay = retry_delay(state.config.webhook_retry_base, done);
+    let result = AttemptResult {
+        delivery: d,
+        owner: node.to_string(),
+        outcome,
+        next_attempt_at: now + delay.as_millis() as i64,
+        status_code,
+        error,
+        at: now,
+    };
+    if !state.meta.record_attempt(&result).await? {
+        tracing::warn!(delivery = %result.delivery.delivery_id, "webhook: lease lost during an attempt");
+    }
+    Ok(())
+}
+
+/// Leases and starts every due delivery (at most [`CONCURRENCY`] at once);
+/// returns how many were started.
+async fn start_due(state: &AppState, node: &str, running: &mut JoinSet<()>) -> AppResult<usize> {
+    let free = CONCURRENCY.saturating_sub(running.len());
+    if free == 0 {
+        return Ok(0);
+    }
+    let now = now_ms();
+    let due = state.meta.due_deliveries(now, free as i64).await?;
+    let mut started = 0;
+    for d in due {
+        if !state
+            .meta
+            .lease_delivery(&d.delivery_id, node, now, now + LEASE_MS)
+            .await?
+        {
+            continue; // another node took it
+        }
+        let (state, node) = (state.clone(), node.to_string());
+        running.spawn(async move {
+            let id = d.delivery_id.clone();
+            if let Err(e) = attempt(&state, &node, d).await {
+                tracing::warn!(delivery = %id, error = %e, "webhook: attempt not recorded");
+            }
+        });
+        started += 1;
+    }
+    Ok(started)
+}
+
+/// Removes deliveries finished more than [`RETENTION`] ago.
+pub async fn prune(state: &AppState) -> AppResult<u64> {
+    let cutoff = now_ms() - RETENTION.as_millis() as i64;
+    state.meta.prune_deliveries(cutoff).await
+}
+
+/// Runs the worker forever (aborting it drops the attempts in flight; their
+/// leases lapse and another attempt follows).
+pub async fn run(state: AppState) {
+    let node = format!("node_{}", uuid::Uuid::new_v4().simple());
+    let mut running = JoinSet::new();
+    let mut pruned: Option<std::time::Instant> = None;
+    loop {
+        while running.try_join_next().is_some() {}
+        let started = start_due(&state, &node, &mut running)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "webhook: cannot read due deliveries");
+                0
+            });
+        if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(std::time::Instant::now());
+            if let Err(e) = prune(&state).await {
+                tracing::warn!(error = %e, "webhook: finished deliveries not pruned");
+            }
+        }
+        if started == 0 || running.len() >= CONCURRENCY {
+            tokio::select! {
+                _ = state.meta.events_signal().notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let sig = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        )
+        .unwrap();
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn retries_wait_base_times_six_to_the_n() {
+        let secs = |n| retry_delay(5.0, n).as_secs();
+        assert_eq!([secs(1), secs(2), secs(3), secs(4)], [5, 30, 180, 1080]);
+        assert_eq!(secs(6), 38_880);
+        assert_eq!(retry_delay(0.5, 1), Duration::from_millis(500));
+    }
+}

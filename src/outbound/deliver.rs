@@ -1,0 +1,40 @@
+//! Webhook deliveries (SPEC §11): one POST, no redirects, every address
+//! checked (the [`Outbound`] delivery client), bounded in time.
+
+use super::{refusal_of, Outbound};
+use std::time::Duration;
+
+impl Outbound {
+    /// POSTs `body` (JSON) with `headers` to `url`; the response's status, or
+    /// why there was none (refused address, connection error, timeout).
+    /// The status counts only once the whole answer arrived within `timeout`.
+    pub async fn deliver(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+        timeout: Duration,
+    ) -> Result<u16, String> {
+        let url = self.check(url).map_err(|r| r.to_string())?;
+        let mut req = self
+            .post
+            .post(url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let failed = |e: reqwest::Error| match refusal_of(&e) {
+            Some(refusal) => refusal.to_string(),
+            None if e.is_timeout() => format!("no answer within {} s", timeout.as_secs()),
+            None => e.without_url().to_string(),
+        };
+        let mut resp = req.send().await.map_err(failed)?;
+        let status = resp.status().as_u16();
+        // Read the answer chunk by chunk, keeping none of it (memory stays
+        // bounded), so a 2xx counts only when it is complete in time.
+        while resp.chunk().await.map_err(failed)?.is_some() {}
+        Ok(status)
+    }
+}
