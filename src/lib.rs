@@ -47,6 +47,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(http::keys::router())
         .merge(http::accounts::router())
         .merge(http::webhooks::router())
+        .merge(http::upload_hook::router())
         .merge(http::tokens::router())
         .merge(http::tus::router())
         .merge(http::imagekit::router())

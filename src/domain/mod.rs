@@ -20,4 +20,5 @@ pub mod quotas;
 pub mod sweeper;
 pub mod tokens;
 pub mod tus;
+pub mod upload_hook;
 pub mod uploads;

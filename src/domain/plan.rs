@@ -3,7 +3,8 @@
 //! what it wants as an [`Intent`], and [`plan`] decides it, once, in one
 //! order: the upload token (checked, then spent), the path (resolved,
 //! validated, an upload token's exact path), `create` permission, metadata
-//! and tag sizes, the account's limits (declared size, MIME type), then
+//! and tag sizes, the account's upload hook (SPEC §11: it may refuse, or set
+//! the path, metadata and tags, checked again), the account's limits (declared size, MIME type), then
 //! overwrite or fallback (409 now rather than after the bytes), then the
 //! account's quotas (SPEC §12: a new file at `maxFiles`, a declared size past
 //! `maxStorageBytes`; the commit checks them again, exactly).
@@ -20,6 +21,7 @@ use crate::blobs::digest::Expected;
 use crate::domain::ingest::{self, NewFile, StagedBlob};
 use crate::domain::paths::{self, PathContext, PathSpec};
 use crate::domain::quotas;
+use crate::domain::upload_hook;
 use crate::error::{AppError, AppResult};
 use crate::meta::{now_ms, Account, FileRow, UploadTokenRow};
 use crate::state::AppState;
@@ -145,9 +147,10 @@ pub async fn plan(state: &AppState, mut who: Uploader, intent: Intent) -> AppRes
     }
     who.spend(state).await?;
     let principal = who.principal;
-    let account = &intent.account;
-    principal.require(account, Need::create(&resolved.path))?;
+    principal.require(&intent.account, Need::create(&resolved.path))?;
     bounded_metadata(&intent.metadata, &intent.tags)?;
+    let (resolved, intent) = hooked(state, &principal, resolved, intent).await?;
+    let account = &intent.account;
 
     let owner = load_account(state, account).await?;
     let mut limits = limits(state, &owner);
@@ -190,6 +193,39 @@ pub async fn plan(state: &AppState, mut who: Uploader, intent: Intent) -> AppRes
         declared_size: intent.declared_size,
         principal,
     })
+}
+
+/// The upload hook's say (SPEC §11), before any byte is read: a path it
+/// sets is checked like the client's; metadata and tags it sets replace the
+/// client's, within the same bounds.
+async fn hooked(
+    state: &AppState,
+    principal: &Principal,
+    mut resolved: paths::Resolved,
+    mut intent: Intent,
+) -> AppResult<(paths::Resolved, Intent)> {
+    let asked = upload_hook::Asked {
+        account: &intent.account,
+        path: &resolved.path,
+        size: intent.declared_size,
+        mime: intent.mime.as_deref(),
+        original_file_name: intent.original_file_name.as_deref(),
+        metadata: &intent.metadata,
+        tags: &intent.tags,
+    };
+    let changes = upload_hook::authorize(state, principal, asked).await?;
+    if let Some(path) = changes.path.filter(|p| *p != resolved.path) {
+        paths::validate_file_path(&path)?;
+        principal.require(&intent.account, Need::create(&path))?;
+        resolved = paths::Resolved {
+            path,
+            fallback: None,
+        };
+    }
+    intent.metadata = changes.metadata.unwrap_or(intent.metadata);
+    intent.tags = changes.tags.unwrap_or(intent.tags);
+    bounded_metadata(&intent.metadata, &intent.tags)?;
+    Ok((resolved, intent))
 }
 
 /// A path spec naming `path` exactly (no variables expanded).

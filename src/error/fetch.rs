@@ -1,5 +1,5 @@
-//! Refusals and failures of an outbound request a user asked for: an upload
-//! from a URL (SPEC §5.7), a webhook or upload-hook URL (SPEC §11).
+//! Refusals and failures of outbound requests: an upload from a URL (SPEC
+//! §5.7), a webhook or upload-hook URL, the upload hook's answer (SPEC §11).
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -15,6 +15,10 @@ pub enum FetchError {
     /// 504 `url_fetch_timeout`: no headers within 10 s, or a body under the
     /// minimum rate.
     Timeout { reason: String },
+    /// 403 `upload_rejected`: the upload hook answered 4xx (its `message`).
+    Rejected { message: String, status: u16 },
+    /// 503 `upload_hook_unavailable`: no answer within 5 s, or a 5xx.
+    HookUnavailable { reason: String },
 }
 
 impl FetchError {
@@ -23,6 +27,8 @@ impl FetchError {
             FetchError::NotAllowed { .. } => StatusCode::BAD_REQUEST,
             FetchError::Failed { .. } => StatusCode::BAD_GATEWAY,
             FetchError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            FetchError::Rejected { .. } => StatusCode::FORBIDDEN,
+            FetchError::HookUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -31,6 +37,8 @@ impl FetchError {
             FetchError::NotAllowed { .. } => "url_not_allowed",
             FetchError::Failed { .. } => "url_fetch_failed",
             FetchError::Timeout { .. } => "url_fetch_timeout",
+            FetchError::Rejected { .. } => "upload_rejected",
+            FetchError::HookUnavailable { .. } => "upload_hook_unavailable",
         }
     }
 
@@ -47,15 +55,22 @@ impl FetchError {
             FetchError::Timeout { reason } => {
                 format!("The URL took too long: {reason}; nothing was stored.")
             }
+            FetchError::Rejected { message, .. } => {
+                format!("The upload was refused by the account's upload hook: {message}")
+            }
+            FetchError::HookUnavailable { reason } => {
+                format!("The account's upload hook could not be asked: {reason}.")
+            }
         }
     }
 
     pub(super) fn details(&self) -> Value {
         match self {
             FetchError::Failed { status, reason } => json!({ "status": status, "reason": reason }),
-            FetchError::NotAllowed { reason } | FetchError::Timeout { reason } => {
-                json!({ "reason": reason })
-            }
+            FetchError::NotAllowed { reason }
+            | FetchError::Timeout { reason }
+            | FetchError::HookUnavailable { reason } => json!({ "reason": reason }),
+            FetchError::Rejected { status, .. } => json!({ "hookStatus": status }),
         }
     }
 
@@ -70,6 +85,14 @@ impl FetchError {
             }
             FetchError::Timeout { .. } => {
                 "Retry later, or upload the file directly (uploads/binary) if its server is slow."
+            }
+            FetchError::Rejected { .. } => {
+                "The application behind this server decided against this upload; change what \
+                 the message names (path, type, size) or ask its operator."
+            }
+            FetchError::HookUnavailable { .. } => {
+                "Retry in a minute; the operator should check the upload hook's URL \
+                 (GET /v2/accounts/{acc}/upload_hook) and that it answers within 5 s."
             }
         }
     }

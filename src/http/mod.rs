@@ -19,6 +19,7 @@ pub mod rates;
 pub mod session;
 pub mod tokens;
 pub mod tus;
+pub mod upload_hook;
 pub mod uploads;
 pub mod webhooks;
 

@@ -67,7 +67,7 @@ macro_rules! impl_keyring {
             ) -> Result<usize, String> {
                 let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
                 let mut count = 0;
-                // Signing keys, then webhook secrets (sealed alike).
+                // Signing keys, webhook and upload hook secrets (sealed alike).
                 for (select, update) in [
                     (
                         concat!(
@@ -82,6 +82,13 @@ macro_rules! impl_keyring {
                             $lock
                         ),
                         "UPDATE webhooks SET secret_enc = $1 WHERE webhook_id = $2",
+                    ),
+                    (
+                        concat!(
+                            "SELECT account_id, secret_enc FROM upload_hooks ORDER BY account_id",
+                            $lock
+                        ),
+                        "UPDATE upload_hooks SET secret_enc = $1 WHERE account_id = $2",
                     ),
                 ] {
                     let rows: Vec<(String, String)> = sqlx::query_as(select)

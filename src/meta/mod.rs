@@ -16,6 +16,7 @@ mod sql;
 mod sqlite;
 mod tokens;
 mod tus;
+mod upload_hooks;
 mod uploads;
 pub mod usage;
 
@@ -30,6 +31,7 @@ pub use sessions::SessionStore;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
 pub use tus::{TusProgress, TusStore, TusUpload};
+pub use upload_hooks::{UploadHookRow, UploadHookStore};
 pub use uploads::{ExpiredUpload, UploadStore};
 pub use usage::{UsageRow, UsageStore};
 pub use webhooks::{AttemptResult, AttemptRow, DueDelivery, WebhookRow, WebhookStore};
@@ -238,6 +240,7 @@ pub trait MetaStore:
     + SessionStore
     + KeyringStore
     + WebhookStore
+    + UploadHookStore
     + Send
     + Sync
     + 'static

@@ -38,3 +38,53 @@ impl Outbound {
         Ok(status)
     }
 }
+
+/// A hook's answer: its status and at most `max` bytes of its body.
+pub struct Answer {
+    pub status: u16,
+    pub body: bytes::Bytes,
+}
+
+impl Outbound {
+    /// POSTs `body` (JSON) with `headers` to `url` and reads the answer, at
+    /// most `max` bytes of it (the rest is read and dropped), all within
+    /// `timeout`: the upload hook (SPEC §11).
+    pub async fn call(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Answer, String> {
+        let url = self.check(url).map_err(|r| r.to_string())?;
+        let mut req = self
+            .post
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let failed = |e: reqwest::Error| match refusal_of(&e) {
+            Some(refusal) => refusal.to_string(),
+            None => e.without_url().to_string(),
+        };
+        let exchange = async {
+            let mut resp = req.send().await.map_err(failed)?;
+            let status = resp.status().as_u16();
+            let mut kept = bytes::BytesMut::new();
+            while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+                let room = max.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(Answer {
+                status,
+                body: kept.freeze(),
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+    }
+}

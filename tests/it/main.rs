@@ -43,6 +43,7 @@ mod subkeys;
 mod tokens;
 mod tus;
 mod unbound_sessions;
+mod upload_hook;
 mod uploads;
 mod uploads_forms;
 mod url_uploads;
