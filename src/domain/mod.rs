@@ -17,5 +17,6 @@ pub mod plan;
 pub mod presets;
 pub mod sweeper;
 pub mod tokens;
+pub mod transfer;
 pub mod tus;
 pub mod uploads;
