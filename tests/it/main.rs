@@ -39,6 +39,7 @@ mod signout;
 mod stores;
 mod subkeys;
 mod tokens;
+mod transfer;
 mod tus;
 mod unbound_sessions;
 mod uploads;
