@@ -271,6 +271,13 @@ async fn failures_and_bad_input(backend: Backend) {
     let dest = src.path().join("small.txt");
     let run = export(&app, "/f", &dest).await;
     assert!(!run.ok && run.err.contains("Cannot create"), "{}", run.err);
+    let run = export(&app, "/nothing/here", &src.path().join("out")).await;
+    assert!(
+        !run.ok && run.err.contains("Folder /nothing/here"),
+        "{}",
+        run.err
+    );
+    assert!(!src.path().join("out").exists(), "nothing created");
     let args = ["export", "--account", "nope123", "/f", "/tmp/x"];
     let run = stowage(&app, &[], &args).await;
     assert!(

@@ -40,6 +40,8 @@ pub async fn run(state: &AppState, job: &Export, progress: &Progress) -> AppResu
     plan::load_account(state, &job.account).await?;
     let folder = folders::normalize(&job.folder)?;
     let principal = Principal::operator(&job.account);
+    // A folder that holds nothing (and has no settings) does not exist.
+    folders::get(state, &principal, &job.account, &folder).await?;
     tokio::fs::create_dir_all(&job.dest).await.map_err(|e| {
         AppError::invalid_request(
             format!("Cannot create {}: {e}", job.dest.display()),
