@@ -63,6 +63,9 @@ pub enum Via {
     /// A client upload token (ImageKit V1/V2) already verified and spent: it may
     /// create exactly one path.
     ClientToken,
+    /// The operator at the command line (`stowage import`/`export`): whoever
+    /// can reach the database and the store already holds everything.
+    Operator,
 }
 
 impl Principal {
@@ -83,6 +86,16 @@ impl Principal {
                 key_id: key.row.id.clone(),
                 key_type: key.key_type,
             },
+        }
+    }
+
+    /// The command line's principal for `account`: every operation
+    /// everywhere in it, as a secret key without rules.
+    pub fn operator(account: &str) -> Principal {
+        Principal {
+            account: Some(account.to_string()),
+            grants: Arc::new(Grants::Everywhere(rules::Ops::all())),
+            via: Via::Operator,
         }
     }
 
@@ -111,6 +124,7 @@ impl Principal {
             Via::ApiKeyAndJwt { key_id, sub, .. } => Some(format!("key:{key_id}:jwt:{sub}")),
             Via::Jwt { sub } => Some(format!("jwt:{sub}")),
             Via::UploadToken { token_hash } => Some(format!("token:{token_hash}")),
+            Via::Operator => Some("operator".to_string()),
             Via::Anonymous | Via::Cookie | Via::SignedUrl | Via::ClientToken => None,
         }
     }

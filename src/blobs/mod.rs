@@ -6,6 +6,7 @@ pub mod digest;
 pub mod meter;
 pub mod parts;
 pub mod resumable;
+pub mod source;
 
 use crate::error::{AppError, AppResult};
 use bytes::Bytes;

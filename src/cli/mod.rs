@@ -4,6 +4,7 @@ mod accounts;
 mod folders;
 mod keys;
 mod presets;
+mod transfer;
 mod webhooks;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,11 @@ pub enum Command {
     /// Manage the public keys that verify an account's JWTs.
     #[command(subcommand, name = "jwt-keys")]
     JwtKeys(keys::JwtKeysCommand),
+    /// Copy a directory or an object store prefix into an account, keeping
+    /// relative paths (files already there with the same bytes are skipped).
+    Import(transfer::ImportArgs),
+    /// Copy a folder's files to a local directory, with a manifest.jsonl.
+    Export(transfer::ExportArgs),
     /// Replace the master key: re-seals every signing-key secret under the new
     /// key. Links and part upload URLs signed with the old key stop working.
     /// Stop every node first; with several nodes, set the new key on each.
@@ -85,6 +91,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Webhooks(cmd) => webhooks::run(&config, cmd).await,
         Command::JwtKeys(cmd) => keys::run_jwt_keys(&config, cmd).await,
         Command::SigningKeys(cmd) => keys::run_signing_keys(&config, cmd).await,
+        Command::Import(args) => transfer::import(&config, args).await,
+        Command::Export(args) => transfer::export(&config, args).await,
         Command::RotateSecretKey { new_key } => rotate_secret_key(&config, new_key).await,
     }
 }

@@ -19,6 +19,7 @@ pub mod presets;
 pub mod quotas;
 pub mod sweeper;
 pub mod tokens;
+pub mod transfer;
 pub mod tus;
 pub mod upload_hook;
 pub mod uploads;

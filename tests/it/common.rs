@@ -260,6 +260,24 @@ impl TestApp {
         }
     }
 
+    /// The environment a `stowage` child process needs to work on this app's
+    /// database and object store (its PostgreSQL schema included).
+    pub fn cli_env(&self) -> Vec<(&'static str, String)> {
+        let db = match &self.pg_schema {
+            None => self.db_url.clone(),
+            Some((url, schema)) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}options[search_path]={schema}")
+            }
+        };
+        let dir = self._dir.as_ref().map(|d| d.path().display().to_string());
+        vec![
+            ("DATABASE_URL", db),
+            ("STOWAGE_STORAGE_URL", self.storage_url.clone()),
+            ("STOWAGE_DATA_DIR", dir.unwrap_or_default()),
+        ]
+    }
+
     /// A new key of this app's account with the given rules (`/x/*:read,create`).
     pub async fn key(&self, kind: KeyType, rules: &[&str]) -> String {
         self.key_for(&self.account, kind, rules).await

@@ -41,6 +41,7 @@ mod signout;
 mod stores;
 mod subkeys;
 mod tokens;
+mod transfer;
 mod tus;
 mod unbound_sessions;
 mod upload_hook;

@@ -1,0 +1,101 @@
+//! `stowage import SOURCE --account A --to /folder` (SPEC §13): every file
+//! of the source becomes `/folder/<its relative path>`, uploaded through the
+//! one upload plan (limits, MIME allow-list, deduplication) as the
+//! account's operator.
+
+use super::{counted, hash_stream, join, stored_sha256, Outcome, Progress, Summary};
+use crate::auth::Principal;
+use crate::blobs::source::{Entry, Source};
+use crate::domain::plan::{self, Intent, Uploader};
+use crate::domain::{folders, paths};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use futures::StreamExt;
+
+/// What to import, and where.
+pub struct Import {
+    pub account: String,
+    /// The folder the source's tree goes under.
+    pub to: String,
+    pub concurrency: usize,
+}
+
+/// Imports every file of `source`; fails as a whole only on bad input (an
+/// unknown account, an invalid folder, a source that cannot be listed).
+pub async fn run(
+    state: &AppState,
+    source: &Source,
+    job: &Import,
+    progress: &Progress,
+) -> AppResult<Summary> {
+    plan::load_account(state, &job.account).await?;
+    let to = folders::normalize(&job.to)?;
+    let entries = source.list().await.map_err(|cause| {
+        AppError::invalid_request(
+            format!("Cannot read {}: {cause}", source.describe()),
+            "Name an existing directory, file:// URL or object store prefix.",
+        )
+    })?;
+    progress.start(entries.len() as u64, entries.iter().map(|e| e.size).sum());
+    let principal = Principal::operator(&job.account);
+    let outcomes: Vec<Outcome> = futures::stream::iter(entries)
+        .map(|entry| {
+            let path = join(&to, &entry.path);
+            let (principal, job) = (principal.clone(), &job);
+            async move {
+                let outcome =
+                    match one(state, source, (job, principal), &entry, &path, progress).await {
+                        Ok(true) => Outcome::Copied(entry.size),
+                        Ok(false) => Outcome::Skipped,
+                        Err(why) => Outcome::Failed(path, why),
+                    };
+                progress.file_done();
+                outcome
+            }
+        })
+        .buffer_unordered(job.concurrency.max(1))
+        .collect()
+        .await;
+    Ok(Summary::of(outcomes))
+}
+
+/// Copies one file unless the account already holds it; true when copied.
+async fn one(
+    state: &AppState,
+    source: &Source,
+    (job, principal): (&Import, Principal),
+    entry: &Entry,
+    path: &str,
+    progress: &Progress,
+) -> Result<bool, String> {
+    paths::validate_file_path(path).map_err(|e| e.message())?;
+    let existing = state
+        .meta
+        .get_file(&job.account, path)
+        .await
+        .map_err(|e| e.message())?;
+    if let Some(row) = existing.filter(|r| r.size as u64 == entry.size) {
+        let body = source.get(entry).await?;
+        let (sha256, _) = hash_stream(body, progress).await?;
+        if stored_sha256(&row) == Some(sha256.as_str()) {
+            return Ok(false);
+        }
+    }
+    let intent = Intent {
+        account: job.account.clone(),
+        path: Some(plan::exact(path)),
+        original_file_name: Some(paths::file_name(path).to_string()),
+        declared_size: Some(entry.size),
+        ..Intent::default()
+    };
+    let body = source.get(entry).await?;
+    let planned = plan::plan(state, Uploader::new(principal), intent)
+        .await
+        .map_err(|e| e.message())?;
+    let prepared = planned
+        .stream(state, counted(body, progress, None), None)
+        .await
+        .map_err(|e| e.message())?;
+    prepared.commit(state).await.map_err(|e| e.message())?;
+    Ok(true)
+}
