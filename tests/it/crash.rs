@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Drop for Node {
@@ -21,7 +21,7 @@ impl Drop for Node {
     }
 }
 
-fn storage_url(dir: &Path) -> String {
+pub(crate) fn storage_url(dir: &Path) -> String {
     std::env::var("STOWAGE_TEST_STORAGE_URL")
         .ok()
         .filter(|s| !s.is_empty())
@@ -29,7 +29,19 @@ fn storage_url(dir: &Path) -> String {
 }
 
 /// Starts `stowage serve` on a free port; returns it and its stdout lines.
-fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>) {
+    // Long enough for 8 MiB to arrive before the first store part is
+    // journaled on a loaded machine (at 3 s Azurite runs lost the race:
+    // the GC entry came due while the upload was still buffering).
+    start_with_ttl(dir, storage, 6)
+}
+
+/// [`start`] with STOWAGE_ABANDONED_UPLOAD_TTL = `ttl` seconds.
+pub(crate) fn start_with_ttl(
+    dir: &Path,
+    storage: &str,
+    ttl: u64,
+) -> (Node, std::sync::mpsc::Receiver<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -47,10 +59,7 @@ fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>)
         .env("STOWAGE_STORAGE_URL", storage)
         .env("STOWAGE_DATA_DIR", dir)
         .env("STOWAGE_SWEEP_INTERVAL", "1")
-        // Long enough for 8 MiB to arrive before the first store part is
-        // journaled on a loaded machine (at 3 s Azurite runs lost the race:
-        // the GC entry came due while the upload was still buffering).
-        .env("STOWAGE_ABANDONED_UPLOAD_TTL", "6")
+        .env("STOWAGE_ABANDONED_UPLOAD_TTL", ttl.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -73,7 +82,7 @@ fn start(dir: &Path, storage: &str) -> (Node, std::sync::mpsc::Receiver<String>)
 }
 
 /// The bootstrap output, once its last line (the public key) is printed.
-fn bootstrap_lines(rx: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+pub(crate) fn bootstrap_lines(rx: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.contains("public key:")) {
         match rx.recv_timeout(Duration::from_secs(20)) {
@@ -84,7 +93,7 @@ fn bootstrap_lines(rx: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
     lines
 }
 
-fn field(lines: &[String], name: &str) -> String {
+pub(crate) fn field(lines: &[String], name: &str) -> String {
     lines
         .iter()
         .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))

@@ -7,6 +7,7 @@ mod body_rate;
 mod cli;
 mod commit_faults;
 mod crash;
+mod crash_tus;
 mod dashboard;
 mod dedup;
 mod digest;

@@ -22,12 +22,69 @@ use crate::state::AppState;
 use bytes::Bytes;
 use futures::Stream;
 use sha1::Digest;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// How long a PATCH holds the upload without renewing: a node that dies
-/// mid-PATCH blocks the upload this long at most.
-const LEASE: Duration = Duration::from_secs(120);
-const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How long a lease lasts unless renewed: a node that dies mid-PATCH blocks
+/// the upload this long at most (a client retrying after the crash goes on
+/// within seconds, not minutes).
+const LEASE: Duration = Duration::from_secs(15);
+/// How often a live PATCH renews its lease, whether or not bytes arrive.
+const RENEW_EVERY: Duration = Duration::from_secs(4);
+
+/// A PATCH's hold on its upload: the lease token, renewed by a heartbeat
+/// task for as long as the PATCH lives (dropped: the heartbeat stops). If a
+/// renewal fails (the lease was lost), `lost` is set and the PATCH writes
+/// nothing more.
+struct Lease {
+    token: String,
+    lost: Arc<AtomicBool>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Lease {
+    fn hold(state: &AppState, id: &str, token: String) -> Lease {
+        let lost = Arc::new(AtomicBool::new(false));
+        let (state, id, beat_token, flag) =
+            (state.clone(), id.to_string(), token.clone(), lost.clone());
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                let until = now_ms() + LEASE.as_millis() as i64;
+                if !matches!(
+                    state.meta.renew_tus_lock(&id, &beat_token, until).await,
+                    Ok(true)
+                ) {
+                    flag.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+        Lease {
+            token,
+            lost,
+            heartbeat,
+        }
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.token
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ChecksumAlgorithm {
@@ -123,7 +180,7 @@ where
     if req.declared.is_some_and(|d| offset + d > length) {
         return Err(AppError::Tus(TusError::PastLength { length }));
     }
-    let lease = lock(state, &row).await?;
+    let lease = Lease::hold(state, id, lock(state, &row).await?);
     let result = write_chunk(state, principal, &row, spec, &lease, &req, body).await;
     if result.is_err() {
         // Releases the lease if nothing else did (a no-op once progress is saved).
@@ -165,7 +222,7 @@ async fn write_chunk<S, E>(
     principal: &Principal,
     row: &TusUpload,
     spec: Spec,
-    lease: &str,
+    lease: &Lease,
     req: &PatchRequest,
     body: S,
 ) -> AppResult<Status>
@@ -186,7 +243,7 @@ where
             tail_key: row.tail_key.as_deref(),
         })
         .await?;
-    let streamed = stream_into(state, row, lease, req, &mut writer, body).await?;
+    let streamed = stream_into(row, lease, req, &mut writer, body).await?;
     if !streamed.checksum_ok {
         return Err(AppError::Tus(TusError::ChecksumMismatch));
     }
@@ -232,9 +289,8 @@ fn incomplete(cause: &str) -> AppError {
 /// Streams the body into the writer, hashing; stops (keeping nothing) past
 /// the upload's length.
 async fn stream_into<S, E>(
-    state: &AppState,
     row: &TusUpload,
-    lease: &str,
+    lease: &Lease,
     req: &PatchRequest,
     writer: &mut crate::blobs::resumable::PartWriter,
     body: S,
@@ -249,7 +305,6 @@ where
     let digester = req.digest.clone().map(|e| Digester::new(Some(e)));
     let mut meter = Meter::new(body, room, digester);
     let mut cut = None;
-    let mut renewed = Instant::now();
     while let Some(next) = meter.next().await {
         let chunk = match next {
             Ok(c) => c,
@@ -263,16 +318,12 @@ where
                 }))
             }
         };
+        if lease.lost() {
+            return Err(AppError::Tus(TusError::Locked));
+        }
         hash.update(&chunk);
         chunk_hash.update(&chunk);
         writer.write(&chunk).await?;
-        if renewed.elapsed() > RENEW_EVERY {
-            let until = now_ms() + LEASE.as_millis() as i64;
-            if !state.meta.renew_tus_lock(&row.id, lease, until).await? {
-                return Err(AppError::Tus(TusError::Locked));
-            }
-            renewed = Instant::now();
-        }
     }
     Ok(Streamed {
         received: meter.received(),
