@@ -114,6 +114,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     migrate_to_subkeys(&state).await?;
+    // Alive before the first upload can name this node (issue #33).
+    crate::domain::sweeper::heartbeat(&state).await;
     let metrics = crate::metrics::handle();
     // Histograms keep every sample until upkeep drains them into their
     // buckets: without this, memory grows with every request served.

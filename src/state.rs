@@ -39,6 +39,8 @@ pub struct Inner {
     pub outbound: crate::outbound::Outbound,
     /// The rate limits of SPEC §12 (per node) and the trusted proxies.
     pub rates: crate::ratelimit::RateLimits,
+    /// This node's id for liveness (issue #33): new at every start.
+    pub node_id: String,
 }
 
 /// Pixels (source + output) transformed at the same time, across the
@@ -89,6 +91,7 @@ impl AppState {
             images: image_pool(),
             outbound,
             rates,
+            node_id: uuid::Uuid::new_v4().simple().to_string(),
         })))
     }
 

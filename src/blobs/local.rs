@@ -52,6 +52,21 @@ pub(super) fn remove_staging_of(root: &Path, key: &str) {
     }
 }
 
+/// Removes `<root>/<key>#1` … `#8`: the names object_store's local store
+/// gives a write's staging file (the first free suffix, so a key written
+/// once has `#1`). O(1), unlike [`remove_staging_of`]'s directory scan: for
+/// every delete, where a crash may have left one.
+pub(super) fn remove_staging_candidates(root: &Path, key: &str) {
+    let path = root.join(key);
+    for n in 1..=8 {
+        let mut staging = path.clone().into_os_string();
+        staging.push(format!("#{n}"));
+        if std::fs::remove_file(&staging).is_err() && n > 1 {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

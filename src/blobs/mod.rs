@@ -364,11 +364,20 @@ impl Blobs {
     }
 
     /// Deletes `key`; a missing object counts as deleted.
+    /// Deletes the object, and on the local store the staging files a write
+    /// of it may have left (a crash mid-upload: `<key>#<n>`).
     pub async fn delete(&self, key: &str) -> AppResult<()> {
         match self.store.delete(&ObjectPath::from(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        if let Some(root) = self.local_root.clone() {
+            let key = key.to_string();
+            let _ =
+                tokio::task::spawn_blocking(move || local::remove_staging_candidates(&root, &key))
+                    .await;
+        }
+        Ok(())
     }
 
     pub async fn exists(&self, key: &str) -> AppResult<bool> {

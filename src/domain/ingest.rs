@@ -157,7 +157,12 @@ impl StagedBlob {
     async fn reserve(state: &AppState, prefix: &str) -> AppResult<StagedBlob> {
         let key = format!("{prefix}/{}", uuid::Uuid::now_v7().simple());
         let abandon_at = now_ms() + (state.config.abandoned_upload_ttl as i64) * 1000;
-        state.meta.gc_register(&key, abandon_at).await?;
+        // Named after this node: if it dies, the next sweep anywhere removes
+        // the object (nothing can resume it), not the TTL.
+        state
+            .meta
+            .gc_register_staged(&key, abandon_at, &state.node_id)
+            .await?;
         Ok(StagedBlob {
             state: state.clone(),
             key,

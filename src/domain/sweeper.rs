@@ -6,11 +6,24 @@ use crate::meta::now_ms;
 use crate::state::AppState;
 use std::time::Duration;
 
-/// Deletes every due blob once; returns how many were removed.
+/// A node silent this long is dead: three missed sweeps, at least 10 s.
+pub fn dead_after(state: &AppState) -> i64 {
+    (state.config.sweep_interval.max(1) as i64 * 3 * 1000).max(10_000)
+}
+
+/// Records this node's heartbeat (at start and at every sweep).
+pub async fn heartbeat(state: &AppState) {
+    if let Err(e) = state.meta.node_heartbeat(&state.node_id, now_ms()).await {
+        tracing::warn!(error = %e, "heartbeat not recorded");
+    }
+}
+
+/// Deletes every due blob once, and the staged blobs of dead nodes; returns
+/// how many were removed.
 pub async fn sweep_once(state: &AppState) -> usize {
     let mut removed = 0;
     loop {
-        let due = match state.meta.gc_due(now_ms(), 500).await {
+        let due = match due_now(state).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "sweeper: cannot read due blobs");
@@ -38,6 +51,21 @@ pub async fn sweep_once(state: &AppState) -> usize {
             return removed;
         }
     }
+}
+
+/// Blobs whose GC entry is due, and staged blobs of dead nodes.
+async fn due_now(state: &AppState) -> crate::error::AppResult<Vec<String>> {
+    let mut due = state.meta.gc_due(now_ms(), 500).await?;
+    let orphans = state
+        .meta
+        .gc_orphaned(now_ms() - dead_after(state), 500)
+        .await?;
+    for key in orphans {
+        if !due.contains(&key) {
+            due.push(key);
+        }
+    }
+    Ok(due)
 }
 
 /// Aborts the store-side multipart upload a crash left for `key` (if any),
@@ -95,6 +123,10 @@ pub async fn run(state: AppState, interval: Duration) {
     let mut staging_swept = None;
     loop {
         tick.tick().await;
+        heartbeat(&state).await;
+        if let Err(e) = state.meta.prune_nodes(now_ms() - 86_400_000).await {
+            tracing::warn!(error = %e, "sweeper: silent nodes not pruned");
+        }
         // Rate-limit buckets that are full again are forgotten (SPEC §12).
         state.rates.retain_recent();
         sweep_staging_files(&state, &mut staging_swept).await;

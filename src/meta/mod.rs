@@ -10,6 +10,7 @@ mod files;
 mod folders;
 mod images;
 mod keyring;
+mod nodes;
 mod postgres;
 mod sessions;
 mod sql;
@@ -25,6 +26,7 @@ pub use files::FileStore;
 pub use folders::FolderStore;
 pub use images::{DerivedRow, ImageStore, PresetRow, ProbeRow};
 pub use keyring::{KeyringStore, Reseal};
+pub use nodes::NodeStore;
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sessions::SessionStore;
@@ -241,6 +243,7 @@ pub trait MetaStore:
     + KeyringStore
     + WebhookStore
     + UploadHookStore
+    + NodeStore
     + Send
     + Sync
     + 'static

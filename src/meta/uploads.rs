@@ -98,6 +98,8 @@ macro_rules! impl_uploads {
                 .bind(p.idx)
                 .fetch_optional(&self.pool)
                 .await?;
+                // Two writes, no read: safe on SQLite under concurrent writers.
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "INSERT INTO upload_parts (upload_id, idx, etag, size, confirmed, blob_key, \
                      store_part) SELECT $1, $2, $3, $4, FALSE, $5, $6 WHERE EXISTS (SELECT 1 FROM \
@@ -113,9 +115,16 @@ macro_rules! impl_uploads {
                 .bind(p.size)
                 .bind(&p.blob_key)
                 .bind(&p.store_part)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
                 let recorded = done.rows_affected() > 0;
+                // The part's bytes belong to the session now, which any node
+                // may resume: no longer to the node that wrote them (#33).
+                sqlx::query("UPDATE blob_gc SET node_id = NULL WHERE blob_key = $1")
+                    .bind(&p.blob_key)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok((recorded, if recorded { old.map(|(k,)| k) } else { None }))
             }
 

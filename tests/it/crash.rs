@@ -101,7 +101,7 @@ pub(crate) fn field(lines: &[String], name: &str) -> String {
 }
 
 /// Files whose name has `#` (object_store's staging files) under `dir`.
-fn staging_files(dir: &Path) -> Vec<String> {
+pub(crate) fn staging_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -121,7 +121,7 @@ pub(crate) async fn s3_upload_open(storage: &str, key: &str) -> Option<bool> {
     crate::s3::upload_open(storage, key).await
 }
 
-async fn db_count(dir: &Path, table: &str) -> i64 {
+pub(crate) async fn db_count(dir: &Path, table: &str) -> i64 {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/db.sqlite", dir.display()))
         .await
         .unwrap();

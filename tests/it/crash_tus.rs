@@ -108,3 +108,64 @@ async fn a_patch_cut_by_kill_9_can_be_resumed_within_seconds() {
         "byte-exact"
     );
 }
+
+/// Issue #33: what a killed node was writing for a binary upload (nothing
+/// can resume it) goes at the next sweep after the node is known dead (three
+/// sweeps of silence, at least 10 s), not after the abandoned-upload TTL
+/// (here an hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_of_a_dead_node_go_before_the_ttl() {
+    use crate::crash::{db_count, staging_files};
+    let dir = tempfile::tempdir().unwrap();
+    let storage = storage_url(dir.path());
+    let (node, out) = start_with_ttl(dir.path(), &storage, 3600);
+    let lines = bootstrap_lines(&out);
+    let (account, secret) = (field(&lines, "account:"), field(&lines, "secret key:"));
+    let mut s = TcpStream::connect(&node.addr).unwrap();
+    write!(
+        s,
+        "POST /v2/accounts/{account}/uploads/binary?filePath=/crash/big.bin HTTP/1.1\r\n\
+         host: x\r\nauthorization: Bearer {secret}\r\ncontent-length: 20971520\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(&vec![0x5a; 12 * 1024 * 1024]).unwrap();
+    s.flush().unwrap();
+    let reached = Instant::now() + Duration::from_secs(10);
+    while staging_files(dir.path()).is_empty() && db_count(dir.path(), "blob_gc_uploads").await == 0
+    {
+        assert!(
+            Instant::now() < reached,
+            "the upload never reached the store"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(node); // SIGKILL
+    drop(s);
+    assert_eq!(
+        db_count(dir.path(), "blob_gc").await,
+        1,
+        "the crash left its GC entry"
+    );
+
+    let (_node, _) = start_with_ttl(dir.path(), &storage, 3600);
+    let restarted = Instant::now();
+    loop {
+        let gc = db_count(dir.path(), "blob_gc").await;
+        let journal = db_count(dir.path(), "blob_gc_uploads").await;
+        let staging = staging_files(dir.path());
+        if gc == 0 && journal == 0 && staging.is_empty() {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(40),
+            "still there {:?} after the restart: gc {gc}, journal {journal}, staging {staging:?}",
+            restarted.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let blobs = stowage::blobs::Blobs::from_url(&storage).unwrap();
+    assert!(
+        blobs.list(&account).await.unwrap().is_empty(),
+        "the object is gone"
+    );
+}
