@@ -340,7 +340,8 @@ macro_rules! impl_files {
                     let derived = $crate::meta::files::drop_derived(&mut tx, &versions).await?;
                     $crate::meta::files::queue_gc(&mut tx, &derived, now).await?;
                     freed.extend(derived);
-                    $crate::meta::usage::credit_delete(&mut tx, account_id, &versions).await?;
+                    // Folders before the usage row, as in a commit: the same
+                    // lock order, so a delete and a commit never deadlock.
                     for (folder, _) in $crate::meta::ancestors(path).iter().rev() {
                         sqlx::query($crate::meta::sql::PRUNE_FOLDER)
                             .bind(account_id)
@@ -348,6 +349,7 @@ macro_rules! impl_files {
                             .execute(&mut *tx)
                             .await?;
                     }
+                    $crate::meta::usage::credit_delete(&mut tx, account_id, &versions).await?;
                     commit_signalled!(self, tx, event);
                     Ok(Some(freed))
                 })

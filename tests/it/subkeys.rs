@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use stowage::auth::secrets;
 use stowage::meta::SigningKeyRow;
 
@@ -189,6 +190,13 @@ async fn secrets_sealed_before_subkeys_are_resealed_at_start(b: Backend) {
 
     // A node starting re-seals it under the subkey; both nodes still read it.
     let peer = app.spawn_peer().await;
+    // The peer re-seals as its server task starts, which spawn_peer does
+    // not wait for.
+    TestApp::eventually(Duration::from_secs(10), "re-sealed at start", || async {
+        let now = app.state.meta.get_signing_key("legacykid").await.unwrap();
+        now.is_some_and(|r| r.secret_enc != row.secret_enc)
+    })
+    .await;
     let now_row = app
         .state
         .meta
