@@ -15,16 +15,7 @@ impl Outbound {
         body: String,
         timeout: Duration,
     ) -> Result<u16, String> {
-        let url = self.check(url).map_err(|r| r.to_string())?;
-        let mut req = self
-            .post
-            .post(url)
-            .timeout(timeout)
-            .header("content-type", "application/json")
-            .body(body);
-        for (name, value) in headers {
-            req = req.header(*name, value);
-        }
+        let req = self.json_post(url, headers, body)?.timeout(timeout);
         let failed = |e: reqwest::Error| match refusal_of(&e) {
             Some(refusal) => refusal.to_string(),
             None if e.is_timeout() => format!("no answer within {} s", timeout.as_secs()),
@@ -36,6 +27,27 @@ impl Outbound {
         // bounded), so a 2xx counts only when it is complete in time.
         while resp.chunk().await.map_err(failed)?.is_some() {}
         Ok(status)
+    }
+}
+
+impl Outbound {
+    /// A POST of `body` (JSON) with `headers` to `url`, once `url` is checked.
+    fn json_post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let url = self.check(url).map_err(|r| r.to_string())?;
+        let mut req = self
+            .post
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        Ok(req)
     }
 }
 
@@ -57,15 +69,7 @@ impl Outbound {
         timeout: Duration,
         max: usize,
     ) -> Result<Answer, String> {
-        let url = self.check(url).map_err(|r| r.to_string())?;
-        let mut req = self
-            .post
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        for (name, value) in headers {
-            req = req.header(*name, value);
-        }
+        let req = self.json_post(url, headers, body)?;
         let failed = |e: reqwest::Error| match refusal_of(&e) {
             Some(refusal) => refusal.to_string(),
             None => e.without_url().to_string(),
