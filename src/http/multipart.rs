@@ -201,7 +201,7 @@ struct Signature {
     tag = "uploads",
     summary = "Upload a part's bytes (signed URL)",
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path), Signature),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "Stored; ETag header"),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),

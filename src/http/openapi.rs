@@ -8,7 +8,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::Value;
 use std::sync::OnceLock;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -129,6 +131,20 @@ pub struct UploadResponse {
     size: i64,
     mime: String,
 }
+
+/// Raw bytes in a request body (`type: string, format: binary`).
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for Binary {}
 
 /// Every documented route, with its handler (the routers of src/http).
 pub fn api_routes() -> OpenApiRouter<AppState> {

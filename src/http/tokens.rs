@@ -87,7 +87,7 @@ async fn create_token_for_key(
     path = "/",
     tag = "uploads",
     summary = "Upload with an upload token",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),

@@ -132,7 +132,7 @@ async fn tus_options_upload(
     tag = "tus",
     summary = "Create a tus upload (optionally with its first bytes)",
     params(("account" = String, Path, description = "Account ID"), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Length" = Option<u64>, Header), ("Upload-Metadata" = Option<String>, Header)),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
     responses(
         (status = 201, description = "Created; Location header"),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
@@ -229,7 +229,7 @@ async fn head_tus_upload(
     tag = "tus",
     summary = "Append bytes at Upload-Offset",
     params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Offset" = u64, Header), ("Upload-Checksum" = Option<String>, Header)),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Appended; Upload-Offset header"),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),

@@ -64,7 +64,7 @@ impl UploadQuery {
     tag = "uploads",
     summary = "Upload a file's bytes",
     params(("account" = String, Path, description = "Account ID"), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),

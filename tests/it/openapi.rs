@@ -222,7 +222,9 @@ async fn operations_have_parameters(backend: Backend) {
         "#/components/schemas/FileDetails"
     );
     let binary = &doc["paths"]["/v2/accounts/{account}/uploads/binary"]["post"];
-    assert!(binary["requestBody"]["content"]["application/octet-stream"].is_object());
+    let bytes = &binary["requestBody"]["content"]["application/octet-stream"]["schema"];
+    assert_eq!(bytes["type"], "string", "{bytes}");
+    assert_eq!(bytes["format"], "binary", "{bytes}");
     let url = &doc["paths"]["/v2/accounts/{account}/uploads/url"]["post"]["requestBody"];
     let schema = &url["content"]["application/json"]["schema"]["$ref"];
     let name = schema.as_str().unwrap().rsplit('/').next().unwrap();
