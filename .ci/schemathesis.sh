@@ -15,6 +15,7 @@ KEY=$("$BIN" keys create --account "$ACC" --type secret | grep -o 'secret_[A-Za-
 "$BIN" serve >"$DIR/server.log" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$DIR"' EXIT
+cd "$DIR" # schemathesis keeps a cache in .schemathesis/ of the working directory
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" \
   timeout 300 python3 -m schemathesis.cli run "http://127.0.0.1:$PORT/openapi.json" \
