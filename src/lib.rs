@@ -38,23 +38,10 @@ use std::sync::Arc;
 pub fn build_app(state: AppState) -> Router {
     let allowed = Arc::new(state.config.allowed_origins());
     let body_timeout = state.config.body_timeout;
-    let routes = Router::new()
-        .merge(http::health::router())
-        .merge(http::uploads::router())
-        .merge(http::multipart::router())
-        .merge(http::files::router())
-        .merge(http::folders::router())
-        .merge(http::keys::router())
-        .merge(http::accounts::router())
-        .merge(http::webhooks::router())
-        .merge(http::upload_hook::router())
-        .merge(http::tokens::router())
-        .merge(http::tus::router())
-        .merge(http::imagekit::router())
-        .merge(http::session::router())
+    let (api, _) = http::openapi::api_routes().split_for_parts();
+    let routes = api
+        .route("/openapi.json", axum::routing::get(http::openapi::serve))
         .merge(http::dashboard::router())
-        .merge(http::cdn::router())
-        .merge(http::images::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -8,18 +8,15 @@ use crate::error::AppResult;
 use crate::meta::{Account, AccountLimits};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/limits",
-            get(get_limits).put(put_limits),
-        )
-        .route("/v2/accounts/{account}/usage", get(get_usage))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_limits, put_limits))
+        .routes(routes!(get_usage))
 }
 
 /// The account's own settings; null is the default (the server's maximum
@@ -44,7 +41,7 @@ fn effective_json(e: &Effective) -> Value {
 }
 
 /// `PUT …/limits`: every field, a missing one being null (the default).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct LimitsBody {
     #[serde(default)]
@@ -57,6 +54,21 @@ struct LimitsBody {
     max_files: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/limits",
+    tag = "accounts",
+    summary = "The account's limits",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Limits", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_limits(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -66,6 +78,22 @@ async fn get_limits(
     Ok(Json(limits_json(&account)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/limits",
+    tag = "accounts",
+    summary = "Set the account's limits",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = LimitsBody,
+    responses(
+        (status = 200, description = "Limits", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn put_limits(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -82,6 +110,21 @@ async fn put_limits(
     Ok(Json(limits_json(&account)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/usage",
+    tag = "accounts",
+    summary = "The account's usage",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Usage", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_usage(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,

@@ -16,24 +16,24 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 const CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 pub(super) const DEFAULT_TTL: u64 = 3600;
 /// An account id's length (SPEC §1).
 const ACCOUNT_ID_LEN: usize = 7;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/{account}/raw/{*path}", get(get_raw_file))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_raw_file))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RawQuery {
     pub(super) download: Option<String>,
     #[serde(alias = "cache-ttl")]
@@ -89,6 +89,25 @@ pub(super) fn require_account_route(account: &str, method: &Method, uri: &Uri) -
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/{account}/raw/{*path}",
+    tag = "cdn",
+    summary = "A file's bytes",
+    params(("account" = String, Path, description = "Account ID"), ("path" = String, Path), RawQuery),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified"),
+        (status = 206, description = "Partial content"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 416, description = "Range not satisfiable", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security((), ("bearer" = []), ("session" = [])),
+)]
 async fn get_raw_file(
     State(state): State<AppState>,
     AppPath((account, path)): AppPath<(String, String)>,

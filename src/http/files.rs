@@ -7,38 +7,42 @@ use crate::error::AppResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/files",
-            axum::routing::delete(delete_file),
-        )
-        .route(
-            "/v2/accounts/{account}/files/details",
-            get(get_file_details),
-        )
-        .route("/v2/accounts/{account}/files/copy", post(copy_file))
-        .route(
-            "/v2/accounts/{account}/files/versions",
-            get(list_file_versions),
-        )
-        .route(
-            "/v2/accounts/{account}/files/signed_url",
-            post(create_signed_url),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(delete_file))
+        .routes(routes!(get_file_details))
+        .routes(routes!(copy_file))
+        .routes(routes!(list_file_versions))
+        .routes(routes!(create_signed_url))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct FilePathQuery {
     file_path: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/files/details",
+    tag = "files",
+    summary = "File details",
+    params(("account" = String, Path, description = "Account ID"), FilePathQuery),
+    responses(
+        (status = 200, description = "FileDetails", body = super::openapi::FileDetails),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_file_details(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -49,6 +53,21 @@ async fn get_file_details(
     Ok(Json(file_details(&state, &row)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/files",
+    tag = "files",
+    summary = "Delete a file",
+    params(("account" = String, Path, description = "Account ID"), FilePathQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_file(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -59,12 +78,29 @@ async fn delete_file(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CopyRequest {
     source: String,
     destination: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/files/copy",
+    tag = "files",
+    summary = "Copy a file",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = CopyRequest,
+    responses(
+        (status = 200, description = "Copied", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn copy_file(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -82,6 +118,21 @@ async fn copy_file(
     Ok(Json(json!({ "status": "Copied" })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/files/versions",
+    tag = "files",
+    summary = "A file's versions",
+    params(("account" = String, Path, description = "Account ID"), FilePathQuery),
+    responses(
+        (status = 200, description = "Versions", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_file_versions(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -103,7 +154,7 @@ async fn list_file_versions(
     Ok(Json(json!({ "versions": items })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SignedUrlRequest {
     file_path: String,
@@ -112,6 +163,22 @@ struct SignedUrlRequest {
     version_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/files/signed_url",
+    tag = "files",
+    summary = "A signed CDN URL",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = SignedUrlRequest,
+    responses(
+        (status = 200, description = "Signed URL", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_signed_url(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,

@@ -8,25 +8,23 @@ use crate::error::AppResult;
 use crate::meta::FolderRow;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/folders",
-            get(get_folder).put(put_folder).delete(delete_folder),
-        )
-        .route("/v2/accounts/{account}/folders/list", get(list_folder))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_folder, put_folder, delete_folder))
+        .routes(routes!(list_folder))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PutFolder {
     folder_path: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     folder_settings: SettingsChange,
     /// Accepted and ignored (Bytescale clients send it).
     #[serde(default)]
@@ -34,6 +32,22 @@ struct PutFolder {
     allow_unnamed_folder: Option<bool>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/folders",
+    tag = "folders",
+    summary = "Create or update a folder",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = PutFolder,
+    responses(
+        (status = 200, description = "Folder", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn put_folder(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -51,12 +65,28 @@ async fn put_folder(
     Ok(Json(details_json(&details)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct FolderQuery {
     folder_path: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/folders",
+    tag = "folders",
+    summary = "Folder details",
+    params(("account" = String, Path, description = "Account ID"), FolderQuery),
+    responses(
+        (status = 200, description = "Folder", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_folder(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -67,7 +97,7 @@ async fn get_folder(
     Ok(Json(details_json(&view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeleteFolder {
     folder_path: String,
@@ -80,6 +110,23 @@ struct DeleteFolder {
     delete_virtual_folders: Option<bool>,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/folders",
+    tag = "folders",
+    summary = "Delete a folder",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = DeleteFolder,
+    responses(
+        (status = 200, description = "Deleted", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_folder(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -103,7 +150,8 @@ async fn delete_folder(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
     folder_path: String,
@@ -114,6 +162,21 @@ struct ListQuery {
     include_files: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/folders/list",
+    tag = "folders",
+    summary = "List a folder's children",
+    params(("account" = String, Path, description = "Account ID"), ListQuery),
+    responses(
+        (status = 200, description = "Children and cursor", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_folder(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,

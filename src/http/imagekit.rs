@@ -12,14 +12,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/files/upload", post(upload_v1))
-        .route("/api/v2/files/upload", post(upload_v2))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_v1))
+        .routes(routes!(upload_v2))
 }
 
 /// An [`AppError`] in ImageKit's error shape (same status).
@@ -47,6 +47,22 @@ impl IntoResponse for ImageKitError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/upload",
+    tag = "imagekit",
+    summary = "ImageKit upload (v1)",
+    request_body(content = Object, content_type = "multipart/form-data", description = "file, fileName and ImageKit's optional fields"),
+    responses(
+        (status = 200, description = "ImageKit upload response", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security(("basic" = [])),
+)]
 async fn upload_v1(
     state: State<AppState>,
     principal: Result<Principal, AppError>,
@@ -56,6 +72,22 @@ async fn upload_v1(
     upload(state, Version::V1, principal?, headers, body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v2/files/upload",
+    tag = "imagekit",
+    summary = "ImageKit upload (v2)",
+    request_body(content = Object, content_type = "multipart/form-data", description = "file, fileName and ImageKit's optional fields"),
+    responses(
+        (status = 200, description = "ImageKit upload response", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security(("basic" = [])),
+)]
 async fn upload_v2(
     state: State<AppState>,
     principal: Result<Principal, AppError>,

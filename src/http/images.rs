@@ -13,24 +13,40 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/{account}/{slug}/{*path}", get(get_transformed_file))
-        .route("/v2/accounts/{account}/transformations", get(list_presets))
-        .route(
-            "/v2/accounts/{account}/transformations/{preset}",
-            get(get_preset).put(put_preset).delete(delete_preset),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_transformed_file))
+        .routes(routes!(list_presets))
+        .routes(routes!(get_preset, put_preset, delete_preset))
 }
 
 /// A transformed file. The dashboard's session principal (attached by its
 /// gate) is honoured like on raw downloads, so its thumbnails of private
 /// files work.
+#[utoipa::path(
+    get,
+    path = "/{account}/{slug}/{*path}",
+    tag = "cdn",
+    summary = "A transformed file (preset slug or image)",
+    params(("account" = String, Path, description = "Account ID"), ("slug" = String, Path), ("path" = String, Path), super::cdn::RawQuery),
+    responses(
+        (status = 200, description = "The transformed bytes", content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified"),
+        (status = 206, description = "Partial content"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 416, description = "Range not satisfiable", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security((), ("bearer" = []), ("session" = [])),
+)]
 async fn get_transformed_file(
     State(state): State<AppState>,
     AppPath((account, slug, path)): AppPath<(String, String, String)>,
@@ -73,12 +89,28 @@ fn preset_json(row: &PresetRow) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutPreset {
     params: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/transformations/{preset}",
+    tag = "transformations",
+    summary = "Create or replace a preset",
+    params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
+    request_body = PutPreset,
+    responses(
+        (status = 200, description = "Preset", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn put_preset(
     State(state): State<AppState>,
     principal: Principal,
@@ -89,6 +121,21 @@ async fn put_preset(
     Ok(Json(preset_json(&row)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/transformations/{preset}",
+    tag = "transformations",
+    summary = "A preset",
+    params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
+    responses(
+        (status = 200, description = "Preset", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_preset(
     State(state): State<AppState>,
     principal: Principal,
@@ -98,6 +145,21 @@ async fn get_preset(
     Ok(Json(preset_json(&row)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/transformations",
+    tag = "transformations",
+    summary = "List presets",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Presets", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_presets(
     State(state): State<AppState>,
     principal: Principal,
@@ -108,6 +170,21 @@ async fn list_presets(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/transformations/{preset}",
+    tag = "transformations",
+    summary = "Delete a preset",
+    params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_preset(
     State(state): State<AppState>,
     principal: Principal,

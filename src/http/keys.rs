@@ -10,37 +10,19 @@ use crate::meta::{ApiKeyRow, JwtKeyRow, SigningKeyRow};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/api_keys",
-            get(list_api_keys).post(create_api_key),
-        )
-        .route(
-            "/v2/accounts/{account}/api_keys/{key_id}",
-            delete(revoke_api_key),
-        )
-        .route(
-            "/v2/accounts/{account}/jwt_keys",
-            get(list_jwt_keys).post(add_jwt_key),
-        )
-        .route(
-            "/v2/accounts/{account}/jwt_keys/{kid}",
-            delete(delete_jwt_key),
-        )
-        .route(
-            "/v2/accounts/{account}/signing_keys",
-            get(list_signing_keys).post(create_signing_key),
-        )
-        .route(
-            "/v2/accounts/{account}/signing_keys/{kid}",
-            delete(delete_signing_key),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(list_jwt_keys, add_jwt_key))
+        .routes(routes!(delete_jwt_key))
+        .routes(routes!(list_signing_keys, create_signing_key))
+        .routes(routes!(delete_signing_key))
 }
 
 fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
@@ -55,7 +37,7 @@ fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     #[serde(rename = "type")]
@@ -63,9 +45,26 @@ struct CreateKey {
     #[serde(default)]
     name: String,
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     rules: Vec<RuleSpec>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/api_keys",
+    tag = "keys",
+    summary = "Create an API key (the secret is shown once)",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = CreateKey,
+    responses(
+        (status = 200, description = "The key", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_api_key(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -86,6 +85,21 @@ async fn create_api_key(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/api_keys",
+    tag = "keys",
+    summary = "List API keys",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Keys", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_api_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -97,6 +111,21 @@ async fn list_api_keys(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/api_keys/{key_id}",
+    tag = "keys",
+    summary = "Revoke an API key",
+    params(("account" = String, Path, description = "Account ID"), ("key_id" = String, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn revoke_api_key(
     State(state): State<AppState>,
     AppPath((acc, key_id)): AppPath<(String, String)>,
@@ -117,7 +146,7 @@ fn jwt_key_json(row: &JwtKeyRow, sandbox: bool) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddJwtKey {
     pem: String,
@@ -125,6 +154,22 @@ struct AddJwtKey {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/jwt_keys",
+    tag = "keys",
+    summary = "Register a JWT public key",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = AddJwtKey,
+    responses(
+        (status = 200, description = "The key", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn add_jwt_key(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -139,6 +184,21 @@ async fn add_jwt_key(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/jwt_keys",
+    tag = "keys",
+    summary = "List JWT keys",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Keys", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_jwt_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -153,6 +213,21 @@ async fn list_jwt_keys(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/jwt_keys/{kid}",
+    tag = "keys",
+    summary = "Delete a JWT key",
+    params(("account" = String, Path, description = "Account ID"), ("kid" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_jwt_key(
     State(state): State<AppState>,
     AppPath((acc, kid)): AppPath<(String, String)>,
@@ -172,13 +247,29 @@ fn signing_key_json(row: &SigningKeyRow, sandbox: bool) -> Value {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSigningKey {
     #[serde(default)]
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/signing_keys",
+    tag = "keys",
+    summary = "Create a URL signing key",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = Option<CreateSigningKey>,
+    responses(
+        (status = 200, description = "The key", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_signing_key(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -194,6 +285,21 @@ async fn create_signing_key(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/signing_keys",
+    tag = "keys",
+    summary = "List signing keys",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Keys", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_signing_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -208,6 +314,21 @@ async fn list_signing_keys(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/signing_keys/{kid}",
+    tag = "keys",
+    summary = "Delete a signing key",
+    params(("account" = String, Path, description = "Account ID"), ("kid" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_signing_key(
     State(state): State<AppState>,
     AppPath((acc, kid)): AppPath<(String, String)>,

@@ -15,6 +15,7 @@ pub mod images;
 pub mod keys;
 pub mod limits;
 pub mod multipart;
+pub mod openapi;
 pub mod rates;
 pub mod session;
 pub mod tokens;

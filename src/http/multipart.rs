@@ -10,35 +10,36 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/uploads",
-            post(begin_multipart_upload),
-        )
-        .route(
-            "/v2/accounts/{account}/uploads/{upload_id}",
-            delete(abort_multipart_upload),
-        )
-        .route(
-            "/v2/accounts/{account}/uploads/{upload_id}/parts",
-            get(list_upload_parts),
-        )
-        .route(
-            "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}",
-            get(get_upload_part).put(complete_upload_part),
-        )
-        .route(
-            "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}/bytes",
-            put(put_upload_part_bytes),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(begin_multipart_upload))
+        .routes(routes!(abort_multipart_upload))
+        .routes(routes!(list_upload_parts))
+        .routes(routes!(get_upload_part, complete_upload_part))
+        .routes(routes!(put_upload_part_bytes))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/uploads",
+    tag = "uploads",
+    summary = "Begin a multipart upload",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The upload and its first part", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn begin_multipart_upload(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -78,6 +79,21 @@ fn part_json(state: &AppState, t: &PartTicket) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}",
+    tag = "uploads",
+    summary = "A part's range and upload URL",
+    params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path)),
+    responses(
+        (status = 200, description = "The part", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_upload_part(
     State(state): State<AppState>,
     AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
@@ -87,11 +103,27 @@ async fn get_upload_part(
     Ok(Json(part_json(&state, &ticket)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CompletePart {
     etag: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}",
+    tag = "uploads",
+    summary = "Complete a part",
+    params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path)),
+    request_body = CompletePart,
+    responses(
+        (status = 200, description = "The upload (FileDetails when the last part completes)", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn complete_upload_part(
     State(state): State<AppState>,
     AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
@@ -107,6 +139,21 @@ async fn complete_upload_part(
 }
 
 /// AbortMultipartUpload: 204, the session and its bytes are gone.
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/uploads/{upload_id}",
+    tag = "uploads",
+    summary = "Abort a multipart upload",
+    params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path)),
+    responses(
+        (status = 204, description = "Aborted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn abort_multipart_upload(
     State(state): State<AppState>,
     AppPath((account, upload_id)): AppPath<(String, String)>,
@@ -116,6 +163,21 @@ async fn abort_multipart_upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/uploads/{upload_id}/parts",
+    tag = "uploads",
+    summary = "Completed parts",
+    params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path)),
+    responses(
+        (status = 200, description = "Parts", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_upload_parts(
     State(state): State<AppState>,
     AppPath((account, upload_id)): AppPath<(String, String)>,
@@ -125,13 +187,31 @@ async fn list_upload_parts(
     Ok(Json(json!({ "remainingUploadParts": remaining })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Signature {
     exp: Option<i64>,
     sig: Option<String>,
 }
 
 /// The part's `uploadUrl`: no credentials but the URL's signature.
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}/bytes",
+    tag = "uploads",
+    summary = "Upload a part's bytes (signed URL)",
+    params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path), Signature),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Stored; ETag header"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security(()),
+)]
 async fn put_upload_part_bytes(
     State(state): State<AppState>,
     AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,

@@ -8,26 +8,24 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/access_tokens/{account}",
-        put(put_access_token).delete(delete_access_token),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_access_token, delete_access_token))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CookieQuery {
     #[serde(rename = "set-cookie")]
     set_cookie: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AccessTokenBody {
     access_token: String,
@@ -51,6 +49,22 @@ fn session_cookie(state: &AppState, account: &str, value: String, max_age: i64) 
         .to_string()
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/access_tokens/{account}",
+    tag = "session",
+    summary = "Set the CDN session cookie from a JWT",
+    params(("account" = String, Path, description = "Account ID"), CookieQuery),
+    request_body = AccessTokenBody,
+    responses(
+        (status = 200, description = "Set-Cookie", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+    security(()),
+)]
 async fn put_access_token(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -74,6 +88,18 @@ async fn put_access_token(
     Ok(resp)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/access_tokens/{account}",
+    tag = "session",
+    summary = "Clear the session cookie",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 204, description = "Cleared"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody)
+    ),
+    security(()),
+)]
 async fn delete_access_token(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,

@@ -11,20 +11,33 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/upload_tokens",
-            post(create_upload_token),
-        )
-        .route("/token", post(create_token_for_key))
-        .route("/", post(upload_with_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_upload_token))
+        .routes(routes!(create_token_for_key))
+        .routes(routes!(upload_with_token))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/upload_tokens",
+    tag = "uploads",
+    summary = "Create a single-use upload token",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The token", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_upload_token(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -43,6 +56,21 @@ fn token_json(t: &IssuedToken) -> Value {
 }
 
 /// The alias: the account is the key's.
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "uploads",
+    summary = "Create an upload token for the calling key",
+    request_body = Object,
+    responses(
+        (status = 200, description = "The token", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_token_for_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -54,6 +82,21 @@ async fn create_token_for_key(
 }
 
 /// `POST /` with an upload token or an API key.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "uploads",
+    summary = "Upload with an upload token",
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn upload_with_token(
     State(state): State<AppState>,
     principal: Principal,

@@ -17,30 +17,25 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{head, post};
-use axum::Router;
 use base64::Engine;
 use serde_json::Value;
 use std::collections::HashMap;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
 pub const TUS_CHECKSUMS: &str = "sha1,sha256";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/tus",
-            post(create_tus_upload).options(tus_options),
-        )
-        .route(
-            "/v2/accounts/{account}/tus/{id}",
-            head(head_tus_upload)
-                .patch(patch_tus_upload)
-                .delete(delete_tus_upload)
-                .options(tus_options),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tus_upload, tus_options))
+        .routes(routes!(
+            head_tus_upload,
+            patch_tus_upload,
+            delete_tus_upload,
+            tus_options_upload
+        ))
         .route_layer(axum::middleware::from_fn(tus_resumable))
 }
 
@@ -87,6 +82,17 @@ impl FromRequestParts<AppState> for TusPrincipal {
 
 /// `OPTIONS`: what this server speaks; `Tus-Max-Size` is the account's limit
 /// for its own credentials, the server default otherwise.
+#[utoipa::path(
+    options,
+    path = "/v2/accounts/{account}/tus",
+    tag = "tus",
+    summary = "What this server speaks (Tus-Version, Tus-Extension, Tus-Max-Size headers)",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 204, description = "Capabilities")
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn tus_options(
     State(state): State<AppState>,
     AppPath(params): AppPath<HashMap<String, String>>,
@@ -103,6 +109,41 @@ async fn tus_options(
     r
 }
 
+#[utoipa::path(
+    options,
+    path = "/v2/accounts/{account}/tus/{id}",
+    tag = "tus",
+    summary = "What this server speaks (as OPTIONS on the collection)",
+    params(("account" = String, Path, description = "Account ID"), ("id" = String, Path)),
+    responses((status = 204, description = "Capabilities")),
+    security((), ("bearer" = [])),
+)]
+async fn tus_options_upload(
+    state: State<AppState>,
+    params: AppPath<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    tus_options(state, params, headers).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/tus",
+    tag = "tus",
+    summary = "Create a tus upload (optionally with its first bytes)",
+    params(("account" = String, Path, description = "Account ID"), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Length" = Option<u64>, Header), ("Upload-Metadata" = Option<String>, Header)),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 201, description = "Created; Location header"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_tus_upload(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -152,6 +193,21 @@ async fn create_tus_upload(
     Ok(resp)
 }
 
+#[utoipa::path(
+    head,
+    path = "/v2/accounts/{account}/tus/{id}",
+    tag = "tus",
+    summary = "An upload's offset (Upload-Offset header)",
+    params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses(
+        (status = 200, description = "Upload-Offset, Upload-Length"),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn head_tus_upload(
     State(state): State<AppState>,
     AppPath((account, id)): AppPath<(String, String)>,
@@ -167,6 +223,27 @@ async fn head_tus_upload(
     Ok(resp)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v2/accounts/{account}/tus/{id}",
+    tag = "tus",
+    summary = "Append bytes at Upload-Offset",
+    params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Offset" = u64, Header), ("Upload-Checksum" = Option<String>, Header)),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Appended; Upload-Offset header"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
+        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 415, description = "Unsupported media type", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 460, description = "Checksum mismatch", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn patch_tus_upload(
     State(state): State<AppState>,
     AppPath((account, id)): AppPath<(String, String)>,
@@ -200,6 +277,21 @@ async fn patch_tus_upload(
     Ok(resp)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/tus/{id}",
+    tag = "tus",
+    summary = "Terminate an upload",
+    params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses(
+        (status = 204, description = "Terminated"),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_tus_upload(
     State(state): State<AppState>,
     AppPath((account, id)): AppPath<(String, String)>,

@@ -8,25 +8,38 @@ use crate::error::AppResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v2/accounts/{account}/upload_hook",
-        put(set_hook).get(get_hook).delete(delete_hook),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_hook, set_hook, delete_hook))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetHook {
     url: String,
 }
 
 /// `{url, secret}`: the secret is shown in this answer only.
+#[utoipa::path(
+    put,
+    path = "/v2/accounts/{account}/upload_hook",
+    tag = "webhooks",
+    summary = "Set the upload hook (secret shown once)",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = SetHook,
+    responses(
+        (status = 200, description = "The hook", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn set_hook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -39,6 +52,21 @@ async fn set_hook(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/upload_hook",
+    tag = "webhooks",
+    summary = "The upload hook",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "The hook", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn get_hook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -48,6 +76,21 @@ async fn get_hook(
     Ok(Json(json!({"url": row.url, "createdAt": row.created_at})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/upload_hook",
+    tag = "webhooks",
+    summary = "Remove the upload hook",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_hook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,

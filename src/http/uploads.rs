@@ -13,26 +13,21 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/uploads/binary",
-            post(post_binary_upload),
-        )
-        .route(
-            "/v2/accounts/{account}/uploads/form_data",
-            post(post_form_data_upload),
-        )
-        .route("/v2/accounts/{account}/uploads/url", post(post_url_upload))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_binary_upload))
+        .routes(routes!(post_form_data_upload))
+        .routes(routes!(post_url_upload))
 }
 
 /// Where the upload goes: `filePath`, or the parts of a path spec.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct UploadQuery {
     file_path: Option<String>,
@@ -63,6 +58,24 @@ impl UploadQuery {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/uploads/binary",
+    tag = "uploads",
+    summary = "Upload a file's bytes",
+    params(("account" = String, Path, description = "Account ID"), UploadQuery),
+    request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn post_binary_upload(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -87,6 +100,23 @@ async fn post_binary_upload(
     Ok(Json(upload_response(&state, &row)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/uploads/form_data",
+    tag = "uploads",
+    summary = "Upload files from a form",
+    params(("account" = String, Path, description = "Account ID"), UploadQuery),
+    request_body(content = Object, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Uploaded files and errors", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn post_form_data_upload(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,
@@ -132,7 +162,7 @@ async fn post_form_data_upload(
 }
 
 /// `uploads/url` (SPEC §5.7): Bytescale's UploadFromUrl request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 /// Bytescale's `timeout` is accepted and ignored: the source gets 10 s for
 /// its headers, then SPEC §8's pace (README).
 #[serde(rename_all = "camelCase")]
@@ -145,6 +175,24 @@ struct UrlUpload {
     tags: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/uploads/url",
+    tag = "uploads",
+    summary = "Upload from a URL",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = UrlUpload,
+    responses(
+        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 502, description = "Upstream failed", body = super::openapi::ErrorBody),
+        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn post_url_upload(
     State(state): State<AppState>,
     AppPath(account): AppPath<String>,

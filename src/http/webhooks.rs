@@ -8,29 +8,17 @@ use crate::meta::{AttemptRow, WebhookRow};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v2/accounts/{account}/webhooks",
-            get(list_webhooks).post(create_webhook),
-        )
-        .route(
-            "/v2/accounts/{account}/webhooks/{webhook_id}",
-            delete(delete_webhook),
-        )
-        .route(
-            "/v2/accounts/{account}/webhooks/{webhook_id}/deliveries",
-            get(list_deliveries),
-        )
-        .route(
-            "/v2/accounts/{account}/webhooks/{webhook_id}/test",
-            post(test_webhook),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(delete_webhook))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(test_webhook))
 }
 
 /// A webhook as the API shows it (never with its secret).
@@ -56,7 +44,7 @@ pub fn attempt_json(a: &AttemptRow) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWebhook {
     url: String,
@@ -65,6 +53,22 @@ struct CreateWebhook {
     description: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/webhooks",
+    tag = "webhooks",
+    summary = "Create a webhook (secret shown once)",
+    params(("account" = String, Path, description = "Account ID")),
+    request_body = CreateWebhook,
+    responses(
+        (status = 200, description = "The webhook", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn create_webhook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -82,6 +86,21 @@ async fn create_webhook(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/webhooks",
+    tag = "webhooks",
+    summary = "List webhooks",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Webhooks", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_webhooks(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
@@ -92,6 +111,21 @@ async fn list_webhooks(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2/accounts/{account}/webhooks/{webhook_id}",
+    tag = "webhooks",
+    summary = "Delete a webhook",
+    params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn delete_webhook(
     State(state): State<AppState>,
     AppPath((acc, id)): AppPath<(String, String)>,
@@ -101,6 +135,21 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/webhooks/{webhook_id}/deliveries",
+    tag = "webhooks",
+    summary = "Recent deliveries",
+    params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
+    responses(
+        (status = 200, description = "Deliveries", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn list_deliveries(
     State(state): State<AppState>,
     AppPath((acc, id)): AppPath<(String, String)>,
@@ -111,6 +160,21 @@ async fn list_deliveries(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/webhooks/{webhook_id}/test",
+    tag = "webhooks",
+    summary = "Send a test event",
+    params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
+    responses(
+        (status = 200, description = "The delivery", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
 async fn test_webhook(
     State(state): State<AppState>,
     AppPath((acc, id)): AppPath<(String, String)>,

@@ -34,6 +34,7 @@ mod jwt_carriers;
 mod meta;
 mod multipart;
 mod multipart_abort;
+mod openapi;
 mod quotas;
 mod rate_limits;
 mod s3;
