@@ -8,7 +8,7 @@ use crate::domain::ingest::{detached, discard, StagedBlob};
 use crate::domain::paths;
 use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, FileRow};
+use crate::meta::{now_ms, FileRow, MoveOutcome};
 use crate::state::AppState;
 use std::sync::Arc;
 
@@ -123,6 +123,50 @@ pub async fn copy(
         planned.with_blob(blob).commit(&state).await
     })
     .await
+}
+
+/// Moves `source` (with its history) to `destination` in one transaction
+/// (SPEC §7, stowage's own): needs `read` and `delete` on the source, `create`
+/// on the destination, and `overwrite` there to replace a file (else 409).
+pub async fn move_file(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    source: &str,
+    destination: &str,
+) -> AppResult<()> {
+    paths::validate_file_path(source)?;
+    paths::validate_file_path(destination)?;
+    principal.require(account, Need::read(source))?;
+    principal.require(account, Need::delete(source))?;
+    principal.require(account, Need::create(destination))?;
+    if source == destination {
+        return Err(AppError::invalid_request(
+            "The source and the destination are the same path.",
+            "Give a different destination.",
+        ));
+    }
+    let overwrite = principal.may(account, Need::overwrite(destination));
+    let outcome = state
+        .meta
+        .move_file(account, source, destination, overwrite, now_ms())
+        .await?;
+    state.files.forget(account, source).await;
+    state.files.forget(account, destination).await;
+    match outcome {
+        MoveOutcome::Missing => Err(AppError::FileNotFound {
+            path: source.to_string(),
+        }),
+        MoveOutcome::Exists => Err(AppError::FileAlreadyExists {
+            path: destination.to_string(),
+        }),
+        MoveOutcome::Moved { freed } => {
+            for key in freed {
+                discard(state, &key).await;
+            }
+            Ok(())
+        }
+    }
 }
 
 pub async fn versions(

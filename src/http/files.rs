@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
             get(get_file_details),
         )
         .route("/v2/accounts/{account}/files/copy", post(copy_file))
+        .route("/v2/accounts/{account}/files/move", post(move_file))
         .route(
             "/v2/accounts/{account}/files/versions",
             get(list_file_versions),
@@ -80,6 +81,23 @@ async fn copy_file(
     )
     .await?;
     Ok(Json(json!({ "status": "Copied" })))
+}
+
+async fn move_file(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    principal: Principal,
+    AppJson(body): AppJson<CopyRequest>,
+) -> AppResult<Json<Value>> {
+    files::move_file(
+        &state,
+        &principal,
+        &account,
+        &body.source,
+        &body.destination,
+    )
+    .await?;
+    Ok(Json(json!({ "status": "Moved" })))
 }
 
 async fn list_file_versions(

@@ -10,6 +10,8 @@ mod files;
 mod folders;
 mod images;
 mod keyring;
+#[macro_use]
+mod moves;
 mod postgres;
 mod sessions;
 mod sql;
@@ -25,6 +27,7 @@ pub use files::FileStore;
 pub use folders::FolderStore;
 pub use images::{DerivedRow, ImageStore, PresetRow, ProbeRow};
 pub use keyring::{KeyringStore, Reseal};
+pub use moves::{MoveOutcome, MoveStore};
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
 pub use sessions::SessionStore;
@@ -230,6 +233,7 @@ pub enum CommitOutcome {
 pub trait MetaStore:
     AccountStore
     + FileStore
+    + MoveStore
     + FolderStore
     + ImageStore
     + UploadStore

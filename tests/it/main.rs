@@ -14,6 +14,7 @@ mod direct_part_size;
 mod direct_parts;
 mod downloads;
 mod faults;
+mod file_moves;
 mod files;
 mod folders;
 mod form_memory;
