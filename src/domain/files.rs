@@ -169,6 +169,46 @@ pub async fn move_file(
     }
 }
 
+/// Makes version `version_id` of `path` current again, as a new version
+/// sharing its blob (SPEC §7, stowage's own): it goes through the upload plan
+/// and commit like a copy, so quotas, events and version order apply. Needs
+/// `read` and `overwrite` on the path (and `create`, as every write).
+pub async fn restore(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    version_id: &str,
+) -> AppResult<FileRow> {
+    paths::validate_file_path(path)?;
+    principal.require(account, Need::read(path))?;
+    principal.require(account, Need::overwrite(path))?;
+    let old = state
+        .meta
+        .get_version(account, path, version_id)
+        .await?
+        // As `raw?versionId=` does: an unknown version is a file not found.
+        .ok_or_else(|| AppError::FileNotFound {
+            path: format!("{path}?versionId={version_id}"),
+        })?;
+    let intent = Intent {
+        account: account.to_string(),
+        path: Some(plan::exact(path)),
+        original_file_name: old.original_file_name.clone(),
+        mime: Some(old.mime.clone()),
+        metadata: serde_json::from_str(&old.metadata).unwrap_or_default(),
+        tags: serde_json::from_str(&old.tags).unwrap_or_default(),
+        ..Intent::default()
+    };
+    let planned = plan::plan(state, Uploader::new(principal.clone()), intent).await?;
+    let state = state.clone();
+    detached(async move {
+        let blob = StagedBlob::shared(&state, &old);
+        planned.with_blob(blob).commit(&state).await
+    })
+    .await
+}
+
 pub async fn versions(
     state: &AppState,
     principal: &Principal,

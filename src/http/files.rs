@@ -1,4 +1,4 @@
-//! Files (SPEC §7): details, delete, copy, versions.
+//! Files (SPEC §7): details, delete, copy, move, restore, versions.
 
 use super::{file_details, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v2/accounts/{account}/files/copy", post(copy_file))
         .route("/v2/accounts/{account}/files/move", post(move_file))
+        .route("/v2/accounts/{account}/files/restore", post(restore_file))
         .route(
             "/v2/accounts/{account}/files/versions",
             get(list_file_versions),
@@ -98,6 +99,30 @@ async fn move_file(
     )
     .await?;
     Ok(Json(json!({ "status": "Moved" })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RestoreRequest {
+    file_path: String,
+    version_id: String,
+}
+
+async fn restore_file(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    principal: Principal,
+    AppJson(body): AppJson<RestoreRequest>,
+) -> AppResult<Json<Value>> {
+    let row = files::restore(
+        &state,
+        &principal,
+        &account,
+        &body.file_path,
+        &body.version_id,
+    )
+    .await?;
+    Ok(Json(file_details(&state, &row)))
 }
 
 async fn list_file_versions(

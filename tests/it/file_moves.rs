@@ -141,3 +141,42 @@ async fn move_needs_its_permissions(b: Backend) {
     );
 }
 both!(move_needs_its_permissions);
+
+async fn restore_makes_an_old_version_current(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.put("/r.txt", b"old bytes").await;
+    app.put("/r.txt", b"new").await;
+    let before = versions(&app, "/r.txt").await;
+    let old = before[1].clone();
+    assert_eq!(app.get_bytes("/r.txt").await.1, b"new", "cache warmed");
+    let (_, u0) = get_json(&app, "/usage", &[]).await;
+    let body = json!({"filePath": "/r.txt", "versionId": old});
+    let (s, details) = post(&app, &app.secret, "/files/restore", body.clone()).await;
+    assert_eq!(s, 200, "{details}");
+    assert_eq!(details["filePath"], "/r.txt");
+    assert_eq!(details["size"], 9);
+    let after = versions(&app, "/r.txt").await;
+    assert_eq!(after.len(), 3, "a new version on top");
+    assert_ne!(after[0], old, "with a new id");
+    assert_eq!(after[1..], before[..], "the history kept in order");
+    assert_eq!(app.get_bytes("/r.txt").await.1, b"old bytes");
+    // Same blob: one more version, no more stored bytes.
+    let (_, u1) = get_json(&app, "/usage", &[]).await;
+    assert_eq!(
+        u1["versions"].as_i64(),
+        u0["versions"].as_i64().map(|v| v + 1)
+    );
+    assert_eq!(u1["storedBytes"], u0["storedBytes"]);
+    assert_eq!(app.blob_keys().await.len(), 2);
+    // Unknown version: 404; no overwrite permission: 403.
+    let missing = json!({"filePath": "/r.txt", "versionId": "nope"});
+    let (s, v) = post(&app, &app.secret, "/files/restore", missing).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("file_not_found"))
+    );
+    let no_overwrite = app.key(KeyType::Secret, &["/**:read,create"]).await;
+    let (s, v) = post(&app, &no_overwrite, "/files/restore", body).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (403, Some("forbidden")));
+}
+both!(restore_makes_an_old_version_current);
