@@ -17,6 +17,7 @@ pub mod paths;
 pub mod plan;
 pub mod presets;
 pub mod quotas;
+pub mod search;
 pub mod sweeper;
 pub mod tokens;
 pub mod transfer;

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v2/accounts/{account}/files/copy", post(copy_file))
         .route("/v2/accounts/{account}/files/move", post(move_file))
+        .route("/v2/accounts/{account}/files/search", get(search_files))
         .route("/v2/accounts/{account}/files/restore", post(restore_file))
         .route(
             "/v2/accounts/{account}/files/versions",
@@ -123,6 +124,19 @@ async fn restore_file(
     )
     .await?;
     Ok(Json(file_details(&state, &row)))
+}
+
+async fn search_files(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    AppQuery(q): AppQuery<crate::domain::search::SearchParams>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let page = crate::domain::search::search(&state, &principal, &account, q).await?;
+    let items: Vec<Value> = page.items.iter().map(|f| file_details(&state, f)).collect();
+    Ok(Json(
+        json!({ "items": items, "cursor": page.cursor, "total": page.total }),
+    ))
 }
 
 async fn list_file_versions(

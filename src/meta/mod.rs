@@ -13,6 +13,8 @@ mod keyring;
 #[macro_use]
 mod moves;
 mod postgres;
+#[macro_use]
+pub(crate) mod search;
 mod sessions;
 mod sql;
 mod sqlite;
@@ -30,6 +32,7 @@ pub use keyring::{KeyringStore, Reseal};
 pub use moves::{MoveOutcome, MoveStore};
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
+pub use search::{SearchQuery, SearchSort, SearchStore, SortKey};
 pub use sessions::SessionStore;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
@@ -234,6 +237,7 @@ pub trait MetaStore:
     AccountStore
     + FileStore
     + MoveStore
+    + SearchStore
     + FolderStore
     + ImageStore
     + UploadStore

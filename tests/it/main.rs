@@ -15,6 +15,7 @@ mod direct_parts;
 mod downloads;
 mod faults;
 mod file_moves;
+mod file_search;
 mod files;
 mod folders;
 mod form_memory;
