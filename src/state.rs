@@ -39,6 +39,8 @@ pub struct Inner {
     pub outbound: crate::outbound::Outbound,
     /// The rate limits of SPEC §12 (per node) and the trusted proxies.
     pub rates: crate::ratelimit::RateLimits,
+    /// This node's daily activity counts not yet flushed (`GET …/usage/daily`).
+    pub daily: Arc<crate::meta::DailyCounter>,
 }
 
 /// Pixels (source + output) transformed at the same time, across the
@@ -89,6 +91,7 @@ impl AppState {
             images: image_pool(),
             outbound,
             rates,
+            daily: Arc::default(),
         })))
     }
 

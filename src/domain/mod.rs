@@ -2,6 +2,7 @@
 //! return rows and plain structs; http/ shapes them for the wire.
 
 pub mod base64;
+pub mod daily;
 pub mod digests;
 pub mod events;
 pub mod files;

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
             get(get_limits).put(put_limits),
         )
         .route("/v2/accounts/{account}/usage", get(get_usage))
+        .route("/v2/accounts/{account}/usage/daily", get(get_usage_daily))
 }
 
 /// The account's own settings; null is the default (the server's maximum
@@ -95,4 +96,37 @@ async fn get_usage(
         "storedBytes": row.stored_bytes,
         "limits": effective_json(&effective),
     })))
+}
+
+#[derive(Deserialize)]
+struct DailyQuery {
+    days: Option<i64>,
+}
+
+/// `{items: [{date, uploads, bytesIn, bytesOut, transformations, requests}]}`,
+/// oldest day first (UTC dates).
+async fn get_usage_daily(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    super::AppQuery(q): super::AppQuery<DailyQuery>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let rows = crate::domain::daily::usage_daily(&state, &principal, &acc, q.days).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let date = chrono::DateTime::from_timestamp(r.day * 86_400, 0)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            json!({
+                "date": date,
+                "uploads": r.uploads,
+                "bytesIn": r.bytes_in,
+                "bytesOut": r.bytes_out,
+                "transformations": r.transformations,
+                "requests": r.requests,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
 }

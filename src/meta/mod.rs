@@ -23,6 +23,7 @@ mod tus;
 mod upload_hooks;
 mod uploads;
 pub mod usage;
+mod usage_daily;
 
 pub use accounts::AccountStore;
 pub use files::FileStore;
@@ -40,6 +41,7 @@ pub use tus::{TusProgress, TusStore, TusUpload};
 pub use upload_hooks::{UploadHookRow, UploadHookStore};
 pub use uploads::{ExpiredUpload, UploadStore};
 pub use usage::{UsageRow, UsageStore};
+pub use usage_daily::{day_of, Daily, DailyCounter, DailyRow, UsageDailyStore};
 pub use webhooks::{AttemptResult, AttemptRow, DueDelivery, WebhookRow, WebhookStore};
 
 use crate::error::AppResult;
@@ -238,6 +240,7 @@ pub trait MetaStore:
     + FileStore
     + MoveStore
     + SearchStore
+    + UsageDailyStore
     + FolderStore
     + ImageStore
     + UploadStore

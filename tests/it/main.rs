@@ -50,6 +50,7 @@ mod upload_hook;
 mod uploads;
 mod uploads_forms;
 mod url_uploads;
+mod usage_daily;
 mod version_order;
 mod webhooks;
 mod webhooks_delivery;
