@@ -145,7 +145,11 @@ pub(super) fn statements(q: &SearchQuery) -> (String, String, Vec<Arg>, usize) {
     let (mut w, mut args) = filters(q);
     let count_args = args.len();
     let from = "FROM files f JOIN file_versions v ON v.version_id = f.version_id";
-    let count = format!("SELECT COUNT(*) {from} WHERE {}", w.join(" AND "));
+    // Without a filter on the version, the count need not join it (every
+    // pointer names an existing version).
+    let on_version = w.iter().any(|c| c.contains("v."));
+    let count_from = if on_version { from } else { "FROM files f" };
+    let count = format!("SELECT COUNT(*) {count_from} WHERE {}", w.join(" AND "));
     let key = sort_expr(q.sort);
     let (cmp, dir) = if q.descending {
         ("<", "DESC")
