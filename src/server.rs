@@ -130,7 +130,9 @@ pub async fn serve(
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
     let webhooks = tokio::spawn(crate::domain::events::run(state.clone()));
+    let daily = tokio::spawn(crate::domain::daily::run(state.clone()));
     let limits = ConnLimits::of(&state.config);
+    let state_for_flush = state.clone();
     let app = crate::build_app(state);
     let graceful = GracefulShutdown::new();
     // The signal runs in its own task (as axum::serve does): a panic there,
@@ -154,6 +156,9 @@ pub async fn serve(
     }
     sweeper.abort();
     webhooks.abort();
+    daily.abort();
+    // What this node counted since the last flush.
+    let _ = crate::domain::daily::flush(&state_for_flush).await;
     upkeep.abort();
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct Inner {
     pub rates: crate::ratelimit::RateLimits,
     /// This node's id for liveness (issue #33): new at every start.
     pub node_id: String,
+    /// This node's daily activity counts not yet flushed (`GET …/usage/daily`).
+    pub daily: Arc<crate::meta::DailyCounter>,
 }
 
 /// Pixels (source + output) transformed at the same time, across the
@@ -92,6 +94,7 @@ impl AppState {
             outbound,
             rates,
             node_id: uuid::Uuid::new_v4().simple().to_string(),
+            daily: Arc::default(),
         })))
     }
 

@@ -8,7 +8,7 @@ use crate::domain::ingest::{detached, discard, StagedBlob};
 use crate::domain::paths;
 use crate::domain::plan::{self, Intent, Uploader};
 use crate::error::{AppError, AppResult};
-use crate::meta::{now_ms, FileRow};
+use crate::meta::{now_ms, FileRow, MoveOutcome};
 use crate::state::AppState;
 use std::sync::Arc;
 
@@ -120,6 +120,90 @@ pub async fn copy(
     let state = state.clone();
     detached(async move {
         let blob = StagedBlob::shared(&state, &src);
+        planned.with_blob(blob).commit(&state).await
+    })
+    .await
+}
+
+/// Moves `source` (with its history) to `destination` in one transaction
+/// (SPEC §7, stowage's own): needs `read` and `delete` on the source, `create`
+/// on the destination, and `overwrite` there to replace a file (else 409).
+pub async fn move_file(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    source: &str,
+    destination: &str,
+) -> AppResult<()> {
+    paths::validate_file_path(source)?;
+    paths::validate_file_path(destination)?;
+    principal.require(account, Need::read(source))?;
+    principal.require(account, Need::delete(source))?;
+    principal.require(account, Need::create(destination))?;
+    if source == destination {
+        return Err(AppError::invalid_request(
+            "The source and the destination are the same path.",
+            "Give a different destination.",
+        ));
+    }
+    let overwrite = principal.may(account, Need::overwrite(destination));
+    let outcome = state
+        .meta
+        .move_file(account, source, destination, overwrite, now_ms())
+        .await?;
+    state.files.forget(account, source).await;
+    state.files.forget(account, destination).await;
+    match outcome {
+        MoveOutcome::Missing => Err(AppError::FileNotFound {
+            path: source.to_string(),
+        }),
+        MoveOutcome::Exists => Err(AppError::FileAlreadyExists {
+            path: destination.to_string(),
+        }),
+        MoveOutcome::Moved { freed } => {
+            for key in freed {
+                discard(state, &key).await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Makes version `version_id` of `path` current again, as a new version
+/// sharing its blob (SPEC §7, stowage's own): it goes through the upload plan
+/// and commit like a copy, so quotas, events and version order apply. Needs
+/// `read` and `overwrite` on the path (and `create`, as every write).
+pub async fn restore(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    path: &str,
+    version_id: &str,
+) -> AppResult<FileRow> {
+    paths::validate_file_path(path)?;
+    principal.require(account, Need::read(path))?;
+    principal.require(account, Need::overwrite(path))?;
+    let old = state
+        .meta
+        .get_version(account, path, version_id)
+        .await?
+        // As `raw?versionId=` does: an unknown version is a file not found.
+        .ok_or_else(|| AppError::FileNotFound {
+            path: format!("{path}?versionId={version_id}"),
+        })?;
+    let intent = Intent {
+        account: account.to_string(),
+        path: Some(plan::exact(path)),
+        original_file_name: old.original_file_name.clone(),
+        mime: Some(old.mime.clone()),
+        metadata: serde_json::from_str(&old.metadata).unwrap_or_default(),
+        tags: serde_json::from_str(&old.tags).unwrap_or_default(),
+        ..Intent::default()
+    };
+    let planned = plan::plan(state, Uploader::new(principal.clone()), intent).await?;
+    let state = state.clone();
+    detached(async move {
+        let blob = StagedBlob::shared(&state, &old);
         planned.with_blob(blob).commit(&state).await
     })
     .await

@@ -166,6 +166,9 @@ pub async fn render(
     let cost = cost(state, &probe, &params, out, crop)?;
     let input = Arc::new(image.clone());
     let bytes = run_transform(state, input, cost, params, out, crop).await?;
+    state
+        .daily
+        .add(req.account, crate::meta::Daily::Transformation);
     let derived = DerivedRow {
         blob_key: String::new(),
         account_id: req.account.to_string(),

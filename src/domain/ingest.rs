@@ -314,6 +314,15 @@ async fn try_commit(
             } => {
                 row.blob_key = blob_key;
                 state.files.forget(&account, &row.path).await;
+                // Bytes in: what was received, none for a shared blob (copies, restores).
+                let bytes_in = if matches!(claim, BlobClaim::Shared) {
+                    0
+                } else {
+                    row.size
+                };
+                state
+                    .daily
+                    .add(&account, crate::meta::Daily::Upload { bytes_in });
                 for key in dropped_blobs {
                     discard(state, &key).await;
                 }

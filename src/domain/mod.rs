@@ -2,6 +2,7 @@
 //! return rows and plain structs; http/ shapes them for the wire.
 
 pub mod base64;
+pub mod daily;
 pub mod digests;
 pub mod events;
 pub mod files;
@@ -17,6 +18,7 @@ pub mod paths;
 pub mod plan;
 pub mod presets;
 pub mod quotas;
+pub mod search;
 pub mod sweeper;
 pub mod tokens;
 pub mod transfer;

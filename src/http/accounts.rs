@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_limits, put_limits))
         .routes(routes!(get_usage))
+        .routes(routes!(get_usage_daily))
 }
 
 /// The account's own settings; null is the default (the server's maximum
@@ -138,4 +139,52 @@ async fn get_usage(
         "storedBytes": row.stored_bytes,
         "limits": effective_json(&effective),
     })))
+}
+
+#[derive(Deserialize)]
+struct DailyQuery {
+    days: Option<i64>,
+}
+
+/// `{items: [{date, uploads, bytesIn, bytesOut, transformations, requests}]}`,
+/// oldest day first (UTC dates).
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/usage/daily",
+    tag = "accounts",
+    summary = "Activity per day (stowage's own)",
+    params(("account" = String, Path, description = "Account ID"), ("days" = Option<u32>, Query, description = "Days back from today (default 30)")),
+    responses(
+        (status = 200, description = "Activity per day (stowage's own)", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
+async fn get_usage_daily(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    super::AppQuery(q): super::AppQuery<DailyQuery>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let rows = crate::domain::daily::usage_daily(&state, &principal, &acc, q.days).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let date = chrono::DateTime::from_timestamp(r.day * 86_400, 0)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            json!({
+                "date": date,
+                "uploads": r.uploads,
+                "bytesIn": r.bytes_in,
+                "bytesOut": r.bytes_out,
+                "transformations": r.transformations,
+                "requests": r.requests,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
 }

@@ -228,7 +228,11 @@ pub(super) async fn serve(
     if opts.head {
         return Ok((status, headers).into_response());
     }
+    let sent = (range.end - range.start) as i64;
     let body = body(state, row, opts.bytes, range).await?;
+    state
+        .daily
+        .add(&row.account_id, crate::meta::Daily::BytesOut(sent));
     Ok((status, headers, body).into_response())
 }
 

@@ -43,6 +43,10 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         uri = req.uri().path(),
     );
     let started = Instant::now();
+    if let Some(account) = account_of(req.uri().path()) {
+        // Counted in memory; unknown accounts are dropped at the flush.
+        edge.state.daily.add(account, crate::meta::Daily::Request);
+    }
     let has_body = sends_body(&req);
     let cors = Cors::of(&edge.allowed, &req);
     let client = rates::client_ip(&edge.state, &req);
@@ -77,6 +81,16 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// The account a request is for, when its URL names one: `/v2/accounts/{acc}/…`,
+/// or a CDN URL whose first segment is a well-formed account id.
+fn account_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v2/accounts/");
+    let first = rest.unwrap_or(path.trim_start_matches('/'));
+    let account = first.split('/').next()?;
+    let well_formed = account.len() == 7 && crate::auth::keys::is_base58(account);
+    (well_formed && (rest.is_some() || first.contains('/'))).then_some(account)
 }
 
 /// Whether the request declares a body (a non-zero length, or chunked).

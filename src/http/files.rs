@@ -1,4 +1,4 @@
-//! Files (SPEC §7): details, delete, copy, versions.
+//! Files (SPEC §7): details, delete, copy, move, restore, versions.
 
 use super::{file_details, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
@@ -17,6 +17,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_file))
         .routes(routes!(get_file_details))
         .routes(routes!(copy_file))
+        .routes(routes!(move_file))
+        .routes(routes!(restore_file))
+        .routes(routes!(search_files))
         .routes(routes!(list_file_versions))
         .routes(routes!(create_signed_url))
 }
@@ -116,6 +119,108 @@ async fn copy_file(
     )
     .await?;
     Ok(Json(json!({ "status": "Copied" })))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/files/move",
+    tag = "files",
+    summary = "Move a file with its history (stowage's own)",
+    request_body = Object,
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Move a file with its history (stowage's own)", body = Object),
+        (status = 409, description = "The destination exists", body = super::openapi::ErrorBody),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
+async fn move_file(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    principal: Principal,
+    AppJson(body): AppJson<CopyRequest>,
+) -> AppResult<Json<Value>> {
+    files::move_file(
+        &state,
+        &principal,
+        &account,
+        &body.source,
+        &body.destination,
+    )
+    .await?;
+    Ok(Json(json!({ "status": "Moved" })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RestoreRequest {
+    file_path: String,
+    version_id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/files/restore",
+    tag = "files",
+    summary = "Make an older version current (stowage's own)",
+    request_body = RestoreRequest,
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "Make an older version current (stowage's own)", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
+async fn restore_file(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    principal: Principal,
+    AppJson(body): AppJson<RestoreRequest>,
+) -> AppResult<Json<Value>> {
+    let row = files::restore(
+        &state,
+        &principal,
+        &account,
+        &body.file_path,
+        &body.version_id,
+    )
+    .await?;
+    Ok(Json(file_details(&state, &row)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{account}/files/search",
+    tag = "files",
+    summary = "Search files (stowage's own)",
+    params(("account" = String, Path, description = "Account ID"), ("folderPath" = Option<String>, Query, description = "The folder searched (default /)"), ("recursive" = Option<bool>, Query, description = "Below the folder too (default true)"), ("q" = Option<String>, Query, description = "A case-insensitive substring of the file name"), ("mime" = Option<String>, Query, description = "A type pattern such as image/*"), ("minSize" = Option<i64>, Query, description = "Bytes, inclusive"), ("maxSize" = Option<i64>, Query, description = "Bytes, inclusive"), ("from" = Option<i64>, Query, description = "lastModified from (epoch ms)"), ("to" = Option<i64>, Query, description = "lastModified to (epoch ms)"), ("tag" = Option<String>, Query, description = "A tag the file has"), ("sort" = Option<String>, Query, description = "name, size or lastModified"), ("order" = Option<String>, Query, description = "asc or desc"), ("cursor" = Option<String>, Query, description = "From the previous page"), ("limit" = Option<u32>, Query, description = "Items per page (default 50, at most 1000)")),
+    responses(
+        (status = 200, description = "Search files (stowage's own)", body = Object),
+        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
+async fn search_files(
+    State(state): State<AppState>,
+    AppPath(account): AppPath<String>,
+    AppQuery(q): AppQuery<crate::domain::search::SearchParams>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    let page = crate::domain::search::search(&state, &principal, &account, q).await?;
+    let items: Vec<Value> = page.items.iter().map(|f| file_details(&state, f)).collect();
+    Ok(Json(
+        json!({ "items": items, "cursor": page.cursor, "total": page.total }),
+    ))
 }
 
 #[utoipa::path(

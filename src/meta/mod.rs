@@ -11,7 +11,11 @@ mod folders;
 mod images;
 mod keyring;
 mod nodes;
+#[macro_use]
+mod moves;
 mod postgres;
+#[macro_use]
+pub(crate) mod search;
 mod sessions;
 mod sql;
 mod sqlite;
@@ -20,15 +24,18 @@ mod tus;
 mod upload_hooks;
 mod uploads;
 pub mod usage;
+mod usage_daily;
 
 pub use accounts::AccountStore;
 pub use files::FileStore;
 pub use folders::FolderStore;
 pub use images::{DerivedRow, ImageStore, PresetRow, ProbeRow};
 pub use keyring::{KeyringStore, Reseal};
+pub use moves::{MoveOutcome, MoveStore};
 pub use nodes::NodeStore;
 pub use postgres::PgMeta;
 pub use refs::{BlobClaim, BlobStore, DigestOutcome};
+pub use search::{SearchQuery, SearchSort, SearchStore, SortKey};
 pub use sessions::SessionStore;
 pub use sqlite::SqliteMeta;
 pub use tokens::TokenStore;
@@ -36,6 +43,7 @@ pub use tus::{TusProgress, TusStore, TusUpload};
 pub use upload_hooks::{UploadHookRow, UploadHookStore};
 pub use uploads::{ExpiredUpload, UploadStore};
 pub use usage::{UsageRow, UsageStore};
+pub use usage_daily::{day_of, Daily, DailyCounter, DailyRow, UsageDailyStore};
 pub use webhooks::{AttemptResult, AttemptRow, DueDelivery, WebhookRow, WebhookStore};
 
 use crate::error::AppResult;
@@ -232,6 +240,9 @@ pub enum CommitOutcome {
 pub trait MetaStore:
     AccountStore
     + FileStore
+    + MoveStore
+    + SearchStore
+    + UsageDailyStore
     + FolderStore
     + ImageStore
     + UploadStore

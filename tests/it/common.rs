@@ -294,6 +294,24 @@ impl TestApp {
             .1
     }
 
+    /// Runs `sql` (one or more statements) directly on this app's database.
+    pub async fn exec_sql(&self, sql: &str) {
+        match &self.pg_schema {
+            None => {
+                let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Some((url, schema)) => {
+                let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+                let opts = opts.options([("search_path", schema.as_str())]);
+                let pool = sqlx::PgPool::connect_with(opts).await.unwrap();
+                sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
     pub fn api(&self, rest: &str) -> String {
         format!("{}/v2/accounts/{}{}", self.url, self.account, rest)
     }

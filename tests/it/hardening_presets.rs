@@ -342,7 +342,7 @@ async fn unknown_api_paths_are_route_not_found(b: Backend) {
     let paths = [
         format!("/v2/accounts/{acc}/nonexistent?x=1"),
         format!("/v2/accounts/{acc}/files/nope"),
-        format!("/v2/accounts/{acc}/files/search?folderPath=/"),
+        format!("/v2/accounts/{acc}/files/find?folderPath=/"),
         format!("/v2/accounts/{acc}/raw/a.png"),
         format!("/v2/{acc}/image/a.png?w=5"),
         "/v2/raw/a.png".to_string(),

@@ -463,7 +463,7 @@
     }
     function scanText() {
       const n = search.scanned.toLocaleString();
-      if (search.complete) return `Searched all ${n} names in this folder.`;
+      if (search.complete) return `Searched every file in this folder (${n} containing “${filter.value}”).`;
       return search.busy ? `Searching… ${n} names so far.` : `Searched the first ${n} names.`;
     }
 
@@ -522,13 +522,15 @@
       renderRows();
       try {
         for (let i = 0; i < SCAN_PAGES && !s.complete && panel.isConnected; i++) {
-          const q = new URLSearchParams({ folderPath: folder, limit: String(SCAN_LIMIT) });
+          // The server searches (case-insensitive substring of the name, this
+          // folder's files only); the prefix rule is applied here.
+          const q = new URLSearchParams({ folderPath: folder, recursive: "false", q: s.q, sort: "name", limit: String(SCAN_LIMIT) });
           if (s.cursor) q.set("cursor", s.cursor);
-          const res = await api("GET", v2(`/folders/list?${q}`), undefined, { signal: s.ctrl.signal });
-          s.items.push(...res.items.filter((it) => matches(it, s.q)));
+          const res = await api("GET", v2(`/files/search?${q}`), undefined, { signal: s.ctrl.signal });
+          s.items.push(...res.items.map((it) => ({ type: "File", ...it })).filter((it) => matches(it, s.q)));
           s.scanned += res.items.length;
           s.cursor = res.cursor;
-          s.complete = res.isPaginationComplete;
+          s.complete = !res.cursor;
           if (s === search) renderRows();
         }
       } catch (err) {
