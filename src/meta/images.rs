@@ -146,6 +146,28 @@ macro_rules! impl_images {
                         tx.rollback().await?;
                         return Ok(false);
                     }
+                    // At most MAX_DERIVED_PER_SOURCE results per source: the
+                    // oldest go (a sweep over ?w=1…8192 cannot grow the store).
+                    let evicted: Vec<(String,)> = sqlx::query_as(
+                        "SELECT blob_key FROM derived WHERE source_version_id = $1 \
+                         ORDER BY created_at DESC, blob_key DESC LIMIT 1000000 OFFSET $2",
+                    )
+                    .bind(&r.source_version_id)
+                    .bind($crate::meta::MAX_DERIVED_PER_SOURCE)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (key,) in &evicted {
+                        sqlx::query("DELETE FROM derived WHERE blob_key = $1")
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await?;
+                        // Due in a minute: in-memory caches let go first.
+                        sqlx::query($crate::meta::sql::GC_UPSERT)
+                            .bind(key)
+                            .bind(r.created_at + 60_000)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     match tx.commit().await {
                         Ok(()) => Ok(true),
                         Err(e) if is_foreign_key_violation(&e) => Ok(false),

@@ -333,6 +333,10 @@ where
     }
 }
 
+/// Cached transformation results kept per source version (issue #28): past
+/// this, the oldest are dropped as a new one is stored.
+pub const MAX_DERIVED_PER_SOURCE: i64 = 64;
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

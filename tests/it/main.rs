@@ -10,6 +10,7 @@ mod crash;
 mod crash_tus;
 mod dashboard;
 mod dedup;
+mod derived_cap;
 mod digest;
 mod direct_part_size;
 mod direct_parts;
