@@ -392,3 +392,85 @@ async fn imagekit_remote_files(b: Backend) {
     );
 }
 both!(imagekit_remote_files);
+
+/// A server on `addr` that counts requests and redirects every one to `to`.
+async fn redirector(addr: &str, to: String) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = Router::new().fallback(move || {
+        let (to, counted) = (to.clone(), counted.clone());
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, hits)
+}
+
+/// Redirects out of the allowed network never reach the second host; a
+/// redirect loop ends; an endless body ends at the size limit.
+async fn redirects_loops_and_endless_bodies(b: Backend) {
+    let opts = Options {
+        fetch_allowed_networks: "127.0.0.1/32".into(),
+        max_file_size: 1024 * 1024,
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(b, opts).await;
+    // 127.0.0.2 is loopback too, but outside 127.0.0.1/32.
+    let (outside, outside_hits) = redirector("127.0.0.2:0", "http://127.0.0.1:9/".into()).await;
+    let (inside, inside_hits) = redirector("127.0.0.1:0", format!("{outside}/x")).await;
+    let (status, body) = from_url(
+        &app,
+        Some(&app.secret),
+        json!({"url": format!("{inside}/a")}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("url_not_allowed")),
+        "{body}"
+    );
+    assert_eq!(inside_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        outside_hits.load(Ordering::SeqCst),
+        0,
+        "the second host was never contacted"
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let looped = format!("http://{}/loop", listener.local_addr().unwrap());
+    let target = looped.clone();
+    let app_loop = Router::new().fallback(move || {
+        let to = target.clone();
+        async move { (StatusCode::FOUND, [(header::LOCATION, to)]).into_response() }
+    });
+    tokio::spawn(async move { axum::serve(listener, app_loop).await.unwrap() });
+    let (status, body) = from_url(&app, Some(&app.secret), json!({"url": looped})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("url_not_allowed")),
+        "{body}"
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endless = format!("http://{}/", listener.local_addr().unwrap());
+    let app_endless = Router::new().fallback(|| async {
+        let chunks = futures::stream::repeat_with(|| Ok::<_, std::io::Error>(vec![9u8; 64 * 1024]));
+        Body::from_stream(chunks).into_response()
+    });
+    tokio::spawn(async move { axum::serve(listener, app_endless).await.unwrap() });
+    let (status, body) = from_url(&app, Some(&app.secret), json!({"url": endless})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (413, json!("file_too_large")),
+        "{body}"
+    );
+    TestApp::eventually(Duration::from_secs(10), "no bytes kept", || async {
+        app.blob_keys().await.is_empty()
+    })
+    .await;
+}
+both!(redirects_loops_and_endless_bodies);
