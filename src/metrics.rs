@@ -18,6 +18,9 @@ pub const UPLOADS_IN_FLIGHT: &str = "stowage_uploads_in_flight";
 pub const CACHE_LOOKUPS: &str = "stowage_cache_lookups_total";
 pub const DIGEST_PENDING: &str = "stowage_digest_pending_files";
 pub const DIGEST_HASHED_BYTES: &str = "stowage_digest_hashed_bytes_total";
+pub const WEBHOOK_ATTEMPTS: &str = "stowage_webhook_attempts_total";
+pub const WEBHOOK_PENDING: &str = "stowage_webhook_pending_deliveries";
+pub const WEBHOOK_OLDEST: &str = "stowage_webhook_oldest_pending_seconds";
 
 /// The process-wide recorder (installed once; every server in the process
 /// shares it, which only matters to tests).
@@ -63,6 +66,18 @@ fn describe() {
     metrics::describe_counter!(
         DIGEST_HASHED_BYTES,
         "Bytes read and hashed by the background digest pass"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Webhook delivery attempts by outcome (delivered|retrying|failed)"
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_PENDING,
+        "Webhook deliveries not delivered or failed yet"
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_OLDEST,
+        "Age of the oldest event with a pending webhook delivery"
     );
 }
 

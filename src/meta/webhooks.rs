@@ -119,6 +119,8 @@ pub trait WebhookStore: Send + Sync {
     /// `cutoff`, and the events left without deliveries; returns how many
     /// deliveries went.
     async fn prune_deliveries(&self, cutoff: i64) -> AppResult<u64>;
+    /// Pending deliveries, and when the oldest one's event happened.
+    async fn delivery_backlog(&self) -> AppResult<(i64, Option<i64>)>;
     /// Notified when this node commits an event.
     fn events_signal(&self) -> &tokio::sync::Notify;
 }
@@ -553,6 +555,15 @@ macro_rules! impl_webhooks {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn delivery_backlog(&self) -> $crate::error::AppResult<(i64, Option<i64>)> {
+                Ok(sqlx::query_as(
+                    "SELECT COUNT(*), MIN(e.created_at) FROM deliveries d \
+                     JOIN events e ON e.event_id = d.event_id WHERE d.status = 'pending'",
+                )
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             fn events_signal(&self) -> &tokio::sync::Notify {

@@ -53,6 +53,23 @@ async fn a_failed_attempt_is_retried_with_the_same_id(b: Backend) {
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(rx.received().len(), 2, "nothing more once delivered");
+    // Attempts by outcome, and the backlog gauges (read every 10 s: present
+    // from the worker's first loop).
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    for needle in [
+        "stowage_webhook_attempts_total{outcome=\"retrying\"}",
+        "stowage_webhook_attempts_total{outcome=\"delivered\"}",
+        "stowage_webhook_pending_deliveries",
+        "stowage_webhook_oldest_pending_seconds",
+    ] {
+        assert!(text.contains(needle), "missing {needle}");
+    }
 }
 both!(a_failed_attempt_is_retried_with_the_same_id);
 

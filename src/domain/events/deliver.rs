@@ -94,6 +94,7 @@ async fn attempt(state: &AppState, node: &str, d: DueDelivery) -> AppResult<()> 
         _ if done > RETRIES => "failed",
         _ => "retrying",
     };
+    metrics::counter!(crate::metrics::WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
     let delay = retry_delay(state.config.webhook_retry_base, done);
     let result = AttemptResult {
         delivery: d,
@@ -140,6 +141,21 @@ async fn start_due(state: &AppState, node: &str, running: &mut JoinSet<()>) -> A
     Ok(started)
 }
 
+/// How often the backlog gauges are read.
+const BACKLOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Sets the queue-depth and oldest-pending gauges (SPEC §11 metrics).
+async fn gauge_backlog(state: &AppState) {
+    match state.meta.delivery_backlog().await {
+        Ok((pending, oldest)) => {
+            metrics::gauge!(crate::metrics::WEBHOOK_PENDING).set(pending as f64);
+            let age = oldest.map_or(0, |t| (now_ms() - t).max(0));
+            metrics::gauge!(crate::metrics::WEBHOOK_OLDEST).set(age as f64 / 1000.0);
+        }
+        Err(e) => tracing::warn!(error = %e, "webhook: backlog not read"),
+    }
+}
+
 /// Removes deliveries finished more than [`RETENTION`] ago.
 pub async fn prune(state: &AppState) -> AppResult<u64> {
     let cutoff = now_ms() - RETENTION.as_millis() as i64;
@@ -152,6 +168,7 @@ pub async fn run(state: AppState) {
     let node = format!("node_{}", uuid::Uuid::new_v4().simple());
     let mut running = JoinSet::new();
     let mut pruned: Option<std::time::Instant> = None;
+    let mut backlog: Option<std::time::Instant> = None;
     loop {
         while running.try_join_next().is_some() {}
         let started = start_due(&state, &node, &mut running)
@@ -160,6 +177,10 @@ pub async fn run(state: AppState) {
                 tracing::warn!(error = %e, "webhook: cannot read due deliveries");
                 0
             });
+        if backlog.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+            backlog = Some(std::time::Instant::now());
+            gauge_backlog(&state).await;
+        }
         if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             pruned = Some(std::time::Instant::now());
             if let Err(e) = prune(&state).await {
