@@ -13,9 +13,9 @@ export const SHOTS = join(ARTIFACTS, "dashboard");
 const SIZES = [["desktop", 1280, 800], ["mobile", 390, 844]];
 
 /** A stowage, Chromium and one page at 1280×800. */
-export async function openDashboard() {
+export async function openDashboard(opts = {}) {
   mkdirSync(SHOTS, { recursive: true });
-  const st = await startStowage();
+  const st = await startStowage(opts);
   const browser = await launchChromium();
   const dir = process.env.DASHBOARD_ASSETS;
   if (dir) {
