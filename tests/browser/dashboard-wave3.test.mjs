@@ -41,12 +41,13 @@ after(async () => {
   await new Promise((r) => src?.close(r));
 });
 
-/** Screenshots at 1280×800 (and 390×844 when `mobile`) into docs/dashboard/. */
-async function docShot(name, mobile = false) {
+/** Screenshots at 1280×800 (and 390×844 when `mobile`) into docs/dashboard/, `show` scrolled into view. */
+async function docShot(name, mobile = false, show = null) {
   const sizes = [["desktop", 1280, 800], ...(mobile ? [["mobile", 390, 844]] : [])];
   for (const [label, width, height] of sizes) {
     await page.setViewportSize({ width, height });
     await page.waitForTimeout(150);
+    if (show) await show.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(DOCS, `${name}-${label}.png`) });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -97,8 +98,7 @@ test("Account: usage against quotas, with 'no limit' where there is none", async
   const bytes = page.getByRole("meter", { name: "Storage used" });
   assert.equal(await bytes.getAttribute("aria-valuenow"), String(usage.json.bytes));
   assert.match(await bytes.getAttribute("aria-valuetext"), /no limit$/);
-  await page.locator(".card.usage").scrollIntoViewIfNeeded();
-  await docShot("22-account-usage", true);
+  await docShot("22-account-usage", true, page.locator(".card.usage"));
 });
 
 test("Webhooks: create (secret once), send a test, see its delivery, delete", async () => {

@@ -100,7 +100,7 @@
       h("div", { class: "ops", role: "group", "aria-label": "Events" },
         EVENTS.map((ev) => h("label", {}, h("input", { type: "checkbox", value: ev, checked: ev === "file.created", "data-event": "" }), ev === "*" ? "* (all events)" : ev))),
       h("div", { class: "row end" }, h("button", { class: "btn primary", type: "submit", disabled: !D.can("admin") }, "Add webhook")));
-    const card = listCard("Webhooks", "Deliveries are retried with backoff; a 2xx within 10 s counts as delivered.",
+    const card = listCard("Endpoints", "Deliveries are retried with backoff; a 2xx within 10 s counts as delivered.",
       [["Endpoint"], ["Events", "hide-sm"], ["Created", "hide-sm"], ["", "num"]],
       (w, reload, errs) => h("tr", { "data-webhook": w.webhookId },
         h("td", {}, h("code", { text: w.url }), w.description ? h("div", { class: "muted small", text: w.description }) : null),
