@@ -13,13 +13,13 @@ export const SHOTS = join(ARTIFACTS, "dashboard");
 const SIZES = [["desktop", 1280, 800], ["mobile", 390, 844]];
 
 /** A stowage, Chromium and one page at 1280×800. */
-export async function openDashboard() {
+export async function openDashboard(opts = {}) {
   mkdirSync(SHOTS, { recursive: true });
-  const st = await startStowage();
+  const st = await startStowage(opts);
   const browser = await launchChromium();
   const dir = process.env.DASHBOARD_ASSETS;
   if (dir) {
-    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/app\.(js|css)$/, (route) => {
+    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/(app\.(js|css)|wave3\.js)$/, (route) => {
       const name = new URL(route.request().url()).pathname.split("/").pop();
       const type = name.endsWith(".js") ? "text/javascript" : "text/css";
       route.fulfill({ status: 200, contentType: type, body: readFileSync(join(dir, name)) });

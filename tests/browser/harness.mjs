@@ -14,11 +14,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.STOWAGE_BIN ?? join(here, "../../target/debug/stowage");
 
 /** Starts stowage; resolves with {url, account, secret, public, stop()}. */
-export async function startStowage({ allowedOrigins = "" } = {}) {
+export async function startStowage({ allowedOrigins = "", env: extra = {} } = {}) {
   if (!existsSync(BIN)) throw new Error(`no stowage binary at ${BIN}: run cargo build first`);
   const dir = mkdtempSync(join(tmpdir(), "stowage-browser-"));
   // The embedded default (SQLite + files under dir/data), whatever CI exports.
-  const env = { ...process.env, STOWAGE_LISTEN: "127.0.0.1:0", STOWAGE_ALLOWED_ORIGINS: allowedOrigins, RUST_LOG: "info" };
+  const env = { ...process.env, STOWAGE_LISTEN: "127.0.0.1:0", STOWAGE_ALLOWED_ORIGINS: allowedOrigins, RUST_LOG: "info", ...extra };
   for (const k of ["DATABASE_URL", "STOWAGE_STORAGE_URL", "STOWAGE_SECRET_KEY", "STOWAGE_CONFIG"]) delete env[k];
   const child = spawn(BIN, ["serve"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
   const out = { account: null, secret: null, public: null, url: null };

@@ -37,6 +37,11 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             include_bytes!("assets/app.js"),
         ),
         asset(
+            "wave3.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("assets/wave3.js"),
+        ),
+        asset(
             "app.css",
             "text/css; charset=utf-8",
             include_bytes!("assets/app.css"),

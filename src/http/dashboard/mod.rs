@@ -199,6 +199,7 @@ fn escape(s: &str) -> String {
 fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>) -> String {
     let css = assets::by_name("app.css").href();
     let js = assets::by_name("app.js").href();
+    let wave3 = assets::by_name("wave3.js").href();
     let icon = assets::by_name("icon.svg").href();
     let (metas, body) = match signed_in {
         Some((data, display)) => (
@@ -253,6 +254,7 @@ fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>)
 <link rel="icon" href="{icon}" type="image/svg+xml">
 <link rel="stylesheet" href="{css}">
 <script src="{js}" defer></script>
+<script src="{wave3}" defer></script>
 </head>
 <body>
 {body}

@@ -208,8 +208,11 @@
     ["files", "Files"],
     ["keys", "Keys"],
     ["presets", "Presets"],
+    ["webhooks", "Webhooks"],
     ["account", "Account"],
   ];
+  // Pages and hooks added by wave3.js (loaded after this file, before DOMContentLoaded).
+  const EXT = { pages: {} };
 
   async function initApp() {
     const app = $("#app");
@@ -267,7 +270,7 @@
     }
     const main = $("#main");
     main.replaceChildren();
-    const render = { files: pageFiles, keys: pageKeys, presets: pagePresets, account: pageAccount }[page] || pageFiles;
+    const render = { files: pageFiles, keys: pageKeys, presets: pagePresets, account: pageAccount, ...EXT.pages }[page] || pageFiles;
     render(main, params);
     const label = PAGES.find(([id]) => id === page)?.[1] ?? "Files";
     const where = page === "files" && params.get("path") ? ` ${params.get("path")}` : "";
@@ -376,7 +379,7 @@
     const panel = h("section", { class: "card dropzone", "aria-label": "Folder contents" },
       h("div", { class: "toolbar", role: "toolbar", "aria-label": "File actions" },
         h("div", { class: "filter" }, h("label", { for: filterId, class: "visually-hidden" }, "Filter by name prefix"), filter),
-        uploadBtn, newFolderBtn, visBtn, bulkBtn),
+        uploadBtn, EXT.fromUrl ? EXT.fromUrl({ folder, canCreate, card: uploadCard, reload }) : null, newFolderBtn, visBtn, bulkBtn),
       table, empty, pager,
       h("div", { class: "drophint" }, canCreate ? "Drag and drop files or whole folders here to upload them into this folder." : "This key cannot upload files."));
 
@@ -1302,11 +1305,14 @@
           stat("Max file size", fmtBytes(a.limits.maxFileSize), a.limits.accountMaxFileSize != null ? "Set for this account" : "Server default (STOWAGE_MAX_FILE_SIZE)"),
           stat("Allowed types", a.limits.allowedMime || "Any", "MIME patterns"),
           stat("Mode", a.sandbox ? "Sandbox" : "Live", a.sandbox ? `Files are deleted ${Math.round((a.limits.sandboxTtlSeconds || 86400) / 3600)} h after upload` : "Files are kept")),
+        EXT.usageCard ? EXT.usageCard() : null,
         keyCard);
     } catch (err) {
       box.replaceChildren(errorBox(err), keyCard);
     }
   }
 
+  window.stowageDash = Object.assign(EXT, { h, $, api, v2, ACC, ApiError, nextId, fmtBytes, fmtDate, joinPath, baseName, errorBox, showError, clearError,
+    toast, dialog, confirmDialog, secretDialog, copyText, pageHead, listCard, can, uploads, uploadList: () => uploadList });
   document.addEventListener("DOMContentLoaded", () => { initSignIn(); initApp(); });
 })();
