@@ -25,6 +25,10 @@ pub struct ImportArgs {
     /// Files copied at the same time.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
+    /// Check every file (path, limits, an identical file already there)
+    /// without copying anything; the summary says what would be imported.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args)]
@@ -49,12 +53,18 @@ pub async fn import(config: &Config, args: ImportArgs) -> Result<(), String> {
         account: args.account,
         to: args.to,
         concurrency: args.concurrency,
+        dry_run: args.dry_run,
     };
     let progress = Arc::new(Progress::default());
     let display = Display::start("import", progress.clone());
     let result = transfer::import::run(&state, &source, &job, &progress).await;
     display.finish().await;
-    report("imported", result.map_err(explain)?)
+    let verb = if job.dry_run {
+        "would import (dry run)"
+    } else {
+        "imported"
+    };
+    report(verb, result.map_err(explain)?)
 }
 
 pub async fn export(config: &Config, args: ExportArgs) -> Result<(), String> {

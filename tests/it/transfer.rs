@@ -95,6 +95,26 @@ async fn import_then_export(backend: Backend) {
     let files = tree(src.path());
     let source = src.path().display().to_string();
 
+    // A dry run says what would be imported and stores nothing.
+    let acc = app.account.clone();
+    let dry = [
+        "import",
+        &source,
+        "--account",
+        &acc,
+        "--to",
+        "/imp",
+        "--dry-run",
+    ];
+    let run = stowage(&app, &[], &dry).await;
+    assert!(run.ok, "{} {}", run.out, run.err);
+    assert!(
+        run.out.contains("would import (dry run) 5 file(s)"),
+        "{}",
+        run.out
+    );
+    assert_eq!(app.get_bytes("/imp/a/x.txt").await.0, 404, "nothing stored");
+
     let run = import(&app, &source, "/imp").await;
     assert!(run.ok, "{} {}", run.out, run.err);
     assert!(run.out.contains("imported 5 file(s)"), "{}", run.out);

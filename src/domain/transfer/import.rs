@@ -18,6 +18,8 @@ pub struct Import {
     /// The folder the source's tree goes under.
     pub to: String,
     pub concurrency: usize,
+    /// Plan every file (limits, path, a skip) but copy nothing.
+    pub dry_run: bool,
 }
 
 /// Imports every file of `source`; fails as a whole only on bad input (an
@@ -88,10 +90,13 @@ async fn one(
         declared_size: Some(entry.size),
         ..Intent::default()
     };
-    let body = source.get(entry).await?;
     let planned = plan::plan(state, Uploader::new(principal), intent)
         .await
         .map_err(|e| e.message())?;
+    if job.dry_run {
+        return Ok(true);
+    }
+    let body = source.get(entry).await?;
     let prepared = planned
         .stream(state, counted(body, progress, None), None)
         .await
