@@ -203,6 +203,9 @@ async fn export_checks(app: &TestApp, files: &BTreeMap<String, Vec<u8>>) {
     assert_eq!(tagged["mime"], "application/json");
     assert_eq!(tagged["metadata"], serde_json::json!({"userId": 42}));
     assert_eq!(tagged["tags"], serde_json::json!(["one", "two"]));
+    let current = app.state.meta.get_file(&app.account, "/imp/tagged.json");
+    let current = current.await.unwrap().unwrap();
+    assert_eq!(tagged["versionId"], current.version_id.as_str());
     assert_eq!(lines[0]["mime"], "text/plain", "{}", lines[0]);
 
     // Again: skipped, after hashing each local file; one changed locally

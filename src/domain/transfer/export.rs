@@ -1,6 +1,6 @@
 //! `stowage export --account A /folder DEST` (SPEC §13): every file under
 //! the folder (its whole subtree) is written to `DEST/<relative path>`, and
-//! `DEST/manifest.jsonl` lists them (path relative to DEST, size, sha256,
+//! `DEST/manifest.jsonl` lists them (path relative to DEST, size, sha256, versionId,
 //! mime, metadata, tags), one JSON object a line, sorted by path.
 //!
 //! A file is written to a hidden `.<name>.stowage-partial` beside its place
@@ -221,6 +221,7 @@ fn manifest_line(row: &FileRow, rel: &str, sha256: &str) -> Value {
         "mime": row.mime,
         "metadata": serde_json::from_str::<Value>(&row.metadata).unwrap_or(json!({})),
         "tags": serde_json::from_str::<Value>(&row.tags).unwrap_or(json!([])),
+        "versionId": row.version_id,
     })
 }
 
