@@ -8,7 +8,7 @@ use crate::auth::rules::Op;
 use crate::auth::Principal;
 use crate::domain::ingest::detached;
 use crate::domain::plan::{self, Intent, Plan, Prepared, Uploader};
-use crate::error::{AppError, AppResult, FetchError};
+use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::outbound::fetch::{Fetched, Pace};
 use crate::state::AppState;
@@ -43,11 +43,7 @@ pub async fn fetch_and_stage(
     url: &str,
     mut intent: Intent,
 ) -> AppResult<Prepared> {
-    let url = state.outbound.check(url).map_err(|r| {
-        AppError::Fetch(FetchError::NotAllowed {
-            reason: r.to_string(),
-        })
-    })?;
+    let url = state.outbound.check(url)?;
     let Fetched {
         mime,
         content_length,

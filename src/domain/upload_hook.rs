@@ -30,11 +30,7 @@ pub async fn set(
     url: &str,
 ) -> AppResult<(UploadHookRow, String)> {
     admin_account(state, principal, acc).await?;
-    let url = state.outbound.check_now(url).await.map_err(|r| {
-        AppError::Fetch(FetchError::NotAllowed {
-            reason: r.to_string(),
-        })
-    })?;
+    let url = state.outbound.check_now(url).await?;
     let bytes: [u8; 32] = rand::random();
     let secret = format!(
         "whsec_{}",

@@ -30,7 +30,31 @@ pub enum Daily {
 /// This node's counts not yet flushed, per (account, day).
 #[derive(Default)]
 pub struct DailyCounter {
-    pending: Mutex<HashMap<(String, i64), DailyRow>>,
+    /// By account, then day: a count for a known account allocates nothing
+    /// (every request with an account adds one).
+    pending: Mutex<HashMap<String, HashMap<i64, DailyRow>>>,
+}
+
+impl DailyRow {
+    fn count(&mut self, what: Daily) {
+        match what {
+            Daily::Upload { bytes_in } => {
+                self.uploads += 1;
+                self.bytes_in += bytes_in;
+            }
+            Daily::BytesOut(n) => self.bytes_out += n,
+            Daily::Transformation => self.transformations += 1,
+            Daily::Request => self.requests += 1,
+        }
+    }
+
+    fn absorb(&mut self, r: &DailyRow) {
+        self.uploads += r.uploads;
+        self.bytes_in += r.bytes_in;
+        self.bytes_out += r.bytes_out;
+        self.transformations += r.transformations;
+        self.requests += r.requests;
+    }
 }
 
 /// Days since the Unix epoch of `ms`.
@@ -42,36 +66,40 @@ impl DailyCounter {
     pub fn add(&self, account: &str, what: Daily) {
         let day = day_of(super::now_ms());
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let row = pending.entry((account.to_string(), day)).or_default();
-        row.day = day;
-        match what {
-            Daily::Upload { bytes_in } => {
-                row.uploads += 1;
-                row.bytes_in += bytes_in;
-            }
-            Daily::BytesOut(n) => row.bytes_out += n,
-            Daily::Transformation => row.transformations += 1,
-            Daily::Request => row.requests += 1,
-        }
+        let days = match pending.get_mut(account) {
+            Some(days) => days,
+            None => pending.entry(account.to_string()).or_default(),
+        };
+        days.entry(day)
+            .or_insert_with(|| DailyRow {
+                day,
+                ..DailyRow::default()
+            })
+            .count(what);
     }
 
     /// Takes every pending count (to flush).
     pub fn take(&self) -> Vec<(String, DailyRow)> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.drain().map(|((a, _), row)| (a, row)).collect()
+        let mut out = Vec::new();
+        for (account, days) in pending.drain() {
+            out.extend(days.into_values().map(|row| (account.clone(), row)));
+        }
+        out
     }
 
     /// Puts counts back (a flush that failed), adding to what came since.
     pub fn restore(&self, rows: Vec<(String, DailyRow)>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for (account, r) in rows {
-            let row = pending.entry((account, r.day)).or_default();
-            row.day = r.day;
-            row.uploads += r.uploads;
-            row.bytes_in += r.bytes_in;
-            row.bytes_out += r.bytes_out;
-            row.transformations += r.transformations;
-            row.requests += r.requests;
+            let days = pending.entry(account).or_default();
+            let day = r.day;
+            days.entry(day)
+                .or_insert_with(|| DailyRow {
+                    day,
+                    ..DailyRow::default()
+                })
+                .absorb(&r);
         }
     }
 }

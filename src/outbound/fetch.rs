@@ -83,9 +83,7 @@ fn timeout(reason: &str) -> AppError {
 /// A failed request: one of our refusals (400), a timeout, or a failure (502).
 fn failure(e: &reqwest::Error) -> AppError {
     if let Some(refusal) = refusal_of(e) {
-        return AppError::Fetch(FetchError::NotAllowed {
-            reason: refusal.to_string(),
-        });
+        return refusal.into();
     }
     if e.is_timeout() {
         return timeout("the connection timed out");

@@ -48,6 +48,16 @@ pub enum Refusal {
     TooManyRedirects,
 }
 
+/// A refused destination is 400 `url_not_allowed` (SPEC §5.7), wherever
+/// the URL came from (an upload from a URL, a webhook, the upload hook).
+impl From<Refusal> for crate::error::AppError {
+    fn from(r: Refusal) -> Self {
+        crate::error::AppError::Fetch(crate::error::FetchError::NotAllowed {
+            reason: r.to_string(),
+        })
+    }
+}
+
 /// The outbound HTTP component (one per server).
 #[derive(Clone)]
 pub struct Outbound {

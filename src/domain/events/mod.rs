@@ -112,11 +112,7 @@ pub async fn register(
             "Shorten the description.",
         ));
     }
-    let url = outbound.check_now(&new.url).await.map_err(|r| {
-        AppError::Fetch(crate::error::FetchError::NotAllowed {
-            reason: r.to_string(),
-        })
-    })?;
+    let url = outbound.check_now(&new.url).await?;
     let secret = new_secret();
     let row = WebhookRow {
         webhook_id: crate::auth::keys::random_base58(16),
