@@ -1,7 +1,7 @@
 // Helpers for the dashboard's browser tests (dashboard*.test.mjs): a stowage
 // plus Chromium, signing in with any key, API shortcuts and screenshots.
 //
-// DASHBOARD_ASSETS=<dir> serves app.js and app.css from <dir> (e.g.
+// DASHBOARD_ASSETS=<dir> serves the scripts and app.css from <dir> (e.g.
 // ../../src/http/dashboard/assets) instead of the copies embedded in the
 // binary, so a front-end change can be tried without a cargo build. The
 // final run must be without it, against a freshly built binary.
@@ -19,10 +19,20 @@ export async function openDashboard(opts = {}) {
   const browser = await launchChromium();
   const dir = process.env.DASHBOARD_ASSETS;
   if (dir) {
-    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/(app\.(js|css)|wave3\.js)$/, (route) => {
+    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/[\w-]+\.(js|css)$/, (route) => {
       const name = new URL(route.request().url()).pathname.split("/").pop();
       const type = name.endsWith(".js") ? "text/javascript" : "text/css";
       route.fulfill({ status: 200, contentType: type, body: readFileSync(join(dir, name)) });
+    });
+    // The shell links the scripts assets.rs lists now (a new file too).
+    const rs = readFileSync(join(dir, "../assets.rs"), "utf8");
+    const tags = [...rs.matchAll(/asset\("([\w-]+\.(js|css))"/g)].map(([, name, ext]) => (ext === "js"
+      ? `<script src="/dashboard/assets/000000000000/${name}" defer></script>`
+      : `<link rel="stylesheet" href="/dashboard/assets/000000000000/${name}">`));
+    await browser.context.route(/\/dashboard$/, async (route) => {
+      const res = await route.fetch();
+      const html = (await res.text()).replace(/<script src="[^"]+" defer><\/script>\n?|<link rel="stylesheet"[^>]+>\n?/g, "").replace("</head>", tags.join("\n") + "\n</head>");
+      route.fulfill({ response: res, body: html });
     });
   }
   const page = await browser.context.newPage();

@@ -29,23 +29,21 @@ fn asset(name: &'static str, mime: &'static str, bytes: &'static [u8]) -> Asset 
     }
 }
 
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// In load order: the shell links every style sheet and script in this
+/// order (scripts `defer`), `app.js` first (helpers, API, router), the pages'
+/// files after it.
 pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     vec![
-        asset(
-            "app.js",
-            "text/javascript; charset=utf-8",
-            include_bytes!("assets/app.js"),
-        ),
-        asset(
-            "wave3.js",
-            "text/javascript; charset=utf-8",
-            include_bytes!("assets/wave3.js"),
-        ),
-        asset(
-            "app.css",
-            "text/css; charset=utf-8",
-            include_bytes!("assets/app.css"),
-        ),
+        asset("app.js", JS, include_bytes!("assets/app.js")),
+        asset("files.js", JS, include_bytes!("assets/files.js")),
+        asset("upload.js", JS, include_bytes!("assets/upload.js")),
+        asset("details.js", JS, include_bytes!("assets/details.js")),
+        asset("pages.js", JS, include_bytes!("assets/pages.js")),
+        asset("wave3.js", JS, include_bytes!("assets/wave3.js")),
+        asset("app.css", CSS, include_bytes!("assets/app.css")),
         asset(
             "icon.svg",
             "image/svg+xml",
@@ -53,6 +51,18 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ),
     ]
 });
+
+/// The `<link>` and `<script>` tags of every style sheet and script, in order.
+pub fn head_tags() -> String {
+    ASSETS
+        .iter()
+        .filter_map(|a| match a.mime {
+            CSS => Some(format!("<link rel=\"stylesheet\" href=\"{}\">\n", a.href())),
+            JS => Some(format!("<script src=\"{}\" defer></script>\n", a.href())),
+            _ => None,
+        })
+        .collect()
+}
 
 pub fn by_name(name: &str) -> &'static Asset {
     ASSETS

@@ -197,9 +197,7 @@ fn escape(s: &str) -> String {
 /// The HTML shell. Signed in: the app's mount point and its CSRF token;
 /// signed out: the sign-in form (which works without script too).
 fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>) -> String {
-    let css = assets::by_name("app.css").href();
-    let js = assets::by_name("app.js").href();
-    let wave3 = assets::by_name("wave3.js").href();
+    let tags = assets::head_tags();
     let icon = assets::by_name("icon.svg").href();
     let (metas, body) = match signed_in {
         Some((data, display)) => (
@@ -252,10 +250,7 @@ fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>)
 <title>stowage dashboard</title>
 {metas}
 <link rel="icon" href="{icon}" type="image/svg+xml">
-<link rel="stylesheet" href="{css}">
-<script src="{js}" defer></script>
-<script src="{wave3}" defer></script>
-</head>
+{tags}</head>
 <body>
 {body}
 </body>
