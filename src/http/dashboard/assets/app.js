@@ -42,7 +42,7 @@
   const encPath = (p) => p.split("/").map(encodeURIComponent).join("/");
   const IMAGE_EXT = /\.(png|jpe?g|gif|webp|avif|bmp|tiff?)$/i;
   const THUMB_PRESET = "thumbnail";
-  const THUMB_PARAMS = "w=96&h=96&fit=crop";
+  const THUMB_PARAMS = "w=96&h=96&fit=crop&f=webp"; // not f=auto: AVIF is slow to encode
 
   // ---------- API ----------
   class ApiError extends Error {

@@ -20,9 +20,21 @@
     }
     try { versions = (await api("GET", v2(`/files/versions?filePath=${encodeURIComponent(path)}`))).versions || []; } catch { versions = []; }
     const rawLocal = `/dashboard/api/${ACC}/raw${encPath(path)}`;
-    const preview = det.mime && det.mime.startsWith("image/") && det.mime !== "image/svg+xml"
-      ? h("div", { class: "preview" }, h("img", { src: rawLocal, alt: `Preview of ${baseName(path)}` }))
-      : null;
+    const isImage = !!det.mime && det.mime.startsWith("image/") && det.mime !== "image/svg+xml";
+    // FileDetails has no pixel size: the preview's natural size is it (a
+    // format the browser cannot show, e.g. TIFF, through /image unresized).
+    const dims = h("dd", { class: "dims" }, "…");
+    let preview = null;
+    if (isImage) {
+      const img = h("img", { src: rawLocal, alt: `Preview of ${baseName(path)}` });
+      img.addEventListener("load", () => { dims.textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; });
+      img.addEventListener("error", () => {
+        const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}`;
+        if (img.getAttribute("src") !== viaImage) img.src = viaImage;
+        else { dims.textContent = "—"; img.parentElement?.remove(); }
+      });
+      preview = h("div", { class: "preview" }, img);
+    }
     const tags = (det.tags || []).length ? h("div", { class: "tags" }, det.tags.map((t) => h("span", { class: "badge", text: t }))) : h("span", { class: "muted" }, "None");
     const vTable = h("table", {},
       h("caption", { class: "visually-hidden", text: "Versions" }),
@@ -79,6 +91,7 @@
         h("dt", {}, "Path"), h("dd", {}, h("code", { text: det.filePath })),
         h("dt", {}, "Size"), h("dd", {}, `${fmtBytes(det.size)} (${det.size.toLocaleString()} bytes)`),
         h("dt", {}, "Type"), h("dd", {}, det.mime),
+        isImage ? [h("dt", {}, "Dimensions"), dims] : null,
         h("dt", {}, "ETag"), h("dd", {}, h("code", { text: det.etag })),
         h("dt", {}, "Modified"), h("dd", {}, fmtDate(det.lastModified)),
         h("dt", {}, "Original name"), h("dd", {}, det.originalFileName || "—"),
@@ -89,6 +102,7 @@
         h("h3", {}, "URL"),
         h("div", { class: "secret-box" }, h("input", { type: "text", readonly: true, value: det.fileUrl, "aria-label": "File URL", class: "grow" }),
           h("button", { class: "btn", type: "button", onclick: () => copyText(det.fileUrl, "URL") }, "Copy URL"))),
+      isImage && D.transformBuilder ? D.transformBuilder(path, det.fileUrl) : null,
       h("div", { class: "section" },
         h("h3", {}, "Signed link"),
         h("div", { class: "row" }, h("label", { for: expId }, "Expires in"), h("div", {}, exp), signBtn),

@@ -229,7 +229,7 @@
 
   // ---------- Presets ----------
   function pagePresets(main) {
-    main.append(pageHead("Transformation presets", "Named image parameter sets, served at /{account}/{preset}/{path}. The Files page shows thumbnails through the preset named \"thumbnail\" when it exists (else w=96&h=96&fit=crop)."));
+    main.append(pageHead("Transformation presets", "Named image parameter sets, served at /{account}/{preset}/{path}. The Files page shows thumbnails through the preset named \"thumbnail\" when it exists (else w=96&h=96&fit=crop&f=webp)."));
     const errs = h("div", { hidden: true });
     const listBody = h("tbody");
     const nameId = nextId("pname"), paramsId = nextId("params"), fileId = nextId("pfile");

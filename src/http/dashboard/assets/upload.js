@@ -7,7 +7,7 @@
 
   const uploads = []; // upload queue entries (kept across navigation)
   let uploadList = null;
-
+  
   // ---------- multipart uploads (SPEC §5.3) ----------
   const PARALLEL = 4;
   const TRIES = 3;
@@ -138,14 +138,49 @@
     }
   }
 
+  // Bytes per second, smoothed: an exponential moving average (time
+  // constant 3 s) of rates measured at least 250 ms apart. `add(total)` takes
+  // the bytes sent so far, which may fall when a part starts again.
+  function rateMeter(now = () => performance.now()) {
+    let last = null;
+    let rate = null;
+    return {
+      add(total) {
+        const t = now();
+        if (!last) { last = { t, total }; return; }
+        const dt = t - last.t;
+        if (dt < 250) return;
+        const inst = (Math.max(0, total - last.total) * 1000) / dt;
+        rate = rate == null ? inst : rate + (1 - Math.exp(-dt / 3000)) * (inst - rate);
+        last = { t, total };
+      },
+      get rate() { return rate; },
+    };
+  }
+  function fmtDuration(sec) {
+    const s = Math.max(1, Math.ceil(sec));
+    if (s < 60) return `${s} s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
+    return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  }
+  // "42% · 7.1 MB of 17 MB · 2.3 MB/s · 5 s left" (speed once measured).
+  function progressText(sent, size, rate) {
+    const base = `${pctOf(sent, size)}% · ${fmtBytes(sent)} of ${fmtBytes(size)}`;
+    if (!rate) return base;
+    return `${base} · ${fmtBytes(rate)}/s · ${fmtDuration((size - sent) / rate)} left`;
+  }
+
   async function runUpload(u) {
     const size = u.file.size;
     const inflight = new Map();
+    const meter = rateMeter();
     const update = () => {
       if (u.state !== "uploading") return;
       const sum = sumOf(u.confirmed) + sumOf(inflight);
+      meter.add(sum);
       u.progress.value = pctOf(sum, size);
-      u.metaLine.textContent = `${pctOf(sum, size)}% · ${fmtBytes(sum)} of ${fmtBytes(size)}`;
+      u.metaLine.textContent = progressText(sum, size, meter.rate);
     };
     let failure = null;
     try {
@@ -178,5 +213,5 @@
     }
   }
 
-  Object.assign(D, { uploads, uploadList: () => uploadList, setUploadList: (el) => { uploadList = el; }, startUploads });
+  Object.assign(D, { rateMeter, progressText, uploads, uploadList: () => uploadList, setUploadList: (el) => { uploadList = el; }, startUploads });
 })();
