@@ -81,6 +81,7 @@ test("grid view: a thumbnail per image, 256 px, loaded; the choice is remembered
 
 test("lightbox: next and previous change the image, arrows wrap, Escape returns the focus", async () => {
   await signIn(page, st, st.secret, "#/files?path=/gallery");
+  await page.getByRole("button", { name: "Grid", exact: true }).click();
   await page.getByRole("button", { name: "View a.png" }).click();
   const box = page.locator("dialog.lightbox");
   await box.waitFor();
@@ -116,7 +117,9 @@ test("lightbox: next and previous change the image, arrows wrap, Escape returns 
   await page.getByRole("button", { name: "List", exact: true }).click();
   await page.locator("tr", { has: page.getByRole("button", { name: "Details of c.png" }) }).locator("button.thumb-btn").click();
   assert.match((await shown()).src, /\/gallery\/c\.png\?/);
-  await page.keyboard.press("Escape");
+  // A click on the dark stage beside the image closes it.
+  await box.locator(".lb-stage").click({ position: { x: 5, y: 5 } });
+  await box.waitFor({ state: "detached" });
 });
 
 test("builder: the URL has exactly the chosen parameters and serves an image of that size", async () => {
@@ -139,7 +142,7 @@ test("builder: the URL has exactly the chosen parameters and serves an image of 
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "image/png");
   assert.deepEqual(pngSize(Buffer.from(await res.arrayBuffer())), { w: 200, h: 100 });
-  await dlg.locator(".tb").scrollIntoViewIfNeeded();
+  await dlg.locator(".tb-preview").scrollIntoViewIfNeeded();
   await shots(page, "33-builder");
   // A preset: its URL carries format and quality only.
   await dlg.getByLabel("Preset", { exact: true }).selectOption("small");

@@ -30,8 +30,10 @@
     const close = h("button", { class: "btn lb-close", type: "button", "aria-label": "Close", onclick: () => d.close() }, "✕");
     const details = opts.details ? h("button", { class: "btn sm", type: "button", onclick: () => { const p = paths[i]; d.close(); opts.details(p); } }, "Details") : null;
     const titleId = nextId("lb-title");
+    // A click beside the image (on the dark stage) closes, as Escape does.
+    const stage = h("div", { class: "lb-stage", onclick: (e) => { if (e.target === stage) d.close(); } }, img);
     const d = h("dialog", { class: "lightbox", "aria-labelledby": titleId },
-      h("figure", {}, h("div", { class: "lb-stage" }, img),
+      h("figure", {}, stage,
         h("figcaption", { id: titleId }, caption, counter, size, details)),
       paths.length > 1 ? [prev, next] : null, close);
     img.addEventListener("load", () => { size.textContent = `${img.naturalWidth} × ${img.naturalHeight}`; });
@@ -150,6 +152,7 @@
       out,
       h("div", { class: "row tb-actions" },
         h("button", { class: "btn primary", type: "button", onclick: () => copyText(out.value, "Image URL") }, "Copy URL"), open),
+      h("p", { class: "hint" }, "Anyone can open it in a Public folder, or in a Limited one that allows its slug (image, or the preset); elsewhere it needs credentials."),
       stage, result);
   }
 
