@@ -99,6 +99,7 @@ test("lightbox: next and previous change the image, arrows wrap, Escape returns 
   assert.match(s.src, /\/gallery\/b\.png\?/);
   assert.deepEqual([s.w, s.h], [300, 400]);
   assert.match(await box.innerText(), /2 of 3/);
+  assert.equal(await page.getByRole("dialog", { name: "b.png, image 2 of 3" }).count(), 1);
   await page.keyboard.press("ArrowRight");
   assert.match((await shown()).src, /\/gallery\/c\.png\?/);
   await shots(page, "32-lightbox");

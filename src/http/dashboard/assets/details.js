@@ -6,6 +6,21 @@
   const { h, api, v2, ACC, nextId, fmtBytes, fmtDate, joinPath, baseName, encPath, errorBox, showError, clearError, toast, dialog, confirmDialog, can, copyText } = D;
 
   // ---------- file details ----------
+  // FileDetails has no pixel size: the preview's natural size is it (a format
+  // the browser cannot show, e.g. TIFF, previewed through /image unresized).
+  function imagePreview(path, rawLocal) {
+    const dims = h("dd", { class: "dims" }, "…");
+    const img = h("img", { src: rawLocal, alt: `Preview of ${baseName(path)}` });
+    const preview = h("div", { class: "preview" }, img);
+    img.addEventListener("load", () => { dims.textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; });
+    img.addEventListener("error", () => {
+      const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}`;
+      if (img.getAttribute("src") !== viaImage) img.src = viaImage;
+      else { dims.textContent = "—"; preview.remove(); }
+    });
+    return { preview, dims };
+  }
+
   async function fileDetails(path, refresh) {
     const body = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading…"));
     const d = dialog(baseName(path), body, []);
@@ -21,20 +36,7 @@
     try { versions = (await api("GET", v2(`/files/versions?filePath=${encodeURIComponent(path)}`))).versions || []; } catch { versions = []; }
     const rawLocal = `/dashboard/api/${ACC}/raw${encPath(path)}`;
     const isImage = !!det.mime && det.mime.startsWith("image/") && det.mime !== "image/svg+xml";
-    // FileDetails has no pixel size: the preview's natural size is it (a
-    // format the browser cannot show, e.g. TIFF, through /image unresized).
-    const dims = h("dd", { class: "dims" }, "…");
-    let preview = null;
-    if (isImage) {
-      const img = h("img", { src: rawLocal, alt: `Preview of ${baseName(path)}` });
-      img.addEventListener("load", () => { dims.textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; });
-      img.addEventListener("error", () => {
-        const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}`;
-        if (img.getAttribute("src") !== viaImage) img.src = viaImage;
-        else { dims.textContent = "—"; img.parentElement?.remove(); }
-      });
-      preview = h("div", { class: "preview" }, img);
-    }
+    const { preview, dims } = isImage ? imagePreview(path, rawLocal) : {};
     const tags = (det.tags || []).length ? h("div", { class: "tags" }, det.tags.map((t) => h("span", { class: "badge", text: t }))) : h("span", { class: "muted" }, "None");
     const vTable = h("table", {},
       h("caption", { class: "visually-hidden", text: "Versions" }),

@@ -29,12 +29,11 @@
     const next = h("button", { class: "btn lb-nav lb-next", type: "button", "aria-label": "Next image", onclick: () => show(i + 1) }, "›");
     const close = h("button", { class: "btn lb-close", type: "button", "aria-label": "Close", onclick: () => d.close() }, "✕");
     const details = opts.details ? h("button", { class: "btn sm", type: "button", onclick: () => { const p = paths[i]; d.close(); opts.details(p); } }, "Details") : null;
-    const titleId = nextId("lb-title");
     // A click beside the image (on the dark stage) closes, as Escape does.
     const stage = h("div", { class: "lb-stage", onclick: (e) => { if (e.target === stage) d.close(); } }, img);
-    const d = h("dialog", { class: "lightbox", "aria-labelledby": titleId },
+    const d = h("dialog", { class: "lightbox", "aria-label": "Image" },
       h("figure", {}, stage,
-        h("figcaption", { id: titleId }, caption, counter, size, details)),
+        h("figcaption", {}, caption, counter, size, details)),
       paths.length > 1 ? [prev, next] : null, close);
     img.addEventListener("load", () => { size.textContent = `${img.naturalWidth} × ${img.naturalHeight}`; });
     img.addEventListener("error", () => { size.textContent = "Cannot be shown"; });
@@ -60,6 +59,7 @@
       img.alt = baseName(p);
       caption.textContent = baseName(p);
       counter.textContent = `${i + 1} of ${paths.length}`;
+      d.setAttribute("aria-label", `${baseName(p)}, image ${i + 1} of ${paths.length}`);
       // The neighbours, so that the next arrow press shows at once.
       for (const k of [i - 1, i + 1]) if (paths.length > 2 || k !== i) new Image().src = local(paths[(k + paths.length) % paths.length], VIEW_PARAMS);
     }
