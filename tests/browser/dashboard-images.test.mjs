@@ -29,6 +29,30 @@ function png(w, h, [r, g, b]) {
   ihdr[9] = 2; // RGB
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
 }
+/** A w×h uncompressed RGB TIFF (little-endian, one strip): Chromium cannot show it. */
+function tiff(w, h, rgb) {
+  const pixels = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) pixels.set(rgb, i * 3);
+  const entries = [[256, 3, 1, w], [257, 3, 1, h], [258, 3, 3, 0], [259, 3, 1, 1], [262, 3, 1, 2],
+    [273, 4, 1, 0], [277, 3, 1, 3], [278, 3, 1, h], [279, 4, 1, pixels.length]];
+  const ifdAt = 8, bitsAt = ifdAt + 2 + entries.length * 12 + 4, dataAt = bitsAt + 6;
+  entries[2][3] = bitsAt;
+  entries[5][3] = dataAt;
+  const head = Buffer.alloc(dataAt);
+  head.write("II", 0, "ascii");
+  head.writeUInt16LE(42, 2);
+  head.writeUInt32LE(ifdAt, 4);
+  head.writeUInt16LE(entries.length, ifdAt);
+  entries.forEach(([tag, type, count, value], i) => {
+    const o = ifdAt + 2 + i * 12;
+    head.writeUInt16LE(tag, o);
+    head.writeUInt16LE(type, o + 2);
+    head.writeUInt32LE(count, o + 4);
+    if (type === 3 && count === 1) head.writeUInt16LE(value, o + 8); else head.writeUInt32LE(value, o + 8);
+  });
+  for (let k = 0; k < 3; k++) head.writeUInt16LE(8, bitsAt + k * 2);
+  return Buffer.concat([head, pixels]);
+}
 /** The pixel size in a PNG's IHDR. */
 const pngSize = (buf) => ({ w: buf.readUInt32BE(16), h: buf.readUInt32BE(20) });
 
@@ -39,6 +63,7 @@ before(async () => {
   ({ st, page } = env);
   for (const [name, w, h, rgb] of IMAGES) await put(st, `/gallery/${name}`, png(w, h, rgb), "image/png");
   await put(st, "/gallery/notes.txt", "not an image\n");
+  await put(st, "/scans/page.tiff", tiff(64, 48, [90, 90, 90]), "image/tiff");
   for (const n of ["x1", "x2", "y"]) await put(st, `/bulk/${n}.txt`, n);
   await put(st, "/dest/x2.txt", "already here");
   assert.equal((await api(st, "PUT", "/transformations/small", { params: "w=64&h=64&fit=crop" })).status, 200);
@@ -160,6 +185,15 @@ test("builder: the URL has exactly the chosen parameters and serves an image of 
   const alert = dlg.locator(".tb-preview [role=alert]");
   await alert.waitFor();
   assert.match(await alert.innerText(), /\bw\b/);
+  await dlg.getByRole("button", { name: "Close" }).first().click();
+});
+
+test("details: the dimensions of an image Chromium cannot show (TIFF), through /image", async () => {
+  await signIn(page, st, st.secret, "#/files?path=/scans");
+  await page.getByRole("button", { name: "Details of page.tiff" }).click();
+  const dlg = page.getByRole("dialog");
+  await dlg.getByText("64 × 48 px").waitFor();
+  assert.match(await dlg.locator(".preview img").first().getAttribute("src"), /\/image\/scans\/page\.tiff\?f=webp$/);
   await dlg.getByRole("button", { name: "Close" }).first().click();
 });
 

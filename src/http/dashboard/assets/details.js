@@ -14,7 +14,7 @@
     const preview = h("div", { class: "preview" }, img);
     img.addEventListener("load", () => { dims.textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; });
     img.addEventListener("error", () => {
-      const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}`;
+      const viaImage = `/dashboard/api/${ACC}/image${encPath(path)}?f=webp`;
       if (img.getAttribute("src") !== viaImage) img.src = viaImage;
       else { dims.textContent = "—"; preview.remove(); }
     });
