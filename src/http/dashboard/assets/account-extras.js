@@ -119,7 +119,7 @@
     const admin = D.can("admin");
     const form = h("form", { class: "hook-form" },
       h("div", { class: "field" }, h("label", { for: urlId }, "Hook URL"), input,
-        h("span", { class: "hint" }, "stowage POSTs a signed upload.authorize event here before each upload: 2xx allows it, 4xx refuses it, no answer in 5 s refuses it too (503).")),
+        h("span", { class: "hint" }, "stowage POSTs a signed upload.authorize event here before each upload: 2xx allows it, 4xx refuses it, no answer in 5 s refuses it too (503). Saving makes a new signing secret.")),
       h("div", { class: "row end" }, h("button", { class: "btn primary", type: "submit", disabled: !admin }, "Save hook")));
     const card = h("section", { class: "card hook", "aria-label": "Upload hook" },
       h("header", {}, h("h2", {}, "Upload hook"), admin ? null : h("span", { class: "muted small" }, "Needs a key with admin")),
