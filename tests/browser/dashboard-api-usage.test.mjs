@@ -99,6 +99,13 @@ test("API page: every operation of /openapi.json by tag, with a curl that works 
   assert.match(run.stdout.trim().split("\n").pop(), /^200$/, run.stdout + run.stderr);
   const raw = await fetch(`${st.url}/${st.account}/raw/uploads/example.jpg`);
   assert.equal(await raw.text(), "bytes from curl");
+  // A GET's curl too: the details of that file.
+  const details = page.locator('details.op[data-op="GET /v2/accounts/{account}/files/details"]');
+  await details.locator("summary").click();
+  const getCurl = await details.locator("pre.curl-cmd").innerText();
+  const got = await sh(`${getCurl} -sS`, tmpdir(), { STOWAGE_KEY: st.secret });
+  assert.equal(JSON.parse(got.stdout).size, "bytes from curl".length, got.stdout + got.stderr);
+  await details.locator("summary").click();
   await docShot("41-api-operation", op);
 
   // The filter: words match method, path, summary and tag.

@@ -91,22 +91,27 @@
   }
 
   // ---------- curl ----------
-  const SAMPLE = { filePath: "/uploads/example.jpg", folderPath: "/uploads", days: "30", cursor: "" };
+  const SAMPLE = {
+    filePath: "/uploads/example.jpg", folderPath: "/uploads", days: "30", url: "https://example.com/photo.jpg",
+    events: "file.created", type: "secret", "tus-resumable": "1.0.0", "upload-length": "$(wc -c < example.jpg)",
+  };
   function sampleValue(doc, s, name, depth = 0) {
     s = resolve(doc, s);
+    const alt = (s.oneOf || s.anyOf || []).find((x) => x.type !== "null");
+    if (alt) return sampleValue(doc, alt, name, depth);
     if (s.example !== undefined) return s.example;
     if (s.enum) return s.enum[0];
     const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
-    if (SAMPLE[name]) return SAMPLE[name];
+    if (type === "array") return depth < 3 ? [sampleValue(doc, s.items, name, depth + 1)] : [];
+    if (SAMPLE[String(name).toLowerCase()] ?? SAMPLE[name]) return SAMPLE[String(name).toLowerCase()] ?? SAMPLE[name];
     if (type === "integer" || type === "number") return 0;
     if (type === "boolean") return false;
-    if (type === "array") return depth < 3 ? [sampleValue(doc, s.items, name, depth + 1)] : [];
     if (type === "object" || s.properties) {
       const o = {};
       if (depth < 3) for (const [k, v] of Object.entries(s.properties || {})) if ((s.required || []).includes(k)) o[k] = sampleValue(doc, v, k, depth + 1);
       return o;
     }
-    return name ? name.toUpperCase() : "VALUE";
+    return name ? name.toUpperCase().replace(/-/g, "_") : "VALUE";
   }
   const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
   function curlFor(doc, o) {
@@ -115,21 +120,25 @@
     const query = o.params.filter((p) => p.in === "query" && (p.required || p.name === "filePath"))
       .map((p) => `${encodeURIComponent(p.name)}=${encodeURIComponent(String(sampleValue(doc, p.schema, p.name))).replace(/%2F/g, "/")}`);
     if (query.length) path += `?${query.join("&")}`;
-    const lines = [`curl -X ${o.method.toUpperCase()} "${location.origin}${path}"`];
+    const verb = { get: "", head: "--head " }[o.method] ?? `-X ${o.method.toUpperCase()} `;
+    const lines = [`curl ${verb}"${location.origin}${path}"`];
     const security = o.op.security || doc.security || [];
     const schemes = security.flatMap((r) => Object.keys(r));
     if (schemes.includes("bearer") || schemes.includes("apiKeyHeader")) lines.push(`-H "Authorization: Bearer $STOWAGE_KEY"`);
     else if (schemes.includes("basic")) lines.push(`-u "$STOWAGE_KEY:"`);
+    for (const p of o.params.filter((p) => p.in === "header" && (p.required || SAMPLE[p.name.toLowerCase()]))) lines.push(`-H "${p.name}: ${sampleValue(doc, p.schema, p.name)}"`);
     const content = (o.op.requestBody && o.op.requestBody.content) || {};
     const type = Object.keys(content)[0];
     if (type === "application/json") {
       lines.push(`-H "Content-Type: application/json"`, `-d ${shq(JSON.stringify(sampleValue(doc, content[type].schema, "")))}`);
     } else if (type && type.startsWith("multipart/")) {
       const s = resolve(doc, content[type].schema);
+      const n = lines.length;
       for (const [k, v] of Object.entries(s.properties || {})) {
         const file = resolve(doc, v).format === "binary";
         if (file || (s.required || []).includes(k)) lines.push(`-F ${shq(`${k}=${file ? "@example.jpg" : sampleValue(doc, v, k)}`)}`);
       }
+      if (lines.length === n) lines.push(`-F "file=@example.jpg"`);
     } else if (type) {
       lines.push(`-H "Content-Type: ${type === "*/*" ? "application/octet-stream" : type}"`, "--data-binary @example.jpg");
     }
