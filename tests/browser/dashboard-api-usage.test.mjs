@@ -107,6 +107,10 @@ test("API page: every operation of /openapi.json by tag, with a curl that works 
   assert.equal(JSON.parse(got.stdout).size, "bytes from curl".length, got.stdout + got.stderr);
   await details.locator("summary").click();
   await docShot("41-api-operation", op);
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `no sideways scroll at 390 px with an operation open (${wide})`);
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // The filter: words match method, path, summary and tag.
   await page.getByLabel("Filter operations").fill("upload_hook put");
@@ -114,6 +118,10 @@ test("API page: every operation of /openapi.json by tag, with a curl that works 
   assert.equal(await page.locator("details.op:not([hidden])").getAttribute("data-op"), "PUT /v2/accounts/{account}/upload_hook");
   assert.match(await page.getByRole("status").filter({ hasText: "operations match" }).innerText(), new RegExp(`^1 of ${expected} operations match\\.$`));
   assert.equal(await page.locator("section.api-tag:not([hidden])").count(), 1);
+  assert.equal(new URL(page.url()).hash, "#/api?q=upload_hook%20put", "the filter is in the address");
+  await page.reload();
+  await until(page, () => document.querySelectorAll("details.op:not([hidden])").length === 1, null, "the filter kept after a reload");
+  assert.equal(await page.getByLabel("Filter operations").inputValue(), "upload_hook put");
   await page.getByLabel("Filter operations").fill("no such operation anywhere");
   await until(page, () => document.querySelectorAll("details.op:not([hidden])").length === 0, null, "no match");
   await page.getByLabel("Filter operations").fill("");
@@ -141,6 +149,7 @@ test("Account: activity charts, one bar per day of usage/daily", async () => {
   const now = (await api(st, "GET", "/usage/daily?days=30")).json.items;
   const today = now[now.length - 1];
   assert.equal(today.uploads, 3);
+  assert.match(await card.locator("svg[data-metric=uploads]").getAttribute("aria-label"), new RegExp(`^Uploads per day, 30 days: 3 in all, most on ${today.date} \\(3\\)$`));
   const last = card.locator("svg[data-metric=uploads] g.day").last();
   assert.equal(await last.getAttribute("data-date"), today.date);
   assert.equal(await last.getAttribute("data-value"), "3");

@@ -42,7 +42,7 @@
     const bw = Math.max(1, step * 0.7);
     const y = (v) => T + plotH - (v / top) * plotH;
     const svg = s("svg", { class: "chart", role: "img", width, height: H, viewBox: `0 0 ${width} ${H}`, "data-metric": key, "data-top": top,
-      "aria-label": `${label} per day, ${items.length} days: ${fmt(total)} in all` });
+      "aria-label": `${label} per day, ${items.length} days: ${fmt(total)} in all${total ? `, most on ${items[values.indexOf(Math.max(...values))].date} (${fmt(Math.max(...values))})` : ""}` });
     svg.append(s("title", {}, `${label} per day`));
     for (const v of [0, top / 2, top]) {
       svg.append(s("line", { class: "grid", x1: L, x2: L + plotW, y1: y(v), y2: y(v) }),

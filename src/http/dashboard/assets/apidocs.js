@@ -191,7 +191,7 @@
     return det;
   }
 
-  D.pages.api = async (main) => {
+  D.pages.api = async (main, params) => {
     main.append(pageHead("API", "This server's API, from its OpenAPI 3.1 description. Set STOWAGE_KEY to a secret key to run the curl commands."));
     const body = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading…"));
     main.append(body);
@@ -225,7 +225,13 @@
       }
       count.textContent = words.length ? `${shown} of ${ops.length} operations match.` : `${ops.length} operations in ${groups.length} groups.`;
     };
-    search.addEventListener("input", apply);
+    // The filter is kept in the address (#/api?q=…) without a re-render.
+    search.value = (params && params.get("q")) || "";
+    search.addEventListener("input", () => {
+      apply();
+      const q = search.value.trim();
+      history.replaceState(null, "", `#/api${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+    });
     body.replaceChildren(
       h("div", { class: "api-tools" },
         h("div", { class: "field grow" }, h("label", { for: searchId }, "Filter operations"), search),
