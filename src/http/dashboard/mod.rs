@@ -200,6 +200,9 @@ fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>)
     let css = assets::by_name("app.css").href();
     let js = assets::by_name("app.js").href();
     let wave3 = assets::by_name("wave3.js").href();
+    let apidocs = assets::by_name("apidocs.js").href();
+    let extras_js = assets::by_name("account-extras.js").href();
+    let extras_css = assets::by_name("extras.css").href();
     let icon = assets::by_name("icon.svg").href();
     let (metas, body) = match signed_in {
         Some((data, display)) => (
@@ -253,8 +256,11 @@ fn shell_html(signed_in: Option<(&SessionData, &str)>, error: Option<&AppError>)
 {metas}
 <link rel="icon" href="{icon}" type="image/svg+xml">
 <link rel="stylesheet" href="{css}">
+<link rel="stylesheet" href="{extras_css}">
 <script src="{js}" defer></script>
 <script src="{wave3}" defer></script>
+<script src="{apidocs}" defer></script>
+<script src="{extras_js}" defer></script>
 </head>
 <body>
 {body}

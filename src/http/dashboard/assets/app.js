@@ -209,6 +209,7 @@
     ["keys", "Keys"],
     ["presets", "Presets"],
     ["webhooks", "Webhooks"],
+    ["api", "API"],
     ["account", "Account"],
   ];
   // Pages and hooks added by wave3.js (loaded after this file, before DOMContentLoaded).
