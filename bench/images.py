@@ -81,6 +81,18 @@ for fmt, q0 in (("webp", 1), ("avif", 1)):
     print(f"uncached 12 MP -> 400 px {fmt}: median {med(t):.0f} ms (min {min(t):.0f}, max {max(t):.0f}, {RUNS} runs, 1 client)")
     ips = throughput(fmt, 40)
     print(f"uncached 12 MP -> 400 px {fmt}: {ips:.2f} images/s (2 clients)")
+def vips(src, n=RUNS):
+    """vipsthumbnail (libvips-tools) on the same file, to the same size and format."""
+    out, times = f"{os.path.dirname(src)}/vips-%s.webp", []
+    for i in range(n):
+        t = time.perf_counter()
+        subprocess.run(["vipsthumbnail", src, "-s", "400", "-o", out + "[Q=80]"], check=True)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+if shutil.which("vipsthumbnail"):
+    t, v = uncached("webp", 200), vips(sys.argv[5])
+    print(f"uncached 12 MP -> 400 px webp: stowage median {med(t):.0f} ms, vipsthumbnail median {med(v):.0f} ms (process start included), ratio {med(t) / med(v):.2f} ({RUNS} each, same file, same run)")
 CACHED = f"/{ACC}/image/b/img12.jpg?w=400&f=webp&q=80"
 _, size = repeated(CACHED, 1)
 upload("/b/same.bin", os.urandom(size))

@@ -2,16 +2,25 @@
 # bench/run.sh: the one table. Loads stowage and nginx (the reference, sendfile
 # on) with the same files on 127.0.0.1 in one run and prints ratios; every load
 # is bounded (DUR seconds). Never used as a timed assertion in tests.
-#   apt-get install -y nginx-light wrk && bash bench/run.sh
-# Rows (issue #16): public / private-key / private-JWT / cookie-JWT 1 KiB GET
-# (c=64, 3 alternating pairs with nginx, medians), p99 at c=8 (median of 3 alternating
-# runs), 100 MiB GET (c=1), RSS idle after start + 3 uploads, peak
-# RSS during a 2 GiB upload while 100 clients download 100 MiB, the completing
-# confirmation of a 1 GiB multipart upload, and a 1 GiB binary upload vs cp.
+#   apt-get install -y nginx-light wrk libvips-tools && bash bench/run.sh
+# Pinned (issue #31): each server runs alone on core SRV_CPU (nginx with one
+# worker there; stowage's runtime and image pool size themselves from that
+# affinity: one worker each) and wrk (one thread) on core LOAD_CPU, so the two
+# never compete for a core. Rows: public / key / JWT / cookie 1 KiB GET (c=64,
+# ROUNDS alternating pairs with nginx, medians and spread), p99 and max latency
+# at c=8 (ROUNDS alternating runs), one TAIL-second run at c=8 (its max), 100 MiB
+# GET (c=1), RSS idle after start + 3 uploads, peak RSS during a 2 GiB upload
+# while 100 clients download 100 MiB, the completing confirmation of a 1 GiB
+# multipart upload, a 1 GiB binary upload vs cp; then bench/images.sh (image
+# rows, with vipsthumbnail on the same file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${DUR:-8}
-for t in nginx wrk curl python3 openssl; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-5}
+TAIL=${TAIL:-60}
+SRV_CPU=${SRV_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+for t in nginx wrk curl python3 openssl taskset; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
 cargo build --release -q
 BIN=$PWD/target/release/stowage
 TMP=$(mktemp -d /tmp/stowage-bench.XXXXXX); chmod 755 "$TMP"
@@ -23,15 +32,15 @@ chmod -R a+rX "$TMP/www"
 sync  # the 1.1 GiB just written must not be written back during the first loads
 cat > "$TMP/nginx.conf" <<CONF
 user $(id -un);
-worker_processes auto; pid $TMP/nginx.pid; error_log $TMP/logs/error.log;
+worker_processes 1; worker_cpu_affinity $(python3 -c "print(format(1 << $SRV_CPU, 'b'))"); pid $TMP/nginx.pid; error_log $TMP/logs/error.log;
 events { worker_connections 4096; }
 http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
   client_body_temp_path $TMP/tmp; proxy_temp_path $TMP/tmp; fastcgi_temp_path $TMP/tmp;
   uwsgi_temp_path $TMP/tmp; scgi_temp_path $TMP/tmp;
   server { listen 127.0.0.1:18181; root $TMP/www; } }
 CONF
-nginx -c "$TMP/nginx.conf"
-( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:18183 RUST_LOG=warn exec "$BIN" serve >out.log 2>err.log ) &
+taskset -c "$SRV_CPU" nginx -c "$TMP/nginx.conf"
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:18183 RUST_LOG=warn exec taskset -c "$SRV_CPU" "$BIN" serve >out.log 2>err.log ) &
 ST_PID=$!
 cleanup() { kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; kill $ST_PID 2>/dev/null || true; wait $ST_PID 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -55,34 +64,38 @@ JWT=$(python3 bench/helpers.py jwt "$TMP/ec.pem" "$ACC")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "JWT read failed" >&2; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: access-token-$ACC=$JWT" $S/$ACC/raw/priv/1k.bin)" = 200 ] || { echo "cookie read failed" >&2; exit 1; }
 
-rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {printf "%d\n", $2}'; }
-p99() { wrk -t2 -c8 -d${DUR}s --latency "$@" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
-tps() { wrk -t1 -c1 -d${DUR}s "$1" | awk '/Transfer\/sec/ {print $2}'; }
+W() { taskset -c "$LOAD_CPU" wrk "$@"; }
+# wrk's figures: requests/s, p99 and max latency in ms.
+ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
+rps() { W -t1 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {printf "%d\n", $2}'; }
+lat() { local out; out=$(W -t1 -c8 -d${1}s --latency "${@:2}"); echo "$(echo "$out" | awk '$1 == "99%" {print $2}' | ms) $(echo "$out" | awk '$1 == "Latency" {print $4}' | ms)"; }
+tps() { W -t1 -c1 -d${DUR}s "$1" | awk '/Transfer\/sec/ {print $2}'; }
 tob() { python3 -c "import sys,re; m=re.match(r'([\d.]+)([KMG]?)B',sys.argv[1]); print(float(m[1])*{'':1,'K':2**10,'M':2**20,'G':2**30}[m[2]])" "$1"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
-
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
-# Each stowage row gets its own nginx baseline: 3 alternating pairs of
-# DUR/2-second runs, medians, so the machine's drift (±20 % between 8 s runs
-# here) hits both sides of a ratio alike.
-pair() {  # pair VAR_NGINX VAR_STOWAGE wrk-args… (the stowage URL last)
-  local nv=$1 sv=$2; shift 2; local ns=() ss=()
-  for _ in 1 2 3; do
-    ns+=("$(DUR=$((DUR/2)) rps http://127.0.0.1:18181/1k.bin)"); ss+=("$(DUR=$((DUR/2)) rps "$@")")
+# "median ±spread%" where the spread is (max - min) / median of the rounds.
+spread() { python3 -c "import statistics,sys; x=[float(v) for v in sys.argv[1:]]; m=statistics.median(x); print(f'{m:.0f} ±{50*(max(x)-min(x))/m:.0f}%')" "$@"; }
+# Each stowage row gets its own nginx baseline: ROUNDS alternating pairs of
+# DUR-second runs; the ratio is of the medians.
+pair() {  # pair NAME wrk-args… (the stowage URL last); sets NAME_N, NAME_S, NAME_NS, NAME_SS
+  local name=$1; shift; local ns=() ss=()
+  for _ in $(seq "$ROUNDS"); do
+    ns+=("$(rps http://127.0.0.1:18181/1k.bin)"); ss+=("$(rps "$@")")
   done
-  printf -v "$nv" '%s' "$(median "${ns[@]}")"; printf -v "$sv" '%s' "$(median "${ss[@]}")"
+  printf -v "${name}_N" '%s' "$(median "${ns[@]}")"; printf -v "${name}_S" '%s' "$(median "${ss[@]}")"
+  printf -v "${name}_NS" '%s' "$(spread "${ns[@]}")"; printf -v "${name}_SS" '%s' "$(spread "${ss[@]}")"
 }
-pair N1 P1 "$S/$ACC/raw/pub/1k.bin"
-pair N2 K1 -H "Authorization: Bearer $KEY" "$S/$ACC/raw/priv/1k.bin"
-pair N3 J1 -H "Authorization: Bearer $JWT" "$S/$ACC/raw/priv/1k.bin"
-pair N4 C1 -H "Cookie: access-token-$ACC=$JWT" "$S/$ACC/raw/priv/1k.bin"
-# p99 swings by 10× from run to run on a 2-core machine (for nginx too):
-# median of 3 alternating runs each.
-NLS=(); SLS=()
-for _ in 1 2 3; do
-  NLS+=("$(p99 http://127.0.0.1:18181/1k.bin)"); SLS+=("$(p99 "$S/$ACC/raw/pub/1k.bin")")
+pair P "$S/$ACC/raw/pub/1k.bin"
+pair K -H "Authorization: Bearer $KEY" "$S/$ACC/raw/priv/1k.bin"
+pair J -H "Authorization: Bearer $JWT" "$S/$ACC/raw/priv/1k.bin"
+pair C -H "Cookie: access-token-$ACC=$JWT" "$S/$ACC/raw/priv/1k.bin"
+NLS=(); SLS=(); NMAX=0; SMAX=0
+for _ in $(seq "$ROUNDS"); do
+  read -r p m < <(lat "$DUR" http://127.0.0.1:18181/1k.bin); NLS+=("$p"); NMAX=$(python3 -c "print(max($NMAX, $m))")
+  read -r p m < <(lat "$DUR" "$S/$ACC/raw/pub/1k.bin"); SLS+=("$p"); SMAX=$(python3 -c "print(max($SMAX, $m))")
 done
 NL=$(median "${NLS[@]}"); SL=$(median "${SLS[@]}")
+read -r TP99 TMAX < <(lat "$TAIL" "$S/$ACC/raw/pub/1k.bin")
 NB=$(tob "$(tps http://127.0.0.1:18181/big.bin)")
 SB=$(tob "$(tps "$S/$ACC/raw/pub/big.bin")")
 
@@ -99,21 +112,26 @@ UPS=$(python3 -c "print(2**30/($t1-$t0))"); CPS=$(python3 -c "print(2**30/($c1-$
 cat "$TMP/upload.bin" "$TMP/upload.bin" > "$TMP/upload2.bin"
 peak=0
 up /up/2g.bin "$TMP/upload2.bin" & UP=$!
-wrk -t2 -c100 -d$((DUR*2))s "$S/$ACC/raw/pub/big.bin" >/dev/null & WRK=$!
+W -t1 -c100 -d$((DUR*3))s "$S/$ACC/raw/pub/big.bin" >/dev/null & WRK=$!
 while kill -0 $UP 2>/dev/null || kill -0 $WRK 2>/dev/null; do
   r=$(rss); [ "${r:-0}" -gt $peak ] && peak=$r; sleep 0.1
 done
 wait $UP; wait $WRK || true
 
-row() { printf '%-46s %12s %12s %8s\n' "$@"; }
-printf '\n'; row "load ($(nproc) cores, ${DUR}s each, $(date -u +%F))" stowage nginx ratio
-row "public 1 KiB GET, req/s (c=64)" "$P1" "$N1" "$(ratio "$P1" "$N1")"
-row "private 1 KiB GET, Bearer secret key, req/s" "$K1" "$N2" "$(ratio "$K1" "$N2")"
-row "private 1 KiB GET, Bearer JWT (ES256), req/s" "$J1" "$N3" "$(ratio "$J1" "$N3")"
-row "private 1 KiB GET, session cookie JWT, req/s" "$C1" "$N4" "$(ratio "$C1" "$N4")"
-row "p99 latency at c=8, ms, median of 3 (× nginx)" "$SL" "$NL" "$(ratio "$SL" "$NL")"
+row() { printf '%-50s %14s %14s %7s\n' "$@"; }
+printf '\n'; row "load ($(nproc) cores: servers on cpu $SRV_CPU, wrk on cpu $LOAD_CPU; $(date -u +%F))" stowage nginx ratio
+row "public 1 KiB GET, req/s (c=64, $ROUNDS×${DUR}s)" "$P_SS" "$P_NS" "$(ratio "$P_S" "$P_N")"
+row "private 1 KiB GET, Bearer secret key, req/s" "$K_SS" "$K_NS" "$(ratio "$K_S" "$K_N")"
+row "private 1 KiB GET, Bearer JWT (ES256), req/s" "$J_SS" "$J_NS" "$(ratio "$J_S" "$J_N")"
+row "private 1 KiB GET, session cookie JWT, req/s" "$C_SS" "$C_NS" "$(ratio "$C_S" "$C_N")"
+row "p99 latency at c=8, ms (median of $ROUNDS)" "$SL" "$NL" "$(ratio "$SL" "$NL")"
+row "max latency at c=8 in those runs, ms" "$SMAX" "$NMAX" ""
+row "public 1 KiB GET at c=8 for ${TAIL}s: p99 / max, ms" "$TP99 / $TMAX" "" ""
 row "100 MiB GET, MiB/s (c=1)" "$(python3 -c "print(round($SB/2**20))")" "$(python3 -c "print(round($NB/2**20))")" "$(ratio "$SB" "$NB")"
 row "1 GiB binary upload, MiB/s (baseline: cp)" "$(python3 -c "print(round($UPS/2**20))")" "$(python3 -c "print(round($CPS/2**20))")" "$(ratio "$UPS" "$CPS")"
 row "RSS idle after start + 3 uploads, MiB" "$IDLE" "" ""
 row "peak RSS, 2 GiB upload + 100 × 100 MiB GET, MiB" "$peak" "" ""
 row "1 GiB multipart: last confirmation, s" "$MP" "" ""
+
+# The image rows, with vipsthumbnail on the same file (their own server).
+if [ -z "${NO_IMAGES:-}" ]; then cleanup; trap - EXIT; printf '\n'; bash bench/images.sh; fi

@@ -18,6 +18,8 @@ pub use crate::cache::CACHE_TTL;
 /// How long a verified JWT is remembered: signature checks are the costly part
 /// of a JWT request, and a token's claims never change.
 pub const JWT_CACHE_TTL: Duration = Duration::from_secs(600);
+/// How fresh a key's `last_used_at` is kept (the dashboard shows it).
+pub const LAST_USED_RESOLUTION: Duration = Duration::from_secs(60);
 
 /// The authentication component `AppState` holds.
 pub struct Auth {
@@ -277,7 +279,29 @@ impl Auth {
                 "Create a new key with `stowage keys create` or POST /v2/accounts/{account}/api_keys.",
             ));
         }
+        self.touch(&resolved);
         Ok(resolved)
+    }
+
+    /// Records that `key` was used, to the minute: when the row's
+    /// `last_used_at` is over [`LAST_USED_RESOLUTION`] old, one write is
+    /// spawned per cached copy of the key (so at most one a second per node
+    /// while it is busy, and none while its row is fresh). A failed write is
+    /// only logged: it must never fail the request that used the key.
+    fn touch(&self, key: &ResolvedKey) {
+        let now = crate::meta::now_ms();
+        let stale_before = now - LAST_USED_RESOLUTION.as_millis() as i64;
+        if key.row.last_used_at.is_some_and(|t| t >= stale_before)
+            || key.touched.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let (meta, id) = (self.meta.clone(), key.row.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = meta.touch_api_key(&id, now, stale_before).await {
+                tracing::debug!(error = %e, key = %id, "last_used_at not recorded");
+            }
+        });
     }
 
     /// The key with this hash, from the cache or the database.

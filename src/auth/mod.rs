@@ -265,6 +265,9 @@ pub struct ResolvedKey {
     pub row: ApiKeyRow,
     pub key_type: KeyType,
     pub grants: Arc<Grants>,
+    /// Set once this cached copy has asked for `last_used_at` to be updated,
+    /// so a busy key writes at most once per cache load (`Auth::touch`).
+    pub(crate) touched: std::sync::atomic::AtomicBool,
 }
 
 impl ResolvedKey {
@@ -289,6 +292,7 @@ impl ResolvedKey {
             row,
             key_type,
             grants: Arc::new(grants),
+            touched: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }

@@ -45,6 +45,7 @@ pub async fn create_key(
         rules: serde_json::to_string(&rules).expect("rules serialize"),
         created_at: now_ms(),
         revoked_at: None,
+        last_used_at: None,
     };
     meta.insert_api_key(&row).await?;
     Ok((row, plaintext))

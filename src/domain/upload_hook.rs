@@ -61,6 +61,48 @@ pub async fn remove(state: &AppState, principal: &Principal, acc: &str) -> AppRe
     }
 }
 
+/// What the hook answered a test call.
+#[derive(Debug)]
+pub enum TestOutcome {
+    /// A 2xx, with what it would change.
+    Allowed(Changes),
+    /// A 4xx: the upload would be refused with this message.
+    Rejected { status: u16, message: String },
+    /// No usable answer: uploads would get 503 `upload_hook_unavailable`.
+    Unavailable { reason: String },
+}
+
+/// The path a test call asks about; nothing is uploaded there.
+pub const TEST_PATH: &str = "/upload-hook-test.txt";
+
+/// Calls the account's hook (`admin`; 404 without one) exactly as an upload
+/// would, for an empty `text/plain` file at [`TEST_PATH`] by the caller with
+/// the metadata `{"stowageTest": true}`, and reports what it answered.
+/// Nothing is uploaded (the dashboard's "Test hook").
+pub async fn test(state: &AppState, principal: &Principal, acc: &str) -> AppResult<TestOutcome> {
+    get(state, principal, acc).await?;
+    let metadata = json!({"stowageTest": true});
+    let asked = Asked {
+        account: acc,
+        path: TEST_PATH,
+        size: Some(0),
+        mime: Some("text/plain"),
+        original_file_name: Some("upload-hook-test.txt"),
+        metadata: &metadata,
+        tags: &[],
+    };
+    match authorize(state, principal, asked).await {
+        Ok(changes) => Ok(TestOutcome::Allowed(changes)),
+        Err(AppError::Fetch(FetchError::Rejected { status, message })) => {
+            Ok(TestOutcome::Rejected { status, message })
+        }
+        Err(AppError::Fetch(FetchError::HookUnavailable { reason })) => {
+            Ok(TestOutcome::Unavailable { reason })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn not_found() -> AppError {
     AppError::NotFound {
         what: "upload hook".into(),

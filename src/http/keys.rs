@@ -33,6 +33,7 @@ fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
         "display": row.display,
         "rules": serde_json::from_str::<Value>(&row.rules).unwrap_or_else(|_| json!([])),
         "createdAt": row.created_at,
+        "lastUsedAt": row.last_used_at,
         "sandbox": sandbox,
     })
 }

@@ -3,7 +3,7 @@
 
 use super::{AppJson, AppPath};
 use crate::auth::Principal;
-use crate::domain::upload_hook;
+use crate::domain::upload_hook::{self, TestOutcome};
 use crate::error::AppResult;
 use crate::state::AppState;
 use axum::extract::State;
@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_hook, set_hook, delete_hook))
+    OpenApiRouter::new()
+        .routes(routes!(get_hook, set_hook, delete_hook))
+        .routes(routes!(test_hook))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -98,4 +100,45 @@ async fn delete_hook(
 ) -> AppResult<StatusCode> {
     upload_hook::remove(&state, &principal, &acc).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{outcome: "allowed", filePath?, metadata?, tags?}`, `{outcome:
+/// "rejected", status, message}` or `{outcome: "unavailable", message}`:
+/// the hook is called as for an upload of `/upload-hook-test.txt` (0 bytes,
+/// metadata `{"stowageTest": true}`); nothing is uploaded.
+#[utoipa::path(
+    post,
+    path = "/v2/accounts/{account}/upload_hook/test",
+    tag = "webhooks",
+    summary = "Call the upload hook with a test upload (stowage's own)",
+    params(("account" = String, Path, description = "Account ID")),
+    responses(
+        (status = 200, description = "What the hook answered", body = Object),
+        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
+        (status = 404, description = "The account has no upload hook", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+    ),
+)]
+async fn test_hook(
+    State(state): State<AppState>,
+    AppPath(acc): AppPath<String>,
+    principal: Principal,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        match upload_hook::test(&state, &principal, &acc).await? {
+            TestOutcome::Allowed(c) => json!({
+                "outcome": "allowed",
+                "filePath": c.path,
+                "metadata": c.metadata,
+                "tags": c.tags,
+            }),
+            TestOutcome::Rejected { status, message } => {
+                json!({"outcome": "rejected", "status": status, "message": message})
+            }
+            TestOutcome::Unavailable { reason } => {
+                json!({"outcome": "unavailable", "message": reason})
+            }
+        },
+    ))
 }

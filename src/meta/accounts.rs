@@ -18,6 +18,9 @@ pub trait AccountStore: Send + Sync {
     /// The key with this SHA-256 hash, revoked or not.
     async fn find_api_key(&self, key_hash: &str) -> AppResult<Option<ApiKeyRow>>;
     async fn list_api_keys(&self, account_id: &str) -> AppResult<Vec<ApiKeyRow>>;
+    /// Records a use of the key at `now` unless one at or after `stale_before`
+    /// is already recorded.
+    async fn touch_api_key(&self, key_id: &str, now: i64, stale_before: i64) -> AppResult<()>;
     /// Marks the key revoked; false when the account has no such live key.
     async fn revoke_api_key(&self, account_id: &str, key_id: &str, now: i64) -> AppResult<bool>;
     async fn insert_jwt_key(&self, key: &JwtKeyRow) -> AppResult<()>;
@@ -140,6 +143,24 @@ macro_rules! impl_accounts {
                 .bind(account_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn touch_api_key(
+                &self,
+                key_id: &str,
+                now: i64,
+                stale_before: i64,
+            ) -> $crate::error::AppResult<()> {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 \
+                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(now)
+                .bind(key_id)
+                .bind(stale_before)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn revoke_api_key(

@@ -91,6 +91,8 @@ pub struct ApiKeyRow {
     pub rules: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// Milliseconds, to the minute (see `MetaStore::touch_api_key`).
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]

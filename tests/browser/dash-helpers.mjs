@@ -19,7 +19,7 @@ export async function openDashboard(opts = {}) {
   const browser = await launchChromium();
   const dir = process.env.DASHBOARD_ASSETS;
   if (dir) {
-    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/[\w-]+\.(js|css)$/, (route) => {
+    await browser.context.route(/\/dashboard\/assets\/[0-9a-f]+\/([\w.-]+\.(js|css))$/, (route) => {
       const name = new URL(route.request().url()).pathname.split("/").pop();
       const type = name.endsWith(".js") ? "text/javascript" : "text/css";
       route.fulfill({ status: 200, contentType: type, body: readFileSync(join(dir, name)) });

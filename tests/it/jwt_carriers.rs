@@ -364,3 +364,56 @@ async fn encoded_slash_is_a_separator(b: Backend) {
     assert_eq!(resp.headers()["cache-control"], "public, max-age=3600");
 }
 both!(encoded_slash_is_a_separator);
+
+/// Issue #30: a key's listing says when it was last used. A key never used
+/// says null; after one request it carries a time between the request's
+/// start and end (to the minute; written off the request path).
+async fn keys_say_when_they_were_last_used(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let listed = |app: &TestApp| {
+        let req = app
+            .client
+            .get(app.api("/api_keys"))
+            .bearer_auth(&app.secret);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // The listing shows a key as its first 14 and last 4 characters.
+    let shown = format!(
+        "{}…{}",
+        &app.public[..14],
+        &app.public[app.public.len() - 4..]
+    );
+    let public_of = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["display"] == shown.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{shown} not in {v}"))
+    };
+    let before = listed(&app).await;
+    assert_eq!(public_of(&before)["lastUsedAt"], Value::Null, "{before}");
+    let t0 = now() * 1000 - 1000;
+    let resp = app
+        .client
+        .get(app.raw("/nothing.txt"))
+        .bearer_auth(&app.public)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let used = loop {
+        let v = public_of(&listed(&app).await);
+        if v["lastUsedAt"].is_i64() || Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let at = used["lastUsedAt"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("not recorded: {used}"));
+    assert!(at >= t0 && at <= now() * 1000 + 1000, "{used}");
+}
+both!(keys_say_when_they_were_last_used);

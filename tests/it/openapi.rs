@@ -116,6 +116,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("PUT", "/v2/accounts/{account}/transformations/{preset}"),
     ("POST", "/v2/accounts/{account}/webhooks"),
     ("PUT", "/v2/accounts/{account}/upload_hook"),
+    ("POST", "/v2/accounts/{account}/upload_hook/test"),
     ("PUT", "/v2/accounts/{account}/limits"),
     ("GET", "/v2/accounts/{account}/usage"),
     ("GET", "/healthz"),

@@ -253,3 +253,67 @@ async fn an_unanswering_hook_is_503(b: Backend) {
     assert!(app.blob_keys().await.is_empty());
 }
 both!(an_unanswering_hook_is_503);
+
+async fn test_hook(app: &TestApp, key: &str) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(app.api("/upload_hook/test"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// `POST …/upload_hook/test` (the dashboard's "Test hook"): the hook gets a
+/// signed `upload.authorize` for an empty `/upload-hook-test.txt`, the
+/// answer is reported, nothing is stored.
+async fn the_test_call_reports_the_answer(b: Backend) {
+    let app = TestApp::spawn_with(b, loopback()).await;
+    let hook = Hook::start().await;
+    assert_eq!(test_hook(&app, &app.secret).await.0, 404, "no hook yet");
+    let (_, set) = set_hook(&app, &app.secret, &hook.url).await;
+    let secret = set["secret"].as_str().unwrap().to_string();
+    let reader = app.key(KeyType::Secret, &["/*:read,create"]).await;
+    assert_eq!(test_hook(&app, &reader).await.0, 403, "admin only");
+    assert!(hook.calls().is_empty());
+
+    hook.reply(200, json!({"filePath": "/elsewhere.txt"}), 0);
+    let (status, body) = test_hook(&app, &app.secret).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["outcome"].clone(), body["filePath"].clone()),
+        (json!("allowed"), json!("/elsewhere.txt"))
+    );
+    let calls = hook.calls();
+    assert_eq!(calls.len(), 1);
+    verify(&secret, &calls[0]);
+    let event = calls[0].json();
+    assert_eq!(event["type"], "upload.authorize");
+    assert_eq!(event["data"]["filePath"], "/upload-hook-test.txt");
+    assert_eq!(event["data"]["size"], 0);
+    assert_eq!(event["data"]["metadata"], json!({"stowageTest": true}));
+
+    hook.reply(422, json!({"message": "no tests here"}), 0);
+    let (status, body) = test_hook(&app, &app.secret).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"outcome": "rejected", "status": 422, "message": "no tests here"})
+        )
+    );
+    hook.reply(500, Value::Null, 0);
+    let (status, body) = test_hook(&app, &app.secret).await;
+    assert_eq!(
+        (status, body["outcome"].clone()),
+        (200, json!("unavailable"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("500"), "{body}");
+    assert!(app.blob_keys().await.is_empty(), "a test stores nothing");
+    assert_eq!(app.get_bytes("/elsewhere.txt").await.0, 404);
+}
+both!(the_test_call_reports_the_answer);

@@ -44,7 +44,14 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset("images.js", JS, include_bytes!("assets/images.js")),
         asset("pages.js", JS, include_bytes!("assets/pages.js")),
         asset("wave3.js", JS, include_bytes!("assets/wave3.js")),
+        asset("apidocs.js", JS, include_bytes!("assets/apidocs.js")),
+        asset(
+            "account-extras.js",
+            JS,
+            include_bytes!("assets/account-extras.js"),
+        ),
         asset("app.css", CSS, include_bytes!("assets/app.css")),
+        asset("extras.css", CSS, include_bytes!("assets/extras.css")),
         asset("files.css", CSS, include_bytes!("assets/files.css")),
         asset(
             "icon.svg",
@@ -76,4 +83,50 @@ pub fn by_name(name: &str) -> &'static Asset {
 /// The asset at `/dashboard/assets/{hash}/{name}`, if the hash is current.
 pub fn find(hash: &str, name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name && a.hash == hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #30: every script and style sheet the dashboard loads, together,
+    /// stays within 150 KiB (uncompressed; no build step, so what is in
+    /// `assets/` is what a browser downloads).
+    #[test]
+    fn scripts_and_styles_fit_the_budget() {
+        const BUDGET: usize = 150 * 1024;
+        let code: Vec<&Asset> = ASSETS
+            .iter()
+            .filter(|a| a.mime.starts_with("text/javascript") || a.mime.starts_with("text/css"))
+            .collect();
+        let total: usize = code.iter().map(|a| a.bytes.len()).sum();
+        let names: Vec<String> = code
+            .iter()
+            .map(|a| format!("{} {} B", a.name, a.bytes.len()))
+            .collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("app.js ")),
+            "app.js is counted"
+        );
+        assert!(
+            total <= BUDGET,
+            "dashboard JS+CSS is {total} B, over the {BUDGET} B budget: {names:?}"
+        );
+    }
+
+    /// Every embedded file is a script, a style sheet or an image: a new kind
+    /// of asset gets a conscious place in the budget above.
+    #[test]
+    fn every_asset_is_known() {
+        for a in ASSETS.iter() {
+            assert!(
+                ["text/javascript", "text/css", "image/"]
+                    .iter()
+                    .any(|p| a.mime.starts_with(p)),
+                "{} has the unexpected type {}",
+                a.name,
+                a.mime
+            );
+        }
+    }
 }

@@ -209,6 +209,7 @@
     ["keys", "Keys"],
     ["presets", "Presets"],
     ["webhooks", "Webhooks"],
+    ["api", "API"],
     ["account", "Account"],
   ];
   // Pages and hooks, added by the other files (files.js, pages.js, wave3.js…),

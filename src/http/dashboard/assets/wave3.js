@@ -73,7 +73,14 @@
       h("div", { class: "q-track", role: "meter", "aria-label": `${label} used`, "aria-valuemin": 0, "aria-valuemax": max ?? undefined, "aria-valuenow": used, "aria-valuetext": text },
         fill));
   }
+  // The Account page's cards after its stats: these bars, then every
+  // `D.accountCards` entry (account-extras.js: activity charts, upload hook).
   D.usageCard = () => {
+    const frag = document.createDocumentFragment();
+    frag.append(usageCard(), ...(D.accountCards || []).map((make) => make()));
+    return frag;
+  };
+  function usageCard() {
     const body = h("div", { class: "body" }, h("p", { class: "muted", role: "status" }, "Loading…"));
     const card = h("section", { class: "card usage", "aria-label": "Usage against quotas" }, h("header", {}, h("h2", {}, "Usage against quotas")), body);
     api("GET", v2("/usage")).then((u) => {
@@ -85,7 +92,7 @@
         h("p", { class: "muted small" }, `${num(u.versions)} versions kept; ${fmtBytes(u.storedBytes)} on disk after deduplication.`));
     }, (err) => showError(body, err));
     return card;
-  };
+  }
 
   // ---------- Webhooks ----------
   const EVENTS = ["file.created", "file.deleted", "folder.updated", "*"];
