@@ -179,8 +179,17 @@ test("builder: the URL has exactly the chosen parameters and serves an image of 
   res = await fetch(viaPreset, { headers: { authorization: `Bearer ${st.secret}` } });
   assert.equal(res.status, 200);
   assert.deepEqual(pngSize(Buffer.from(await res.arrayBuffer())), { w: 64, h: 64 });
-  // A value the server refuses: its §8 message where the image would be.
+  // Padding: the background colour appears (without "#") only with fit=pad.
   await dlg.getByLabel("Preset", { exact: true }).selectOption("");
+  assert.equal(await dlg.getByLabel("Background (pad)").isVisible(), false);
+  await dlg.getByLabel("Fit", { exact: true }).selectOption("pad");
+  await dlg.getByLabel("Background (pad)").fill("#00ff00");
+  const padded = `${origin}/${st.account}/image/gallery/c.png?w=200&h=100&fit=pad&bg=00ff00&f=png&q=70`;
+  assert.equal(await url.inputValue(), padded);
+  res = await fetch(padded, { headers: { authorization: `Bearer ${st.secret}` } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(pngSize(Buffer.from(await res.arrayBuffer())), { w: 200, h: 100 });
+  // A value the server refuses: its §8 message where the image would be.
   await dlg.getByLabel("Width", { exact: true }).fill("9000");
   const alert = dlg.locator(".tb-preview [role=alert]");
   await alert.waitFor();
