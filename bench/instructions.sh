@@ -18,7 +18,7 @@ BIN=$PWD/target/release/stowage
 TMP=$(mktemp -d /tmp/stowage-instr.XXXXXX)
 PORT=${PORT:-18295}
 mkdir -p "$TMP/st"
-( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec valgrind --tool=callgrind \
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec valgrind --tool=callgrind ${KEEP:+--compress-strings=no --compress-pos=no} \
     --callgrind-out-file="$TMP/cg.%p" "$BIN" serve >out.log 2>err.log ) &
 VG=$!
 cleanup() { kill $VG 2>/dev/null || true; wait $VG 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"; }

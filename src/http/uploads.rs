@@ -30,10 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct UploadQuery {
+    /// The file's full path, e.g. `/photos/cat.jpg` (else folderPath + fileName).
     file_path: Option<String>,
+    /// The folder to upload into (default `/uploads/{UTC_YEAR}/{UTC_MONTH}/{UTC_DAY}`, relative to the key's default folder); may use path variables.
     folder_path: Option<String>,
+    /// The file's name in that folder (default `{UNIQUE_DIGITS_8}{ORIGINAL_FILE_EXT}`); may use path variables.
     file_name: Option<String>,
+    /// The name to use instead when the path is taken and overwrite is not allowed (else 409).
     file_name_fallback: Option<String>,
+    /// The name the file had on the uploader's machine (kept as metadata).
     original_file_name: Option<String>,
 }
 

@@ -132,12 +132,13 @@
       rules,
       h("div", { class: "row end" }, h("button", { class: "btn primary", type: "submit" }, "Create key")));
     const card = listCard("API keys", "Keys for servers (secret) and browsers (public). Only a hash is stored.",
-      [["Name"], ["Key"], ["Type", "hide-sm"], ["Rules", "hide-sm"], ["", "num"]],
+      [["Name"], ["Key"], ["Type", "hide-sm"], ["Rules", "hide-sm"], ["Last used", "hide-sm"], ["", "num"]],
       (k, reload, errs) => h("tr", {},
         h("td", {}, k.name || h("span", { class: "muted" }, "—")),
         h("td", {}, h("code", { text: k.display }), k.revokedAt ? h("span", { class: "badge revoked" }, " revoked") : null),
         h("td", { class: "hide-sm" }, k.type),
         h("td", { class: "hide-sm small" }, (k.rules || []).length ? ruleLines(k.rules) : h("span", { class: "muted" }, "All (default)")),
+        h("td", { class: "hide-sm small", "data-last-used": k.lastUsedAt || "", title: "Recorded to the minute" }, k.lastUsedAt ? fmtDate(k.lastUsedAt) : h("span", { class: "muted" }, "Never")),
         h("td", { class: "num" }, k.revokedAt ? null : h("button", { class: "btn sm danger", type: "button", "aria-label": `Revoke key ${k.display}`, onclick: async () => {
           if (!(await confirmDialog("Revoke this key?", `${k.display} will stop working on every node within a second. This cannot be undone.`, "Revoke key"))) return;
           clearError(errs);
