@@ -12,6 +12,7 @@ mod crash_tus_checkpoint;
 mod dashboard;
 mod dedup;
 mod derived_cap;
+mod derived_usage;
 mod digest;
 mod direct_part_size;
 mod direct_parts;
