@@ -53,6 +53,7 @@ mod tus;
 mod tus_checkpoints;
 mod unbound_sessions;
 mod upload_hook;
+mod upload_hook_routes;
 mod uploads;
 mod uploads_forms;
 mod url_uploads;
