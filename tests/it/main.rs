@@ -9,6 +9,7 @@ mod commit_faults;
 mod crash;
 mod crash_tus;
 mod crash_tus_checkpoint;
+mod crash_webhooks;
 mod dashboard;
 mod dedup;
 mod derived_cap;
