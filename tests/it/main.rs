@@ -50,6 +50,7 @@ mod stores;
 mod subkeys;
 mod tokens;
 mod transfer;
+mod transfer_resume;
 mod tus;
 mod tus_checkpoints;
 mod unbound_sessions;
