@@ -163,8 +163,9 @@ async fn native_store(b: Backend) {
 both!(native_store);
 
 /// A PATCH with `Upload-Checksum` takes no checkpoint (its bytes count only
-/// once the whole chunk checks out), and a slow PATCH without one records
-/// what came within `CHECKPOINT_EVERY` (5 s) even below 8 MiB.
+/// once the whole chunk checks out), and on the file store a slow PATCH
+/// without one records what came within `CHECKPOINT_EVERY` (5 s) even below
+/// 8 MiB (a native store records only whole parts).
 async fn checksum_none_and_slow_ones(b: Backend) {
     let app = TestApp::spawn(b).await;
     let bytes = data(LEN, 9);
@@ -193,8 +194,14 @@ async fn checksum_none_and_slow_ones(b: Backend) {
     feed(&mut tx, &bytes[..MIB]).await;
     tokio::time::sleep(Duration::from_millis(5300)).await;
     feed(&mut tx, &bytes[MIB..MIB + 4096]).await;
-    let offset = head_reaches(&app, &url, MIB).await;
-    assert!(offset <= MIB + 4096, "{offset}");
+    if native(&app) {
+        // No part of 5 MiB yet: nothing durable to record (S3 runs).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(offset_of(&app, &app.secret, &url).await, 0);
+    } else {
+        let offset = head_reaches(&app, &url, MIB).await;
+        assert!(offset <= MIB + 4096, "{offset}");
+    }
     feed(&mut tx, &bytes[MIB + 4096..]).await;
     drop(tx);
     assert_eq!(answer.await.unwrap(), 204);
