@@ -21,6 +21,7 @@ pub const DIGEST_HASHED_BYTES: &str = "stowage_digest_hashed_bytes_total";
 pub const WEBHOOK_ATTEMPTS: &str = "stowage_webhook_attempts_total";
 pub const WEBHOOK_PENDING: &str = "stowage_webhook_pending_deliveries";
 pub const WEBHOOK_OLDEST: &str = "stowage_webhook_oldest_pending_seconds";
+pub const TUS_CHECKPOINTS: &str = "stowage_tus_checkpoints_total";
 
 /// The process-wide recorder (installed once; every server in the process
 /// shares it, which only matters to tests).
@@ -55,6 +56,10 @@ fn describe() {
         "Bytes of response bodies announced by Content-Length"
     );
     metrics::describe_gauge!(UPLOADS_IN_FLIGHT, "Uploads currently streaming");
+    metrics::describe_counter!(
+        TUS_CHECKPOINTS,
+        "tus offsets recorded in the middle of a PATCH (durable bytes)"
+    );
     metrics::describe_counter!(
         CACHE_LOOKUPS,
         "Cache lookups by cache and result (hit|miss)"

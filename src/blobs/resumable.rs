@@ -8,12 +8,17 @@
 //!   completion is the store's own `CompleteMultipartUpload`.
 //! - The local file store: a true append into the final object's file, after
 //!   truncating it to the committed offset, so bytes a crashed PATCH wrote
-//!   past that offset are simply overwritten by the next one. No fsync per
-//!   PATCH (as everywhere object_store's local store writes); a file found
+//!   past that offset are simply overwritten by the next one. A file found
 //!   shorter than the committed offset is refused rather than zero-filled.
 //!
 //! Nothing here knows about the database: which parts and which offset count is
-//! the caller's record (the `tus_uploads` row).
+//! the caller's record (the `tus_uploads` row). During a long PATCH the caller
+//! records checkpoints (issue #33): [`PartWriter::checkpoint_due`] says when
+//! what was written so far can be made durable cheaply (native: a part was
+//! just put and nothing is buffered; append: [`CHECKPOINT_BYTES`] or
+//! [`CHECKPOINT_EVERY`] since the last one), [`PartWriter::make_durable`]
+//! makes it so (append: flush and `fdatasync`) and hands back the parts put
+//! since the last call.
 
 use super::Blobs;
 use crate::error::{AppError, AppResult};
@@ -31,6 +36,10 @@ pub const MIN_PART: u64 = 5 * 1024 * 1024;
 const MAX_PARTS: u64 = 10_000;
 /// Buffered between the request and the file on the append path.
 const APPEND_BUFFER: usize = 1024 * 1024;
+/// Append path: a checkpoint after this many bytes since the last one…
+pub const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+/// …or after this long, if any byte came (a slow client's bytes count too).
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How a store takes resumable writes.
 #[derive(Clone)]
@@ -145,8 +154,12 @@ enum Inner {
     },
     Append {
         file: tokio::io::BufWriter<tokio::fs::File>,
-        /// The committed offset this PATCH appends at.
+        /// The durable offset this PATCH appends at (moved by checkpoints).
         offset: u64,
+        /// Bytes written past `offset`.
+        appended: u64,
+        /// When `offset` was last made durable.
+        synced_at: std::time::Instant,
     },
 }
 
@@ -198,11 +211,23 @@ impl Blobs {
             Resumable::Append(local) => {
                 let path = local.path_to_filesystem(&from.key.into())?;
                 let file = super::parts::open_at(&path, from.offset).await?;
+                let len = file.metadata().await.map_err(store_io)?.len();
+                if len < from.offset {
+                    return Err(AppError::Unavailable {
+                        cause: format!(
+                            "upload object {} has {len} bytes, fewer than its offset {}",
+                            path.display(),
+                            from.offset
+                        ),
+                    });
+                }
                 // Bytes a cut or refused PATCH wrote past the offset go.
                 file.set_len(from.offset).await.map_err(store_io)?;
                 Inner::Append {
                     file: tokio::io::BufWriter::with_capacity(APPEND_BUFFER, file),
                     offset: from.offset,
+                    appended: 0,
+                    synced_at: std::time::Instant::now(),
                 }
             }
         };
@@ -254,8 +279,16 @@ impl Blobs {
 impl PartWriter {
     pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
         match &mut self.inner {
-            Inner::Append { file, offset } => match file.write_all(chunk).await {
-                Ok(()) => Ok(()),
+            Inner::Append {
+                file,
+                offset,
+                appended,
+                ..
+            } => match file.write_all(chunk).await {
+                Ok(()) => {
+                    *appended += chunk.len() as u64;
+                    Ok(())
+                }
                 Err(e) => Err(cut_back(file.get_ref(), *offset, e).await),
             },
             Inner::Native { .. } => {
@@ -278,7 +311,7 @@ impl PartWriter {
     /// final part; otherwise it is returned as the tail.
     pub async fn finish(mut self, last: bool) -> AppResult<Written> {
         match &mut self.inner {
-            Inner::Append { file, offset } => {
+            Inner::Append { file, offset, .. } => {
                 if let Err(e) = file.flush().await {
                     return Err(cut_back(file.get_ref(), *offset, e).await);
                 }
@@ -300,6 +333,57 @@ impl PartWriter {
                     new_parts: parts,
                     tail: buf.freeze(),
                 })
+            }
+        }
+    }
+
+    /// How many bytes can be written before the next point where a
+    /// checkpoint may be taken (native: the current part is full); `None`:
+    /// any point will do (append).
+    pub fn to_boundary(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::Native { part_size, buf, .. } => Some(part_size - buf.len()),
+            Inner::Append { .. } => None,
+        }
+    }
+
+    /// Whether a checkpoint is due now (see the module's doc).
+    pub fn checkpoint_due(&self) -> bool {
+        match &self.inner {
+            Inner::Native { buf, parts, .. } => buf.is_empty() && !parts.is_empty(),
+            Inner::Append {
+                appended,
+                synced_at,
+                ..
+            } => {
+                *appended >= CHECKPOINT_BYTES
+                    || (*appended > 0 && synced_at.elapsed() >= CHECKPOINT_EVERY)
+            }
+        }
+    }
+
+    /// Makes what was written so far durable, except a native writer's
+    /// buffered bytes (not yet a part); returns the parts put since the
+    /// last call, in order.
+    pub async fn make_durable(&mut self) -> AppResult<Vec<String>> {
+        match &mut self.inner {
+            Inner::Native { parts, .. } => Ok(std::mem::take(parts)),
+            Inner::Append {
+                file,
+                offset,
+                appended,
+                synced_at,
+            } => {
+                let synced = match file.flush().await {
+                    Ok(()) => file.get_ref().sync_data().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = synced {
+                    return Err(cut_back(file.get_ref(), *offset, e).await);
+                }
+                *offset += std::mem::take(appended);
+                *synced_at = std::time::Instant::now();
+                Ok(Vec::new())
             }
         }
     }

@@ -57,7 +57,9 @@ pub async fn import(config: &Config, args: ImportArgs) -> Result<(), String> {
     };
     let progress = Arc::new(Progress::default());
     let display = Display::start("import", progress.clone());
+    let interrupts = tokio::spawn(stop_on_ctrl_c(progress.clone()));
     let result = transfer::import::run(&state, &source, &job, &progress).await;
+    interrupts.abort();
     display.finish().await;
     let verb = if job.dry_run {
         "would import (dry run)"
@@ -81,6 +83,21 @@ pub async fn export(config: &Config, args: ExportArgs) -> Result<(), String> {
     let result = transfer::export::run(&state, &job, &progress).await;
     display.finish().await;
     report("exported", result.map_err(explain)?)
+}
+
+/// The first Ctrl-C (SIGINT) starts no new file and lets the ones in
+/// progress finish, so the summary is true and nothing is left half-staged;
+/// a second one quits at once (still safe: each file is committed whole or
+/// not at all).
+async fn stop_on_ctrl_c(progress: Arc<Progress>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    progress.request_stop();
+    eprintln!("stowage: interrupted; finishing the files in progress (Ctrl-C again to quit now)");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
 }
 
 /// The stores, as the server opens them. Import and export sign and seal
@@ -110,6 +127,12 @@ fn report(verb: &str, s: Summary) -> Result<(), String> {
     );
     for (path, why) in &s.failed {
         println!("  failed {path}: {why}");
+    }
+    if s.not_started > 0 {
+        return Err(format!(
+            "interrupted: {} file(s) not started; run the same command again to resume",
+            s.not_started
+        ));
     }
     match s.failed.len() {
         0 => Ok(()),

@@ -58,15 +58,45 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
-    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String, String, i64): sqlx::FromRow<'r, DB::Row>,
 {
-    let mut keys = Vec::new();
+    let mut dropped = Vec::new();
     for (_, version_id, _) in versions {
-        let derived: Vec<(String,)> = sqlx::query_as(sql::DROP_DERIVED)
+        let derived: Vec<(String, String, i64)> = sqlx::query_as(sql::DROP_DERIVED)
             .bind(version_id.clone())
             .fetch_all(&mut **tx)
             .await?;
-        keys.extend(derived.into_iter().map(|(k,)| k));
+        dropped.extend(derived);
+    }
+    unstore_derived(tx, dropped).await
+}
+
+/// Subtracts dropped cached results (`(blob_key, account, size)`) from their
+/// accounts' stored bytes (issue #28); returns their blob keys.
+async fn unstore_derived<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    dropped: Vec<(String, String, i64)>,
+) -> AppResult<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut per_account: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut keys = Vec::with_capacity(dropped.len());
+    for (key, account, size) in dropped {
+        *per_account.entry(account).or_default() += size;
+        keys.push(key);
+    }
+    for (account, bytes) in per_account {
+        sqlx::query(super::usage::UNSTORE)
+            .bind(account)
+            .bind(bytes)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(keys)
 }
@@ -82,15 +112,16 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
-    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (String, String, i64): sqlx::FromRow<'r, DB::Row>,
 {
-    let stale: Vec<(String,)> = sqlx::query_as(sql::DROP_STALE_DERIVED)
+    let stale: Vec<(String, String, i64)> = sqlx::query_as(sql::DROP_STALE_DERIVED)
         .bind(f.account_id.clone())
         .bind(f.path.clone())
         .bind(f.version_id.clone())
         .fetch_all(&mut **tx)
         .await?;
-    Ok(stale.into_iter().map(|(k,)| k).collect())
+    unstore_derived(tx, stale).await
 }
 
 /// The cached transformation results of `pruned` versions and of every
@@ -106,7 +137,7 @@ where
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
+    for<'r> (String, String, i64): sqlx::FromRow<'r, DB::Row>,
 {
     let mut derived = drop_derived(tx, pruned).await?;
     derived.extend(stale_derived(tx, f).await?);

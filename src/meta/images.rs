@@ -2,7 +2,8 @@
 //!
 //! A cached result is registered in the transaction that claims its blob's GC
 //! entry, and dropped (its blob queued) with its source version in
-//! `files.rs` (`DROP_DERIVED`). The trait is implemented for both backends
+//! `files.rs` (`DROP_DERIVED`). Both add or subtract its size in the
+//! account's `account_usage.stored_bytes`. The trait is implemented for both backends
 //! from one SQL body (see `sql.rs`).
 
 use crate::error::AppResult;
@@ -148,15 +149,23 @@ macro_rules! impl_images {
                     }
                     // At most MAX_DERIVED_PER_SOURCE results per source: the
                     // oldest go (a sweep over ?w=1…8192 cannot grow the store).
-                    let evicted: Vec<(String,)> = sqlx::query_as(
-                        "SELECT blob_key FROM derived WHERE source_version_id = $1 \
+                    let evicted: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT blob_key, size FROM derived WHERE source_version_id = $1 \
                          ORDER BY created_at DESC, blob_key DESC LIMIT 1000000 OFFSET $2",
                     )
                     .bind(&r.source_version_id)
                     .bind($crate::meta::MAX_DERIVED_PER_SOURCE)
                     .fetch_all(&mut *tx)
                     .await?;
-                    for (key,) in &evicted {
+                    // The account stores the result, less what it evicts
+                    // (issue #28; not under `maxStorageBytes`: docs/quotas.md).
+                    let evicted_bytes: i64 = evicted.iter().map(|(_, size)| size).sum();
+                    sqlx::query($crate::meta::usage::UNSTORE)
+                        .bind(&r.account_id)
+                        .bind(evicted_bytes - r.size)
+                        .execute(&mut *tx)
+                        .await?;
+                    for (key, _) in &evicted {
                         sqlx::query("DELETE FROM derived WHERE blob_key = $1")
                             .bind(key)
                             .execute(&mut *tx)

@@ -38,16 +38,18 @@ pub(super) const PRUNE_VERSIONS: &str = "DELETE FROM file_versions WHERE account
      RETURNING blob_key, version_id, size";
 
 /// Drops the cached transformation results of version `$1` (rendered from
-/// it, or cropped by it), returning their blob keys for the GC queue.
+/// it, or cropped by it), returning their blob keys for the GC queue, their
+/// accounts and sizes (`account_usage.stored_bytes`).
 pub(super) const DROP_DERIVED: &str = "DELETE FROM derived \
-     WHERE source_version_id = $1 OR crop_version_id = $1 RETURNING blob_key";
+     WHERE source_version_id = $1 OR crop_version_id = $1 RETURNING blob_key, account_id, size";
 
 /// Drops the cached transformation results of every version of `$2` but
-/// `$3` (the one just made current), returning their blob keys: only current
+/// `$3` (the one just made current), returning their blob keys (with
+/// accounts and sizes, as `DROP_DERIVED`): only current
 /// versions are transformed, so an overwrite ends the old one's results.
 pub(super) const DROP_STALE_DERIVED: &str = "DELETE FROM derived WHERE \
      source_version_id IN (SELECT version_id FROM file_versions \
        WHERE account_id = $1 AND path = $2 AND version_id <> $3) \
      OR crop_version_id IN (SELECT version_id FROM file_versions \
        WHERE account_id = $1 AND path = $2 AND version_id <> $3) \
-     RETURNING blob_key";
+     RETURNING blob_key, account_id, size";

@@ -68,6 +68,9 @@ pub trait TusStore: Send + Sync {
     async fn renew_tus_lock(&self, id: &str, token: &str, until: i64) -> AppResult<bool>;
     /// Records a PATCH's progress and releases the lease, if still held.
     async fn save_tus_progress(&self, id: &str, token: &str, p: &TusProgress) -> AppResult<bool>;
+    /// Records progress made durable in the middle of a PATCH (a checkpoint),
+    /// keeping the lease; false if the lease is no longer held with `token`.
+    async fn checkpoint_tus(&self, id: &str, token: &str, p: &TusProgress) -> AppResult<bool>;
     /// Releases a lease without changing anything else.
     async fn unlock_tus(&self, id: &str, token: &str) -> AppResult<()>;
     /// Marks the upload done (its file committed at `file_path`), lease released.
@@ -176,6 +179,29 @@ macro_rules! impl_tus {
                     "UPDATE tus_uploads SET upload_offset = $3, parts = $4, tail_key = $5, \
                      tail_size = $6, hash_state = $7, lock_token = NULL, lock_until = 0 \
                      WHERE id = $1 AND lock_token = $2",
+                )
+                .bind(id)
+                .bind(token)
+                .bind(p.offset)
+                .bind(&p.parts)
+                .bind(&p.tail_key)
+                .bind(p.tail_size)
+                .bind(&p.hash_state)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn checkpoint_tus(
+                &self,
+                id: &str,
+                token: &str,
+                p: &$crate::meta::TusProgress,
+            ) -> $crate::error::AppResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE tus_uploads SET upload_offset = $3, parts = $4, tail_key = $5, \
+                     tail_size = $6, hash_state = $7 WHERE id = $1 AND lock_token = $2 \
+                     AND status = 'open' AND upload_offset <= $3",
                 )
                 .bind(id)
                 .bind(token)

@@ -10,7 +10,8 @@
 //! lock, so concurrent commits on any number of nodes never pass a quota
 //! together; a deletion subtracts ([`credit_delete`]); `release_blobs!` and
 //! the digest pass subtract the blobs they drop, [`charge_commit`] adds the
-//! blob a commit creates. [`UsageStore::recount_usage`] rebuilds a row.
+//! blob a commit creates; cached transformation results are added when
+//! stored and subtracted when dropped (`images.rs`, `files.rs`). [`UsageStore::recount_usage`] rebuilds a row.
 
 use super::FileRow;
 use crate::error::{AppError, AppResult, Quota, QuotaExceeded};
@@ -44,7 +45,8 @@ pub struct UsageRow {
     pub versions: i64,
     /// The sum of the sizes of every kept version (what `maxStorageBytes` bounds).
     pub bytes: i64,
-    /// The bytes of the account's objects, each deduplicated object once.
+    /// The bytes of the account's objects, each deduplicated object once,
+    /// cached transformation results included (not under `maxStorageBytes`).
     pub stored_bytes: i64,
 }
 
@@ -82,7 +84,9 @@ const RECOUNT: &str = "SELECT \
      (SELECT CAST(COALESCE(SUM(v.size), 0) AS BIGINT) FROM file_versions v \
        WHERE v.account_id = $1) AS bytes, \
      (SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b \
-       WHERE b.account_id = $1) AS stored_bytes";
+       WHERE b.account_id = $1) \
+     + (SELECT CAST(COALESCE(SUM(d.size), 0) AS BIGINT) FROM derived d \
+       WHERE d.account_id = $1) AS stored_bytes";
 
 /// Writes a recounted row (`$1` the account, `$2`…`$5` the counts).
 const UPSERT: &str =

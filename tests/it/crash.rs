@@ -42,6 +42,16 @@ pub(crate) fn start_with_ttl(
     storage: &str,
     ttl: u64,
 ) -> (Node, std::sync::mpsc::Receiver<String>) {
+    start_with_env(dir, storage, ttl, &[])
+}
+
+/// [`start_with_ttl`] with more environment variables.
+pub(crate) fn start_with_env(
+    dir: &Path,
+    storage: &str,
+    ttl: u64,
+    env: &[(&str, &str)],
+) -> (Node, std::sync::mpsc::Receiver<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -61,6 +71,7 @@ pub(crate) fn start_with_ttl(
         .env("STOWAGE_SWEEP_INTERVAL", "1")
         .env("STOWAGE_ABANDONED_UPLOAD_TTL", ttl.to_string())
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -9,11 +9,11 @@ use reqwest::{Method, Response};
 use serde_json::Value;
 use stowage::auth::keys::KeyType;
 
-fn b64(s: &[u8]) -> String {
+pub fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn data(n: usize, seed: u8) -> Vec<u8> {
+pub fn data(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| {
             (i as u32)
@@ -23,7 +23,7 @@ fn data(n: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn h<'a>(r: &'a Response, name: &str) -> &'a str {
+pub fn h<'a>(r: &'a Response, name: &str) -> &'a str {
     r.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -47,7 +47,7 @@ async fn create(app: &TestApp, key: &str, len: u64, meta: &[(&str, &str)]) -> Re
         .unwrap()
 }
 
-async fn create_ok(app: &TestApp, key: &str, len: u64, meta: &[(&str, &str)]) -> String {
+pub async fn create_ok(app: &TestApp, key: &str, len: u64, meta: &[(&str, &str)]) -> String {
     let r = create(app, key, len, meta).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let loc = h(&r, "location").to_string();
@@ -55,7 +55,7 @@ async fn create_ok(app: &TestApp, key: &str, len: u64, meta: &[(&str, &str)]) ->
     loc
 }
 
-async fn patch(app: &TestApp, key: &str, url: &str, offset: u64, body: Vec<u8>) -> Response {
+pub async fn patch(app: &TestApp, key: &str, url: &str, offset: u64, body: Vec<u8>) -> Response {
     patch_with(app, url, offset, None, body, key).await
 }
 
@@ -91,7 +91,7 @@ async fn req(app: &TestApp, method: Method, key: &str, url: &str) -> Response {
         .unwrap()
 }
 
-async fn offset_of(app: &TestApp, key: &str, url: &str) -> u64 {
+pub async fn offset_of(app: &TestApp, key: &str, url: &str) -> u64 {
     let r = req(app, Method::HEAD, key, url).await;
     assert_eq!(r.status(), 200);
     h(&r, "upload-offset").parse().unwrap()

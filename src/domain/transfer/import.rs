@@ -1,7 +1,9 @@
 //! `stowage import SOURCE --account A --to /folder` (SPEC §13): every file
 //! of the source becomes `/folder/<its relative path>`, uploaded through the
 //! one upload plan (limits, MIME allow-list, deduplication) as the
-//! account's operator.
+//! account's operator. Once [`Progress::request_stop`] is called no new
+//! file is started; each file is committed whole or not at all, so a run
+//! stopped (or killed) anywhere resumes by running it again.
 
 use super::{counted, hash_stream, join, stored_sha256, Outcome, Progress, Summary};
 use crate::auth::Principal;
@@ -45,6 +47,9 @@ pub async fn run(
             let path = join(&to, &entry.path);
             let (principal, job) = (principal.clone(), &job);
             async move {
+                if progress.stopping() {
+                    return Outcome::NotStarted;
+                }
                 let outcome =
                     match one(state, source, (job, principal), &entry, &path, progress).await {
                         Ok(true) => Outcome::Copied(entry.size),

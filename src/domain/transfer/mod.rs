@@ -30,6 +30,9 @@ pub struct Progress {
     pub bytes_done: AtomicU64,
     /// Set once the file list is known (totals are final).
     pub started: std::sync::atomic::AtomicBool,
+    /// Set on an interruption (Ctrl-C): no new file is started; the ones in
+    /// progress finish (or fail) as usual.
+    pub stop: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -41,6 +44,15 @@ impl Progress {
 
     fn add_bytes(&self, n: u64) {
         self.bytes_done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Starts no new file from now on.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
     }
 
     fn file_done(&self) {
@@ -67,6 +79,8 @@ pub struct Summary {
     pub skipped: u64,
     /// (path, reason), sorted by path.
     pub failed: Vec<(String, String)>,
+    /// Not started because the run was interrupted ([`Progress::request_stop`]).
+    pub not_started: u64,
 }
 
 /// What happened to one file.
@@ -74,6 +88,7 @@ enum Outcome {
     Copied(u64),
     Skipped,
     Failed(String, String),
+    NotStarted,
 }
 
 impl Summary {
@@ -85,6 +100,7 @@ impl Summary {
             }
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed(path, why) => self.failed.push((path, why)),
+            Outcome::NotStarted => self.not_started += 1,
         }
     }
 

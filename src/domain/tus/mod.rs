@@ -4,6 +4,7 @@
 //! straight into the final object (`blobs::resumable`), which becomes a file
 //! through `ingest::commit` when the last byte is in.
 
+mod checkpoint;
 mod hash;
 mod patch;
 

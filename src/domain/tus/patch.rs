@@ -3,13 +3,17 @@
 //! The PATCH takes the row's lease (conditioned on its offset), streams the
 //! chunk into the object (`blobs::resumable`), hashing it into the upload's
 //! resumable SHA-256 and the chunk's `Upload-Checksum`, and then moves the
-//! offset in the UPDATE that releases the lease. Until that UPDATE nothing
-//! counts: a chunk that fails its checksum, goes past `Upload-Length`, or is
-//! cut by a crash is overwritten by the next PATCH. A chunk cut by the client
-//! (without a checksum) keeps the bytes that arrived, as tus expects.
+//! offset in the UPDATE that releases the lease. A long PATCH without a
+//! checksum also moves it at checkpoints while bytes flow (`checkpoint.rs`),
+//! so a crash loses only the bytes since the last one. Bytes past the
+//! recorded offset do not count: a chunk that fails its checksum, goes past
+//! `Upload-Length`, or is cut by a crash is overwritten (from the last
+//! checkpoint) by the next PATCH. A chunk cut by the client (without a
+//! checksum) keeps the bytes that arrived, as tus expects.
 //! The PATCH that brings the offset to the length completes the object and
 //! commits the file.
 
+use super::checkpoint::{Checkpoints, Committed};
 use super::{owned, ResumableSha256, Spec, Status};
 use crate::auth::Principal;
 use crate::blobs::digest::{Digester, Expected, Mismatch};
@@ -204,7 +208,11 @@ async fn lock(state: &AppState, row: &TusUpload) -> AppResult<String> {
     }
     let current = state.meta.get_tus(&row.account_id, &row.id).await?;
     match current {
-        Some(c) if c.upload_offset == row.upload_offset && c.status == "open" => {
+        // A live lease: its PATCH may still move the offset (checkpoints).
+        Some(c)
+            if c.status == "open"
+                && (c.upload_offset == row.upload_offset || c.lock_until > now) =>
+        {
             Err(AppError::Tus(TusError::Locked))
         }
         Some(c) => Err(AppError::Tus(TusError::OffsetMismatch {
@@ -231,7 +239,7 @@ where
     E: std::fmt::Display,
 {
     let (length, offset) = (row.upload_length as u64, row.upload_offset as u64);
-    let parts: Vec<String> = serde_json::from_str(&row.parts).map_err(AppError::internal)?;
+    let committed = Committed::of(row)?;
     let mut writer = state
         .blobs
         .resume(ResumeFrom {
@@ -239,11 +247,18 @@ where
             multipart_id: row.multipart_id.as_deref(),
             offset,
             length,
-            parts_done: parts.len(),
+            parts_done: committed.parts.len(),
             tail_key: row.tail_key.as_deref(),
         })
         .await?;
-    let streamed = stream_into(row, lease, req, &mut writer, body).await?;
+    let mut checkpoints = Checkpoints {
+        state,
+        row,
+        lease,
+        enabled: req.checksum.is_none() && req.digest.is_none(),
+        committed,
+    };
+    let streamed = stream_into(row, lease, req, &mut writer, &mut checkpoints, body).await?;
     if !streamed.checksum_ok {
         return Err(AppError::Tus(TusError::ChecksumMismatch));
     }
@@ -256,18 +271,18 @@ where
     let new_offset = offset + streamed.received;
     let last = new_offset == length;
     let written = writer.finish(last).await?;
-    let mut all_parts = parts;
-    all_parts.extend(written.new_parts);
+    let mut committed = checkpoints.committed;
+    committed.parts.extend(written.new_parts);
     metrics::counter!(crate::metrics::BYTES_IN).increment(streamed.received);
     if last {
-        return complete(state, principal, row, spec, lease, all_parts, streamed.hash).await;
+        return complete(state, principal, row, spec, lease, committed, streamed.hash).await;
     }
     save(
         state,
         row,
         lease,
         new_offset,
-        all_parts,
+        committed,
         written.tail,
         &streamed.hash,
     )
@@ -293,6 +308,7 @@ async fn stream_into<S, E>(
     lease: &Lease,
     req: &PatchRequest,
     writer: &mut crate::blobs::resumable::PartWriter,
+    checkpoints: &mut Checkpoints<'_>,
     body: S,
 ) -> AppResult<Streamed>
 where
@@ -305,6 +321,7 @@ where
     let digester = req.digest.clone().map(|e| Digester::new(Some(e)));
     let mut meter = Meter::new(body, room, digester);
     let mut cut = None;
+    let mut written = 0u64;
     while let Some(next) = meter.next().await {
         let chunk = match next {
             Ok(c) => c,
@@ -321,9 +338,18 @@ where
         if lease.lost() {
             return Err(AppError::Tus(TusError::Locked));
         }
-        hash.update(&chunk);
-        chunk_hash.update(&chunk);
-        writer.write(&chunk).await?;
+        // Cut at the writer's boundaries, so that a checkpoint's hash state
+        // covers exactly the bytes it records.
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let take = writer.to_boundary().unwrap_or(usize::MAX).min(rest.len());
+            let piece = rest.split_to(take);
+            hash.update(&piece);
+            chunk_hash.update(&piece);
+            writer.write(&piece).await?;
+            written += take as u64;
+            checkpoints.maybe(writer, written, &hash).await?;
+        }
     }
     Ok(Streamed {
         received: meter.received(),
@@ -341,7 +367,7 @@ async fn save(
     row: &TusUpload,
     lease: &str,
     offset: u64,
-    parts: Vec<String>,
+    committed: Committed,
     tail: Bytes,
     hash: &ResumableSha256,
 ) -> AppResult<()> {
@@ -364,7 +390,7 @@ async fn save(
     };
     let progress = TusProgress {
         offset: offset as i64,
-        parts: serde_json::to_string(&parts).map_err(AppError::internal)?,
+        parts: serde_json::to_string(&committed.parts).map_err(AppError::internal)?,
         tail_key: tail_key.clone(),
         tail_size,
         hash_state: hash.save(),
@@ -379,7 +405,7 @@ async fn save(
         }
         return Err(AppError::Tus(TusError::Locked));
     }
-    if let Some(old) = &row.tail_key {
+    if let Some(old) = &committed.tail_key {
         discard(state, old).await;
     }
     Ok(())
@@ -392,10 +418,11 @@ async fn complete(
     row: &TusUpload,
     spec: Spec,
     lease: &str,
-    parts: Vec<String>,
+    committed: Committed,
     hash: ResumableSha256,
 ) -> AppResult<Status> {
     // On failure the parts stay; a retried last PATCH (same offset) tries again.
+    let (parts, old_tail) = (committed.parts, committed.tail_key);
     state
         .blobs
         .complete_resumable(&row.blob_key, row.multipart_id.as_deref(), parts)
@@ -411,7 +438,7 @@ async fn complete(
         ..spec.file
     };
     let committed = ingest::commit(state, principal, file, blob).await;
-    if let Some(old) = &row.tail_key {
+    if let Some(old) = &old_tail {
         discard(state, old).await;
     }
     let file = match committed {
@@ -443,7 +470,7 @@ pub(super) async fn complete_empty(
         &row,
         spec,
         &lease,
-        Vec::new(),
+        Committed::of(&row)?,
         ResumableSha256::default(),
     )
     .await;
