@@ -7,7 +7,7 @@ use super::keyring::Keyring;
 use super::rules::{Grants, Op};
 use super::visibility::{self, FolderPermissions};
 use super::{decide, keys, merge, signed, tokens, Access, Need, Principal, ResolvedKey, Via};
-use crate::cache::TtlCache;
+use crate::cache::{KeyBytes, TtlCache};
 use crate::error::{AppError, AppResult, CredentialError};
 use crate::meta::Meta;
 use axum::http::{header, HeaderMap};
@@ -18,6 +18,8 @@ pub use crate::cache::CACHE_TTL;
 /// How long a verified JWT is remembered: signature checks are the costly part
 /// of a JWT request, and a token's claims never change.
 pub const JWT_CACHE_TTL: Duration = Duration::from_secs(600);
+/// What the verified-JWT cache may hold, tokens' bytes plus 128 each.
+pub const JWT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// How fresh a key's `last_used_at` is kept (the dashboard shows it).
 pub const LAST_USED_RESOLUTION: Duration = Duration::from_secs(60);
 
@@ -31,11 +33,14 @@ pub struct Auth {
     keys: TtlCache<String, Option<Arc<ResolvedKey>>>,
     /// account → its JWT verification keys.
     jwt_keys: TtlCache<String, Arc<Vec<JwtKey>>>,
-    /// SHA-256 of a token → its verification (which names the account), kept
+    /// A token, exactly → its verification (which names the account), kept
     /// up to [`JWT_CACHE_TTL`] (expiry is checked on every use, and the
     /// verifying key must still be registered, so a deleted key stops it
-    /// within [`CACHE_TTL`]).
-    jwts: TtlCache<String, Arc<VerifiedJwt>>,
+    /// within [`CACHE_TTL`]). Keyed by the token itself, not a digest of it:
+    /// only verified tokens are inserted and a lookup compares all of its
+    /// bytes, and a SHA-256 of a 700-byte token was most of what a JWT read
+    /// cost beyond a public one (docs/performance.md). Bounded in bytes.
+    jwts: TtlCache<String, Arc<VerifiedJwt>, KeyBytes>,
     /// account → folders' publicPermissions.
     visibility: TtlCache<String, Arc<FolderPermissions>>,
     /// dashboard session id → whether it was signed out (`auth/dashboard.rs`).
@@ -49,7 +54,7 @@ impl Auth {
             master_key: Keyring::new(master_key),
             keys: TtlCache::new(100_000, CACHE_TTL),
             jwt_keys: TtlCache::new(10_000, CACHE_TTL),
-            jwts: TtlCache::new(100_000, JWT_CACHE_TTL),
+            jwts: TtlCache::weighed(16_384, JWT_CACHE_BYTES, JWT_CACHE_TTL, KeyBytes),
             visibility: TtlCache::new(10_000, CACHE_TTL),
             ended_sessions: TtlCache::new(100_000, CACHE_TTL),
         }
@@ -214,14 +219,13 @@ impl Auth {
     /// key that verified it stays registered; a cached one for another
     /// account is verified afresh (and fails unless that account's keys sign it).
     async fn verify_jwt(&self, token: &str, account: Option<&str>) -> AppResult<Arc<VerifiedJwt>> {
-        let cache_key = keys::hash(token);
-        if let Some(hit) = self.jwts.get(&cache_key) {
+        if let Some(hit) = self.jwts.get(token) {
             if account.is_none_or(|a| a == hit.account) {
                 let keys = self.jwt_keys_of(&hit.account).await?;
                 if keys.iter().any(|k| k.kid == hit.kid) {
                     return Ok(hit);
                 }
-                self.jwts.invalidate(&cache_key);
+                self.jwts.invalidate(token);
             }
         }
         let account = match account {
@@ -233,7 +237,7 @@ impl Auth {
         let keys = self.jwt_keys_of(&account).await?;
         let now = chrono::Utc::now().timestamp();
         let verified = Arc::new(jwt::verify(token, &account, &keys, now)?);
-        self.jwts.insert(cache_key, verified.clone());
+        self.jwts.insert(token.to_string(), verified.clone());
         Ok(verified)
     }
 
@@ -366,13 +370,18 @@ fn session_cookie(headers: &HeaderMap, account: &str) -> Option<String> {
     if !headers.contains_key(header::COOKIE) {
         return None;
     }
-    let name = super::cookie_name(account);
+    // `access-token-{account}`, compared without building the name.
+    let named = |c: &cookie::Cookie<'_>| {
+        c.name()
+            .strip_prefix(super::COOKIE_PREFIX)
+            .is_some_and(|a| a == account)
+    };
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
+        .find(named)
         .map(|c| c.value().to_string())
 }

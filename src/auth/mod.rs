@@ -299,8 +299,11 @@ impl ResolvedKey {
 
 /// The name of the session cookie for an account (as Bytescale names it).
 pub fn cookie_name(account: &str) -> String {
-    format!("access-token-{account}")
+    format!("{COOKIE_PREFIX}{account}")
 }
+
+/// What every account's session cookie name starts with.
+pub const COOKIE_PREFIX: &str = "access-token-";
 
 /// Scope bound into signed download links.
 pub const DOWNLOAD_SCOPE: &str = "download";

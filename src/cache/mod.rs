@@ -19,20 +19,32 @@ pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 use crate::error::AppResult;
 use quick_cache::sync::Cache;
-use quick_cache::Equivalent;
+use quick_cache::{Equivalent, UnitWeighter, Weighter};
 use std::future::Future;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+/// A cached value and when it was loaded.
 #[derive(Clone)]
-struct Entry<V> {
+pub struct Entry<V> {
     at: Instant,
     value: V,
 }
 
+/// Weighs an entry by its key's length plus a fixed overhead: a cache keyed by
+/// strings a client chooses (a JWT) is bounded in bytes, not in entries.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyBytes;
+
+impl<V> Weighter<String, Entry<V>> for KeyBytes {
+    fn weight(&self, key: &String, _: &Entry<V>) -> u64 {
+        key.len() as u64 + 128
+    }
+}
+
 /// A bounded cache whose entries are served for at most `ttl` after loading.
-pub struct TtlCache<K, V> {
-    inner: Cache<K, Entry<V>>,
+pub struct TtlCache<K, V, W = UnitWeighter> {
+    inner: Cache<K, Entry<V>, W>,
     ttl: Duration,
 }
 
@@ -45,6 +57,22 @@ where
     pub fn new(capacity: usize, ttl: Duration) -> TtlCache<K, V> {
         TtlCache {
             inner: Cache::new(capacity),
+            ttl,
+        }
+    }
+}
+
+impl<K, V, W> TtlCache<K, V, W>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+    W: Weighter<K, Entry<V>> + Clone,
+{
+    /// At most `weight` in total as `weighter` weighs entries (about
+    /// `items` of them), each served for at most `ttl`.
+    pub fn weighed(items: usize, weight: u64, ttl: Duration, weighter: W) -> TtlCache<K, V, W> {
+        TtlCache {
+            inner: Cache::with_weighter(items, weight, weighter),
             ttl,
         }
     }
@@ -157,6 +185,22 @@ mod tests {
             assert_eq!(t.await.unwrap(), 0);
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn weighed_caches_are_bounded_in_bytes() {
+        let cache: TtlCache<String, u32, KeyBytes> =
+            TtlCache::weighed(100, 64 * 1024, Duration::from_secs(60), KeyBytes);
+        for i in 0..1000 {
+            cache.insert(format!("{i:04}{}", "x".repeat(1020)), i);
+        }
+        let kept = (0..1000)
+            .filter(|i| cache.get(&format!("{i:04}{}", "x".repeat(1020))).is_some())
+            .count();
+        assert!(
+            kept > 0 && kept <= 64,
+            "{kept} entries of 1.1 KiB in 64 KiB"
+        );
     }
 
     #[tokio::test]

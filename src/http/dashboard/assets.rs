@@ -187,21 +187,38 @@ mod tests {
             ("pages.js", include_str!("assets/pages.js")),
             ("wave3.js", include_str!("assets/wave3.js")),
             ("apidocs.js", include_str!("assets/apidocs.js")),
-            ("account-extras.js", include_str!("assets/account-extras.js")),
+            (
+                "account-extras.js",
+                include_str!("assets/account-extras.js"),
+            ),
         ] {
             for (i, line) in text.lines().enumerate() {
                 let ticks = line.matches('`').count() - line.matches("\\`").count();
-                assert!(ticks % 2 == 0, "{name}:{}: a template literal spans lines", i + 1);
-                assert!(!line.ends_with('\\'), "{name}:{}: a string continues", i + 1);
+                assert!(
+                    ticks % 2 == 0,
+                    "{name}:{}: a template literal spans lines",
+                    i + 1
+                );
+                assert!(
+                    !line.ends_with('\\'),
+                    "{name}:{}: a string continues",
+                    i + 1
+                );
             }
         }
-        assert!(ASSETS.iter().filter(|a| a.mime == JS).count() == 9, "list every script above");
+        assert!(
+            ASSETS.iter().filter(|a| a.mime == JS).count() == 9,
+            "list every script above"
+        );
     }
 
     #[test]
     fn compact_keeps_code_and_drops_comments() {
         let js = "// head\n  const a = 1; // tail\n\n    if (a) {\n      f(\"//x\");\n    }\n";
-        assert_eq!(compact(js, false), "const a = 1; // tail\nif (a) {\nf(\"//x\");\n}\n");
+        assert_eq!(
+            compact(js, false),
+            "const a = 1; // tail\nif (a) {\nf(\"//x\");\n}\n"
+        );
         let css = "/* a\n b */\n.x { color: red; } /* c */\n  .y {\n    top: 0;\n  }\n";
         assert_eq!(compact(css, true), ".x { color: red; }\n.y {\ntop: 0;\n}\n");
     }
