@@ -201,18 +201,22 @@ tokio::task_local! {
 }
 
 /// Runs `f` (one request, from client `client`) with a fresh slot; returns
-/// its output and the note recorded.
-pub async fn scope<F: std::future::Future>(
+/// its output and the note recorded. A combinator, not an `async fn`: an
+/// `async fn` would keep `f` twice in its state (its argument, then the
+/// scope's copy), and every request's future passes through here.
+pub fn scope<F: std::future::Future>(
     client: Option<IpAddr>,
     f: F,
-) -> (F::Output, Option<Note>) {
+) -> impl std::future::Future<Output = (F::Output, Option<Note>)> {
+    use futures::FutureExt;
     let slot = Arc::new(Slot {
         client,
         note: Mutex::new(None),
     });
-    let out = SLOT.scope(slot.clone(), f).await;
-    let note = slot.note.lock().map(|n| n.clone()).unwrap_or(None);
-    (out, note)
+    SLOT.scope(slot.clone(), f).map(move |out| {
+        let note = slot.note.lock().map(|n| n.clone()).unwrap_or(None);
+        (out, note)
+    })
 }
 
 /// `f` running in the current request's slot (for a task it spawns).

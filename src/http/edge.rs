@@ -50,7 +50,7 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let has_body = sends_body(&req);
     let cors = Cors::of(&edge.allowed, &req);
     let client = rates::client_ip(&edge.state, &req);
-    let resp = rates::limited(client, async {
+    let fut = rates::limited(client, async {
         if let Err(refused) = rates::check_anonymous(&edge.state, &req, client) {
             return refused.into_response();
         }
@@ -59,8 +59,8 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         } else {
             inner(&edge, req, next).instrument(span.clone()).await
         }
-    })
-    .await;
+    });
+    let resp = fut.await;
     let mut resp = cors.finish(resp);
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -125,10 +125,14 @@ async fn inner(edge: &Edge, req: Request, next: Next) -> Response {
         min_rate: edge.state.config.body_min_rate,
     };
     let (req, watch) = limits::arm_body_limits(body_limits, req);
-    let resp = dashboard::gate_request(&edge.state, req, next);
+    // The gate's future is made in each arm, so the two never take space
+    // in this future side by side (docs/performance.md: future sizes).
     let resp = match &watch {
-        Some(w) => w.scope(resp).await,
-        None => resp.await,
+        Some(w) => {
+            w.scope(dashboard::gate_request(&edge.state, req, next))
+                .await
+        }
+        None => dashboard::gate_request(&edge.state, req, next).await,
     };
     limits::body_timeout_answer(watch, resp)
 }

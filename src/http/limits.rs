@@ -76,8 +76,9 @@ pub struct BodyWatch {
 impl BodyWatch {
     /// Runs the rest of the request with this watch's verdict at hand
     /// ([`request_verdict`]).
-    pub async fn scope<F: Future<Output = Response>>(&self, f: F) -> Response {
-        VERDICT.scope(self.verdict.clone(), f).await
+    /// Not an `async fn`, which would keep `f` twice in its state.
+    pub fn scope<F: Future<Output = Response>>(&self, f: F) -> impl Future<Output = Response> {
+        VERDICT.scope(self.verdict.clone(), f)
     }
 }
 

@@ -58,11 +58,13 @@ pub fn add_headers(resp: &mut Response, note: Option<Note>) {
 
 /// Runs the request `f` in a rate-limit slot for `client`, and adds the
 /// header fields of what it met.
-pub async fn limited<F>(client: Option<IpAddr>, f: F) -> Response
+pub fn limited<F>(client: Option<IpAddr>, f: F) -> impl std::future::Future<Output = Response>
 where
     F: std::future::Future<Output = Response>,
 {
-    let (mut resp, note) = ratelimit::scope(client, f).await;
-    add_headers(&mut resp, note);
-    resp
+    use futures::FutureExt;
+    ratelimit::scope(client, f).map(|(mut resp, note)| {
+        add_headers(&mut resp, note);
+        resp
+    })
 }

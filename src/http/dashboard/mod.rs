@@ -62,7 +62,15 @@ pub async fn gate_request(state: &AppState, req: Request, next: Next) -> Respons
     if p != "/dashboard" && !p.starts_with("/dashboard/") {
         return next.run(req).await;
     }
-    let path = p.to_string();
+    // Boxed: a dashboard request's session check holds database futures,
+    // which would make every request's future (this one is on the path of
+    // all of them) kilobytes larger, copied at each move
+    // (docs/performance.md).
+    Box::pin(dashboard_request(state, req, next)).await
+}
+
+async fn dashboard_request(state: &AppState, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
     if !state.config.dashboard {
         return AppError::RouteNotFound {
             method: req.method().to_string(),
