@@ -6,7 +6,9 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::collections::HashMap;
+/// foldhash: these maps are read on every request, and SipHash showed in
+/// its profile (docs/performance.md).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
@@ -171,7 +173,12 @@ pub async fn track(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        metrics::counter!(BYTES_OUT).increment(len);
+        static OUT: OnceLock<metrics::Counter> = OnceLock::new();
+        OUT.get_or_init(|| {
+            handle(); // the recorder exists before a handle is kept
+            metrics::counter!(BYTES_OUT)
+        })
+        .increment(len);
     }
     resp
 }

@@ -70,9 +70,11 @@ pub enum Via {
 
 impl Principal {
     pub fn anonymous() -> Principal {
+        static NONE: std::sync::LazyLock<Arc<Grants>> =
+            std::sync::LazyLock::new(|| Arc::new(Grants::None));
         Principal {
             account: None,
-            grants: Arc::new(Grants::None),
+            grants: NONE.clone(),
             via: Via::Anonymous,
         }
     }

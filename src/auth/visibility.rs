@@ -65,11 +65,11 @@ pub fn preset(name: &str, slugs: &[&str]) -> Option<Vec<PublicPermission>> {
 }
 
 /// Folder path → its own `publicPermissions`, for one account.
-pub type FolderPermissions = HashMap<String, Vec<PublicPermission>>;
+pub type FolderPermissions = HashMap<String, Vec<PublicPermission>, foldhash::fast::RandomState>;
 
 /// Reads every folder's `publicPermissions` in the account.
 pub async fn load(meta: &dyn MetaStore, account: &str) -> AppResult<FolderPermissions> {
-    let mut map = FolderPermissions::new();
+    let mut map = FolderPermissions::default();
     for (path, settings) in meta.folder_settings(account).await? {
         let v: serde_json::Value = serde_json::from_str(&settings).map_err(AppError::internal)?;
         if let Some(pp) = v.get("publicPermissions") {

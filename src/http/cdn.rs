@@ -111,11 +111,17 @@ pub(super) fn require_account_route(account: &str, method: &Method, uri: &Uri) -
 async fn get_raw_file(
     State(state): State<AppState>,
     AppPath((account, path)): AppPath<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     dashboard: Option<axum::Extension<Principal>>,
+    req: axum::extract::Request,
 ) -> AppResult<Response> {
+    // The request's parts taken, not extracted one by one: a `HeaderMap`
+    // extractor clones every header field (two allocations a request).
+    let axum::http::request::Parts {
+        method,
+        uri,
+        headers,
+        ..
+    } = req.into_parts().0;
     require_account_route(&account, &method, &uri)?;
     let axum::extract::Query(q) = axum::extract::Query::<RawQuery>::try_from_uri(&uri)?;
     let path = format!("/{path}");
