@@ -116,16 +116,8 @@ pub async fn serve(
     migrate_to_subkeys(&state).await?;
     // Alive before the first upload can name this node (issue #33).
     crate::domain::sweeper::heartbeat(&state).await;
-    let metrics = crate::metrics::handle();
-    // Histograms keep every sample until upkeep drains them into their
-    // buckets: without this, memory grows with every request served.
-    let upkeep = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            metrics.run_upkeep();
-        }
-    });
+    // The recorder, and its upkeep thread (`metrics::handle`).
+    crate::metrics::handle();
     let drain = Duration::from_secs(state.config.drain_timeout);
     let interval = Duration::from_secs(state.config.sweep_interval.max(1));
     let sweeper = tokio::spawn(crate::domain::sweeper::run(state.clone(), interval));
@@ -159,7 +151,6 @@ pub async fn serve(
     daily.abort();
     // What this node counted since the last flush.
     let _ = crate::domain::daily::flush(&state_for_flush).await;
-    upkeep.abort();
     Ok(())
 }
 
