@@ -142,7 +142,10 @@ pub async fn plan(state: &AppState, mut who: Uploader, intent: Intent) -> AppRes
             got: resolved.path,
         });
     }
-    if let Some(uploads) = &state.rates.uploads {
+    // An operator's own `stowage import` is not a client to slow down: with
+    // the default 600 a minute it failed most of a 10 000-file import.
+    let operator = matches!(who.principal.via, crate::auth::Via::Operator);
+    if let Some(uploads) = state.rates.uploads.as_ref().filter(|_| !operator) {
         uploads.check(&crate::ratelimit::key_of(who.principal.owner()))?;
     }
     who.spend(state).await?;

@@ -350,3 +350,33 @@ async fn import_from_urls() {
         store.delete(&format!("{prefix}/{rel}")).await.unwrap();
     }
 }
+
+/// An operator's import is not held to `STOWAGE_RATE_UPLOADS` (a client
+/// limit): 12 files with a limit of 3 a minute all arrive.
+async fn import_ignores_the_upload_rate_limit(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let src = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        std::fs::write(src.path().join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    let acc = app.account.clone();
+    let source = src.path().display().to_string();
+    let run = stowage(
+        &app,
+        &[("STOWAGE_RATE_UPLOADS", "3")],
+        &["import", &source, "--account", &acc, "--to", "/rated"],
+    )
+    .await;
+    assert!(run.ok, "{}\n{}", run.out, run.err);
+    assert!(run.out.contains("imported 12 file(s)"), "{}", run.out);
+    for i in [0, 11] {
+        let got = app
+            .client
+            .get(app.raw(&format!("/rated/f{i}.txt")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.text().await.unwrap(), format!("file {i}"));
+    }
+}
+both!(import_ignores_the_upload_rate_limit);
