@@ -105,6 +105,12 @@ impl Principal {
         self.via == Via::Anonymous
     }
 
+    /// The operator's own command line (`stowage import`): not a client, so
+    /// neither the upload hook nor the upload rate limit applies.
+    pub fn is_operator(&self) -> bool {
+        self.via == Via::Operator
+    }
+
     /// A principal of `account` with exactly `ops` on the one path `path`.
     pub fn scoped(account: &str, path: &str, ops: Vec<Op>, via: Via) -> AppResult<Principal> {
         let rule = Rule::compile(RuleSpec {

@@ -136,7 +136,7 @@ pub async fn authorize(
 ) -> AppResult<Changes> {
     // The operator's own bulk import (`stowage import`) is not the
     // application's to decide.
-    if matches!(principal.via, Via::Operator) {
+    if principal.is_operator() {
         return Ok(Changes::default());
     }
     let Some(hook) = state.meta.get_upload_hook(asked.account).await? else {

@@ -14,6 +14,61 @@ fn bytes() -> Vec<u8> {
     (0..LEN).map(|i| (i % 251) as u8).collect()
 }
 
+/// Creates a tus upload of `len` bytes on a crash node, to the file path
+/// whose base64 is `path_b64`; its URL path.
+pub async fn create(
+    client: &reqwest::Client,
+    addr: &str,
+    account: &str,
+    secret: &str,
+    len: usize,
+    path_b64: &str,
+) -> String {
+    let created = client
+        .post(format!("http://{addr}/v2/accounts/{account}/tus"))
+        .bearer_auth(secret)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", len.to_string())
+        .header("upload-metadata", format!("filePath {path_b64}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    url::Url::parse(&location).unwrap().path().to_string()
+}
+
+/// A connection with the head of a PATCH from offset 0 for `len` bytes
+/// written; the caller sends (some of) the body.
+pub fn patch_head(addr: &str, path: &str, secret: &str, len: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PATCH {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {secret}\r\n\
+         tus-resumable: 1.0.0\r\nupload-offset: 0\r\n\
+         content-type: application/offset+octet-stream\r\ncontent-length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    s
+}
+
+/// The upload's `Upload-Offset` as HEAD reports it.
+pub async fn head_offset(client: &reqwest::Client, url: &str, secret: &str) -> usize {
+    let head = client
+        .head(url)
+        .bearer_auth(secret)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    head.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patch_cut_by_kill_9_can_be_resumed_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
@@ -23,28 +78,19 @@ async fn a_patch_cut_by_kill_9_can_be_resumed_within_seconds() {
     let account = field(&lines, "account:");
     let secret = field(&lines, "secret key:");
     let client = reqwest::Client::new();
-    let created = client
-        .post(format!("http://{}/v2/accounts/{account}/tus", node.addr))
-        .bearer_auth(&secret)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", LEN.to_string())
-        .header("upload-metadata", "filePath L2NyYXNoL3R1cy5iaW4=") // /crash/tus.bin
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"].to_str().unwrap().to_string();
-    let path = url::Url::parse(&location).unwrap().path().to_string();
+    // /crash/tus.bin
+    let path = create(
+        &client,
+        &node.addr,
+        &account,
+        &secret,
+        LEN,
+        "L2NyYXNoL3R1cy5iaW4=",
+    )
+    .await;
 
     // A PATCH that sends 1 MiB of its 3 MiB, then the node dies under it.
-    let mut s = TcpStream::connect(&node.addr).unwrap();
-    write!(
-        s,
-        "PATCH {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {secret}\r\n\
-         tus-resumable: 1.0.0\r\nupload-offset: 0\r\n\
-         content-type: application/offset+octet-stream\r\ncontent-length: {LEN}\r\n\r\n"
-    )
-    .unwrap();
+    let mut s = patch_head(&node.addr, &path, &secret, LEN);
     s.write_all(&bytes()[..1024 * 1024]).unwrap();
     s.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -56,19 +102,7 @@ async fn a_patch_cut_by_kill_9_can_be_resumed_within_seconds() {
     let restarted = Instant::now();
     let mut statuses = Vec::new();
     loop {
-        let head = client
-            .head(format!("{base}{path}"))
-            .bearer_auth(&secret)
-            .header("tus-resumable", "1.0.0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(head.status(), 200);
-        let offset: usize = head.headers()["upload-offset"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let offset = head_offset(&client, &format!("{base}{path}"), &secret).await;
         // A refused PATCH may be answered before its body is read, and the
         // connection closed under the client (0 here).
         let status = client

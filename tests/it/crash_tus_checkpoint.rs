@@ -8,6 +8,7 @@
 
 use crate::common::sha256_hex;
 use crate::crash::{bootstrap_lines, field, start_with_ttl, storage_url};
+use crate::crash_tus::{create, head_offset, patch_head};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -23,33 +24,10 @@ fn bytes() -> Vec<u8> {
         .collect()
 }
 
-async fn head_offset(client: &reqwest::Client, url: &str, secret: &str) -> usize {
-    let head = client
-        .head(url)
-        .bearer_auth(secret)
-        .header("tus-resumable", "1.0.0")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.status(), 200);
-    head.headers()["upload-offset"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Sends a PATCH head and `SENT` bytes of the body from a thread; the
 /// returned stream is kept open (the node dies under it).
 fn start_patch(addr: &str, path: &str, secret: &str, body: Vec<u8>) -> TcpStream {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "PATCH {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {secret}\r\n\
-         tus-resumable: 1.0.0\r\nupload-offset: 0\r\n\
-         content-type: application/offset+octet-stream\r\ncontent-length: {LEN}\r\n\r\n"
-    )
-    .unwrap();
+    let s = patch_head(addr, path, secret, LEN);
     let mut writer = s.try_clone().unwrap();
     std::thread::spawn(move || {
         let _ = writer.write_all(&body[..SENT]);
@@ -66,18 +44,16 @@ async fn a_killed_patch_keeps_its_checkpoints() {
     let lines = bootstrap_lines(&out);
     let (account, secret) = (field(&lines, "account:"), field(&lines, "secret key:"));
     let client = reqwest::Client::new();
-    let created = client
-        .post(format!("http://{}/v2/accounts/{account}/tus", node.addr))
-        .bearer_auth(&secret)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", LEN.to_string())
-        .header("upload-metadata", "filePath L2NyYXNoL2NrLmJpbg==") // /crash/ck.bin
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"].to_str().unwrap().to_string();
-    let path = url::Url::parse(&location).unwrap().path().to_string();
+    // /crash/ck.bin
+    let path = create(
+        &client,
+        &node.addr,
+        &account,
+        &secret,
+        LEN,
+        "L2NyYXNoL2NrLmJpbg==",
+    )
+    .await;
     let stream = start_patch(&node.addr, &path, &secret, bytes());
 
     // Checkpoints while the PATCH lives: 8 and 16 MiB on the file store,

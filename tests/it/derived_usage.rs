@@ -7,20 +7,12 @@
 use crate::both;
 use crate::common::{Backend, TestApp};
 use crate::images::{image_url, jpeg};
-use serde_json::{json, Value};
+use serde_json::json;
 use stowage::meta::MAX_DERIVED_PER_SOURCE;
 
 /// `[files, versions, bytes, storedBytes]` of `GET …/usage`.
 async fn counts(app: &TestApp) -> [i64; 4] {
-    let resp = app
-        .client
-        .get(app.api("/usage"))
-        .bearer_auth(&app.secret)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let u: Value = resp.json().await.unwrap();
+    let u = crate::quotas::usage(app).await;
     ["files", "versions", "bytes", "storedBytes"].map(|k| u[k].as_i64().unwrap())
 }
 

@@ -23,7 +23,7 @@ async fn put_limits(app: &TestApp, body: Value) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-async fn usage(app: &TestApp) -> Value {
+pub async fn usage(app: &TestApp) -> Value {
     let resp = app
         .client
         .get(app.api("/usage"))
