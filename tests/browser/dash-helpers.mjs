@@ -26,7 +26,7 @@ export async function openDashboard(opts = {}) {
     });
     // The shell links the scripts assets.rs lists now (a new file too).
     const rs = readFileSync(join(dir, "../assets.rs"), "utf8");
-    const tags = [...rs.matchAll(/asset\("([\w-]+\.(js|css))"/g)].map(([, name, ext]) => (ext === "js"
+    const tags = [...rs.matchAll(/asset\(\s*"([\w-]+\.(js|css))"/g)].map(([, name, ext]) => (ext === "js"
       ? `<script src="/dashboard/assets/000000000000/${name}" defer></script>`
       : `<link rel="stylesheet" href="/dashboard/assets/000000000000/${name}">`));
     await browser.context.route(/\/dashboard$/, async (route) => {

@@ -107,6 +107,7 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset("files.js", JS, include_bytes!("assets/files.js")),
         asset("upload.js", JS, include_bytes!("assets/upload.js")),
         asset("details.js", JS, include_bytes!("assets/details.js")),
+        asset("search.js", JS, include_bytes!("assets/search.js")),
         asset("images.js", JS, include_bytes!("assets/images.js")),
         asset("pages.js", JS, include_bytes!("assets/pages.js")),
         asset("wave3.js", JS, include_bytes!("assets/wave3.js")),

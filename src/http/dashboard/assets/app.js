@@ -276,7 +276,7 @@
     main.replaceChildren();
     const render = EXT.pages[page] || EXT.pages.files;
     render(main, params);
-    const label = PAGES.find(([id]) => id === page)?.[1] ?? "Files";
+    const label = PAGES.find(([id]) => id === page)?.[1] ?? EXT.titles?.[page] ?? "Files";
     const where = page === "files" && params.get("path") ? ` ${params.get("path")}` : "";
     document.title = `${label}${where} · stowage dashboard`;
     if (ev) main.querySelector("h1")?.focus();

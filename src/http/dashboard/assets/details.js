@@ -21,6 +21,82 @@
     return { preview, dims };
   }
 
+  // The versions, newest (current) first; an older one can be made current
+  // (POST …/files/restore, a new version with its bytes) or downloaded.
+  function versionsTable(path, versions, rawLocal, errs, reopen) {
+    const restore = (v, i) => h("button", { class: "btn sm", type: "button", disabled: !can("overwrite"), "aria-label": `Restore version ${i + 1}`, onclick: async () => {
+      if (!(await confirmDialog("Restore this version?", `Version ${v.versionId.slice(0, 12)} becomes the current content of ${path}. The current one is kept as a previous version.`, "Restore"))) return;
+      clearError(errs);
+      try {
+        await api("POST", v2("/files/restore"), { filePath: path, versionId: v.versionId });
+        toast(`Restored version ${v.versionId.slice(0, 12)}.`);
+        reopen();
+      } catch (err) { showError(errs, err); }
+    } }, "Restore");
+    return h("table", {},
+      h("caption", { class: "visually-hidden", text: "Versions" }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Version"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col", class: "hide-sm" }, "Date"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, versions.map((v, i) => h("tr", {},
+        h("td", {}, h("code", { text: v.versionId.slice(0, 12) }), i === 0 ? h("span", { class: "badge live", style: null }, " current") : null),
+        h("td", { class: "num" }, fmtBytes(v.size)),
+        h("td", { class: "hide-sm" }, fmtDate(v.lastModified)),
+        h("td", { class: "num" }, h("div", { class: "actions" },
+          i > 0 ? restore(v, i) : null,
+          h("a", { class: "btn sm", href: `${rawLocal}?versionId=${encodeURIComponent(v.versionId)}&download=true`, "aria-label": `Download version ${i + 1}` }, "Download")))))));
+  }
+
+  // "Create signed link": an expiry, the button, and the link once made.
+  function signedLinkSection(path) {
+    const expId = nextId("exp");
+    const exp = h("select", { id: expId },
+      h("option", { value: "3600" }, "1 hour"), h("option", { value: "86400" }, "1 day"), h("option", { value: "604800" }, "7 days"));
+    const linkOut = h("div");
+    const signBtn = h("button", { class: "btn", type: "button", disabled: !can("read"), onclick: async () => {
+      try {
+        const res = await api("POST", v2("/files/signed_url"), { filePath: path, expiresIn: Number(exp.value) });
+        const id = nextId("link");
+        const input = h("input", { id, type: "text", readonly: true, value: res.url, class: "grow" });
+        linkOut.replaceChildren(h("div", { class: "field" }, h("label", { for: id }, "Signed link"),
+          h("div", { class: "secret-box" }, input, h("button", { class: "btn", type: "button", onclick: () => copyText(res.url, "Signed link") }, "Copy"))));
+        input.select();
+      } catch (err) { linkOut.replaceChildren(errorBox(err)); }
+    } }, "Create signed link");
+    return h("div", { class: "section" },
+      h("h3", {}, "Signed link"),
+      h("div", { class: "row" }, h("label", { for: expId }, "Expires in"), h("div", {}, exp), signBtn),
+      linkOut);
+  }
+
+  // "Copy to another path".
+  function copySection(path, errs, refresh) {
+    const destId = nextId("dest");
+    const dest = h("input", { id: destId, type: "text", value: path, spellcheck: "false" });
+    const copyBtn = h("button", { class: "btn", type: "button", disabled: !can("create"), onclick: async () => {
+      clearError(errs);
+      try {
+        await api("POST", v2("/files/copy"), { source: path, destination: dest.value.trim() });
+        toast(`Copied to ${dest.value.trim()}.`);
+        refresh();
+      } catch (err) { showError(errs, err); }
+    } }, "Copy");
+    return h("div", { class: "section" },
+      h("h3", {}, "Copy to another path"),
+      h("div", { class: "row" }, h("label", { for: destId, class: "visually-hidden" }, "Destination path"), h("div", { class: "grow" }, dest), copyBtn));
+  }
+
+  function propsList(det, isImage, dims) {
+    const tags = (det.tags || []).length ? h("div", { class: "tags" }, det.tags.map((t) => h("span", { class: "badge", text: t }))) : h("span", { class: "muted" }, "None");
+    return h("dl", { class: "props" },
+      h("dt", {}, "Path"), h("dd", {}, h("code", { text: det.filePath })),
+      h("dt", {}, "Size"), h("dd", {}, `${fmtBytes(det.size)} (${det.size.toLocaleString()} bytes)`),
+      h("dt", {}, "Type"), h("dd", {}, det.mime),
+      isImage ? [h("dt", {}, "Dimensions"), dims] : null,
+      h("dt", {}, "ETag"), h("dd", {}, h("code", { text: det.etag })),
+      h("dt", {}, "Modified"), h("dd", {}, fmtDate(det.lastModified)),
+      h("dt", {}, "Original name"), h("dd", {}, det.originalFileName || "—"),
+      h("dt", {}, "Tags"), h("dd", {}, tags));
+  }
+
   async function fileDetails(path, refresh) {
     const body = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading…"));
     const d = dialog(baseName(path), body, []);
@@ -37,44 +113,7 @@
     const rawLocal = `/dashboard/api/${ACC}/raw${encPath(path)}`;
     const isImage = !!det.mime && det.mime.startsWith("image/") && det.mime !== "image/svg+xml";
     const { preview, dims } = isImage ? imagePreview(path, rawLocal) : {};
-    const tags = (det.tags || []).length ? h("div", { class: "tags" }, det.tags.map((t) => h("span", { class: "badge", text: t }))) : h("span", { class: "muted" }, "None");
-    const vTable = h("table", {},
-      h("caption", { class: "visually-hidden", text: "Versions" }),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Version"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col", class: "hide-sm" }, "Date"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Download")))),
-      h("tbody", {}, versions.map((v, i) => h("tr", {},
-        h("td", {}, h("code", { text: v.versionId.slice(0, 12) }), i === 0 ? h("span", { class: "badge live", style: null }, " current") : null),
-        h("td", { class: "num" }, fmtBytes(v.size)),
-        h("td", { class: "hide-sm" }, fmtDate(v.lastModified)),
-        h("td", { class: "num" }, h("a", { class: "btn sm", href: `${rawLocal}?versionId=${encodeURIComponent(v.versionId)}&download=true`, "aria-label": `Download version ${i + 1}` }, "Download"))))));
-
-    // signed link
-    const expId = nextId("exp");
-    const exp = h("select", { id: expId },
-      h("option", { value: "3600" }, "1 hour"), h("option", { value: "86400" }, "1 day"), h("option", { value: "604800" }, "7 days"));
-    const linkOut = h("div");
-    const signBtn = h("button", { class: "btn", type: "button", disabled: !can("read"), onclick: async () => {
-      try {
-        const res = await api("POST", v2("/files/signed_url"), { filePath: path, expiresIn: Number(exp.value) });
-        const id = nextId("link");
-        const input = h("input", { id, type: "text", readonly: true, value: res.url, class: "grow" });
-        linkOut.replaceChildren(h("div", { class: "field" }, h("label", { for: id }, "Signed link"),
-          h("div", { class: "secret-box" }, input, h("button", { class: "btn", type: "button", onclick: () => copyText(res.url, "Signed link") }, "Copy"))));
-        input.select();
-      } catch (err) { linkOut.replaceChildren(errorBox(err)); }
-    } }, "Create signed link");
-
-    // copy to
-    const destId = nextId("dest");
-    const dest = h("input", { id: destId, type: "text", value: path, spellcheck: "false" });
-    const copyBtn = h("button", { class: "btn", type: "button", disabled: !can("create"), onclick: async () => {
-      clearError(errs);
-      try {
-        await api("POST", v2("/files/copy"), { source: path, destination: dest.value.trim() });
-        toast(`Copied to ${dest.value.trim()}.`);
-        refresh();
-      } catch (err) { showError(errs, err); }
-    } }, "Copy");
-
+    const reopen = () => { d.close(); refresh(); fileDetails(path, refresh); };
     const del = h("button", { class: "btn danger", type: "button", disabled: !can("delete"), onclick: async () => {
       if (!(await confirmDialog("Delete this file?", `${path} and its previous versions will be deleted. This cannot be undone.`, "Delete file"))) return;
       clearError(errs);
@@ -89,15 +128,7 @@
     body.replaceChildren(...[
       errs,
       preview,
-      h("dl", { class: "props" },
-        h("dt", {}, "Path"), h("dd", {}, h("code", { text: det.filePath })),
-        h("dt", {}, "Size"), h("dd", {}, `${fmtBytes(det.size)} (${det.size.toLocaleString()} bytes)`),
-        h("dt", {}, "Type"), h("dd", {}, det.mime),
-        isImage ? [h("dt", {}, "Dimensions"), dims] : null,
-        h("dt", {}, "ETag"), h("dd", {}, h("code", { text: det.etag })),
-        h("dt", {}, "Modified"), h("dd", {}, fmtDate(det.lastModified)),
-        h("dt", {}, "Original name"), h("dd", {}, det.originalFileName || "—"),
-        h("dt", {}, "Tags"), h("dd", {}, tags)),
+      propsList(det, isImage, dims),
       h("h3", {}, "Metadata"),
       h("pre", { class: "json", tabindex: "0", "aria-label": "Metadata" }, JSON.stringify(det.metadata || {}, null, 2)),
       h("div", { class: "section" },
@@ -105,14 +136,9 @@
         h("div", { class: "secret-box" }, h("input", { type: "text", readonly: true, value: det.fileUrl, "aria-label": "File URL", class: "grow" }),
           h("button", { class: "btn", type: "button", onclick: () => copyText(det.fileUrl, "URL") }, "Copy URL"))),
       isImage && D.transformBuilder ? D.transformBuilder(path, det.fileUrl) : null,
-      h("div", { class: "section" },
-        h("h3", {}, "Signed link"),
-        h("div", { class: "row" }, h("label", { for: expId }, "Expires in"), h("div", {}, exp), signBtn),
-        linkOut),
-      h("div", { class: "section" },
-        h("h3", {}, "Copy to another path"),
-        h("div", { class: "row" }, h("label", { for: destId, class: "visually-hidden" }, "Destination path"), h("div", { class: "grow" }, dest), copyBtn)),
-      h("div", { class: "section" }, h("h3", {}, `Versions (${versions.length})`), vTable),
+      signedLinkSection(path),
+      copySection(path, errs, refresh),
+      h("div", { class: "section" }, h("h3", {}, `Versions (${versions.length})`), versionsTable(path, versions, rawLocal, errs, reopen)),
     ].filter(Boolean));
     d.querySelector(".d-foot")?.remove();
     d.append(h("div", { class: "d-foot" },
@@ -144,8 +170,17 @@
     input.focus();
   }
 
+  // How many files are at or below `path` (the search's total), or null.
+  async function filesBelow(path) {
+    try {
+      const q = new URLSearchParams({ folderPath: path, recursive: "true", limit: "1" });
+      return (await api("GET", v2(`/files/search?${q}`))).total;
+    } catch { return null; }
+  }
   async function deleteFolder(path, refresh) {
-    if (!(await confirmDialog("Delete this folder?", `${path} and everything in it (all files and subfolders) will be deleted. This cannot be undone.`, "Delete folder"))) return;
+    const n = await filesBelow(path);
+    const what = n == null ? "everything in it (all files and subfolders)" : n === 0 ? "its subfolders (it holds no files)" : `the ${n.toLocaleString()} ${n === 1 ? "file" : "files"} in it and below it`;
+    if (!(await confirmDialog("Delete this folder?", `${path} and ${what} will be deleted. This cannot be undone.`, n ? `Delete folder and ${n.toLocaleString()} ${n === 1 ? "file" : "files"}` : "Delete folder"))) return;
     try {
       await api("DELETE", v2("/folders"), { folderPath: path, recursive: true, deleteFiles: true });
       toast("Folder deleted.");
@@ -169,6 +204,12 @@
     return { mode: "limited", slugs: [...slugs] };
   }
   const MODE_LABEL = { public: "Public", private: "Private", limited: "Limited" };
+  // A folder row's badge: its own visibility setting, or null when it inherits.
+  function visibilityBadge(settings) {
+    if (!settings || !("publicPermissions" in settings)) return null;
+    const c = classify(settings.publicPermissions);
+    return h("span", { class: `badge vis-${c.mode}`, title: `Own setting: ${describe(c)}` }, describe(c));
+  }
   function describe(c) { return c.mode === "limited" ? `Limited (${c.slugs.join(", ")})` : MODE_LABEL[c.mode]; }
   // The visibility a folder's FolderDetails says applies: {from, c}.
   function effectiveOf(det) {
@@ -247,5 +288,5 @@
   }
 
 
-  Object.assign(D, { fileDetails, createFolder, deleteFolder, folderSettings });
+  Object.assign(D, { fileDetails, createFolder, deleteFolder, folderSettings, visibilityBadge });
 })();

@@ -67,7 +67,7 @@
       return h("li", { class: "tile folder" },
         h("a", { class: "tile-img", href: `#/files?path=${encodeURIComponent(p)}`, tabindex: "-1", "aria-hidden": "true" }, icon("folder")),
         h("div", { class: "tile-meta" }, h("a", { class: "tile-name", href: `#/files?path=${encodeURIComponent(p)}` }, baseName(p) + "/"),
-          h("span", { class: "muted small" }, "Folder")));
+          h("span", { class: "muted small" }, "Folder", " ", D.visibilityBadge(it.settings))));
     }
     const p = it.filePath;
     const name = baseName(p);
@@ -165,7 +165,7 @@
       return h("tr", {},
         h("td", { class: "col-check" }),
         h("td", { class: "col-thumb" }, icon("folder")),
-        h("td", { class: "name-cell" }, h("a", { href: `#/files?path=${encodeURIComponent(p)}` }, baseName(p) + "/")),
+        h("td", { class: "name-cell" }, h("a", { href: `#/files?path=${encodeURIComponent(p)}` }, baseName(p) + "/"), " ", D.visibilityBadge(it.settings)),
         h("td", { class: "num hide-sm muted" }, "—"),
         h("td", { class: "hide-sm muted" }, "Folder"),
         h("td", { class: "num" }, h("div", { class: "actions" },
@@ -197,19 +197,34 @@
         h("th", { class: "num", scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
       tbody);
   }
-  // The upload queue's card (the queue outlives the page; wave3.js adds rows).
+  // The upload queue's card (the queue outlives the page; wave3.js adds rows):
+  // a summary line, and the list that "Hide" folds away.
   function uploadsCard() {
     const uploads = D.uploads;
-    const list = h("ul", { class: "uploads", "aria-label": "Uploads" });
+    const list = h("ul", { class: "uploads", id: nextId("uploads"), "aria-label": "Uploads" });
     D.setUploadList(list);
+    const summary = h("span", { class: "muted small u-summary", role: "status" });
+    const fold = h("button", { class: "btn sm ghost", type: "button", "aria-expanded": "true", "aria-controls": list.id, onclick: () => {
+      list.hidden = !list.hidden;
+      fold.setAttribute("aria-expanded", String(!list.hidden));
+      fold.textContent = list.hidden ? "Show" : "Hide";
+    } }, "Hide");
     const card = h("section", { class: "card", "aria-labelledby": "uploads-title", hidden: uploads.length === 0 },
-      h("header", {}, h("h2", { id: "uploads-title" }, "Uploads"),
+      h("header", {}, h("h2", { id: "uploads-title" }, "Uploads"), summary, fold,
         h("button", { class: "btn sm ghost", type: "button", onclick: () => {
           for (const u of [...uploads]) if (u.state !== "uploading") { uploads.splice(uploads.indexOf(u), 1); u.li.remove(); }
           if (!uploads.length) card.hidden = true;
+          D.onUploadsChanged();
         } }, "Clear finished")),
       list);
     for (const u of uploads) list.append(u.li);
+    // "2 uploading · 5 done · 1 failed", kept current by upload.js.
+    D.onUploadsChanged = () => {
+      const count = (st) => uploads.filter((u) => u.state === st).length;
+      summary.textContent = [["uploading", count("uploading")], ["done", count("done")], ["failed", count("failed")]]
+        .filter(([, n]) => n).map(([w, n]) => `${n} ${w}`).join(" · ");
+    };
+    D.onUploadsChanged();
     return card;
   }
   // Drag and drop onto `panel`: files and whole folders, to `onFiles`.
@@ -322,90 +337,103 @@
     reload();
   }
 
+  // The selection's actions (shown while files are selected): delete, move, copy.
+  function selectionBar(state, folder, errors, reload) {
+    const chosen = () => [...state.selected];
+    const bulkBtn = h("button", { class: "btn danger", type: "button", disabled: true, onclick: () => bulkDelete(chosen(), folder, errors, reload) }, "Delete selected");
+    const moveBtn = h("button", { class: "btn", type: "button", disabled: true, onclick: () => transferDialog("move", chosen(), folder, reload) }, "Move to…");
+    const copyBtn = h("button", { class: "btn", type: "button", disabled: true, onclick: () => transferDialog("copy", chosen(), folder, reload) }, "Copy to…");
+    const selCount = h("span", { class: "sel-count", role: "status" });
+    const el = h("div", { class: "selbar", role: "group", "aria-label": "Selected files", hidden: true }, selCount, moveBtn, copyBtn, bulkBtn);
+    function update() {
+      const n = state.selected.size;
+      bulkBtn.disabled = n === 0 || !can("delete");
+      bulkBtn.textContent = n ? `Delete selected (${n})` : "Delete selected";
+      el.hidden = n === 0;
+      selCount.textContent = `${n} selected`;
+      moveBtn.disabled = n === 0 || !can("delete") || !can("create");
+      copyBtn.disabled = n === 0 || !can("create");
+    }
+    return { el, update };
+  }
+  // The two "select all" boxes (list heading, grid heading) and the selection.
+  function selection(state, rowsHost, bar) {
+    const box = () => h("input", { type: "checkbox", "aria-label": "Select all files", disabled: true });
+    const listAll = box();
+    const gridAll = box();
+    // Checked when every file row shown is selected, mixed when some are.
+    function sync() {
+      const boxes = [...rowsHost().querySelectorAll("input[data-file]")];
+      const on = boxes.filter((b) => b.checked).length;
+      for (const all of [listAll, gridAll]) {
+        all.checked = boxes.length > 0 && on === boxes.length;
+        all.indeterminate = on > 0 && on < boxes.length;
+        all.disabled = boxes.length === 0;
+      }
+    }
+    function toggle(path, on) {
+      if (on) state.selected.add(path); else state.selected.delete(path);
+      bar.update();
+      sync();
+    }
+    for (const all of [listAll, gridAll]) all.addEventListener("change", (e) => {
+      const on = e.target.checked; // read once: toggle's sync rewrites it
+      for (const cb of rowsHost().querySelectorAll("input[data-file]")) { cb.checked = on; toggle(cb.dataset.file, on); }
+    });
+    return { listAll, gridAll, sync, toggle };
+  }
+  // The toolbar: filter, upload, from URL, new folder, visibility, search, view.
+  function filesToolbar(folder, card, reload, view, onView) {
+    const filterId = nextId("filter");
+    const filter = h("input", { id: filterId, type: "search", placeholder: "Filter by name prefix", autocomplete: "off", spellcheck: "false" });
+    const uploadInputId = nextId("upload");
+    const canCreate = can("create");
+    const fileInput = h("input", { id: uploadInputId, type: "file", multiple: true, disabled: !canCreate });
+    const el = h("div", { class: "toolbar", role: "toolbar", "aria-label": "File actions" },
+      h("div", { class: "filter" }, h("label", { for: filterId, class: "visually-hidden" }, "Filter by name prefix"), filter),
+      h("label", { class: `btn primary upload-label${canCreate ? "" : " disabled"}`, for: uploadInputId, "aria-disabled": canCreate ? null : "true", title: canCreate ? null : "This key cannot upload files" }, "Upload files", fileInput),
+      D.fromUrl ? D.fromUrl({ folder, canCreate, card, reload }) : null,
+      h("button", { class: "btn", type: "button", disabled: !can("folders"), onclick: () => D.createFolder(folder, reload) }, "New folder"),
+      h("button", { class: "btn", type: "button", onclick: () => D.folderSettings(folder) }, "Visibility"),
+      h("a", { class: "btn", href: `#/search?path=${encodeURIComponent(folder)}` }, "Search"),
+      viewToggle(view, onView));
+    return { el, filter, fileInput, canCreate };
+  }
+
   function pageFiles(main, params) {
     let folder = params.get("path") || "/";
     if (!folder.startsWith("/")) folder = "/" + folder;
     if (folder.length > 1) folder = folder.replace(/\/+$/, "");
     const state = { folder, items: [], cursor: null, complete: false, error: null, selected: new Set() };
     const search = folderSearch(folder, state, () => panel.isConnected, () => renderRows(), (err) => showError(errors, err));
-
     const errors = h("div", { hidden: true });
-    const filterId = nextId("filter");
-    const filter = h("input", { id: filterId, type: "search", placeholder: "Filter by name prefix", autocomplete: "off", spellcheck: "false" });
-    const uploadInputId = nextId("upload");
-    const canCreate = can("create");
-    const fileInput = h("input", { id: uploadInputId, type: "file", multiple: true, disabled: !canCreate });
-    const uploadBtn = h("label", { class: `btn primary upload-label${canCreate ? "" : " disabled"}`, for: uploadInputId, "aria-disabled": canCreate ? null : "true", title: canCreate ? null : "This key cannot upload files" }, "Upload files", fileInput);
-    const newFolderBtn = h("button", { class: "btn", type: "button", disabled: !can("folders"), onclick: () => D.createFolder(folder, reload) }, "New folder");
-    const visBtn = h("button", { class: "btn", type: "button", onclick: () => D.folderSettings(folder) }, "Visibility");
-    const bulkBtn = h("button", { class: "btn danger", type: "button", disabled: true, onclick: () => bulkDelete([...state.selected], folder, errors, reload) }, "Delete selected");
-    const moveBtn = h("button", { class: "btn", type: "button", disabled: true, onclick: () => transferDialog("move", [...state.selected], folder, reload) }, "Move to…");
-    const copyBtn = h("button", { class: "btn", type: "button", disabled: true, onclick: () => transferDialog("copy", [...state.selected], folder, reload) }, "Copy to…");
-    // The selection's actions, shown while files are selected.
-    const selCount = h("span", { class: "sel-count", role: "status" });
-    const selBar = h("div", { class: "selbar", role: "group", "aria-label": "Selected files", hidden: true }, selCount, moveBtn, copyBtn, bulkBtn);
+    const uploadCard = uploadsCard();
     let view = savedView();
+    const tools = filesToolbar(folder, uploadCard, reload, view, (v) => { view = v; renderRows(); });
+    const { filter, fileInput, canCreate } = tools;
+    const bar = selectionBar(state, folder, errors, reload);
     const grid = h("ul", { class: "grid", "aria-label": `Contents of ${folder}` });
-    const gridAll = h("input", { type: "checkbox", "aria-label": "Select all files", disabled: true });
-    const gridHead = h("div", { class: "grid-head" }, h("label", { class: "check-label" }, gridAll, h("span", { "aria-hidden": "true" }, "Select all")));
     const tbody = h("tbody");
-    const selectAll = h("input", { type: "checkbox", "aria-label": "Select all files", disabled: true });
     const rowsHost = () => (view === "grid" ? grid : tbody);
-    for (const all of [selectAll, gridAll]) all.addEventListener("change", (e) => {
-      const on = e.target.checked;
-      for (const cb of rowsHost().querySelectorAll("input[data-file]")) { cb.checked = on; toggle(cb.dataset.file, on); }
-    });
-    const table = listTable(folder, selectAll, tbody);
+    const sel = selection(state, rowsHost, bar);
+    const gridHead = h("div", { class: "grid-head" }, h("label", { class: "check-label" }, sel.gridAll, h("span", { "aria-hidden": "true" }, "Select all")));
+    const table = listTable(folder, sel.listAll, tbody);
     const empty = h("div", { class: "empty", hidden: true });
     const status = h("p", { class: "muted small scan-status", role: "status" });
     const more = h("button", { class: "btn", type: "button", onclick: onMore }, "Load more");
     const pager = h("div", { class: "pager", hidden: true }, status, more);
-    const uploadCard = uploadsCard();
-
     const panel = h("section", { class: "card dropzone", "aria-label": "Folder contents" },
-      h("div", { class: "toolbar", role: "toolbar", "aria-label": "File actions" },
-        h("div", { class: "filter" }, h("label", { for: filterId, class: "visually-hidden" }, "Filter by name prefix"), filter),
-        uploadBtn, D.fromUrl ? D.fromUrl({ folder, canCreate, card: uploadCard, reload }) : null, newFolderBtn, visBtn,
-        viewToggle(view, (v) => { view = v; renderRows(); })),
-      selBar, table, gridHead, grid, empty, pager,
+      tools.el, bar.el, table, gridHead, grid, empty, pager,
       h("div", { class: "drophint" }, canCreate ? "Drag and drop files or whole folders here to upload them into this folder." : "This key cannot upload files."));
-
-    main.append(
-      pageHead("Files", null, folder === "/" ? null : ` in ${folder}`),
-      crumbsOf(folder), errors, uploadCard, panel);
-
-    function toggle(path, on) {
-      if (on) state.selected.add(path); else state.selected.delete(path);
-      bulkBtn.disabled = state.selected.size === 0 || !can("delete");
-      bulkBtn.textContent = state.selected.size ? `Delete selected (${state.selected.size})` : "Delete selected";
-      selBar.hidden = state.selected.size === 0;
-      selCount.textContent = `${state.selected.size} selected`;
-      moveBtn.disabled = state.selected.size === 0 || !can("delete") || !can("create");
-      copyBtn.disabled = state.selected.size === 0 || !can("create");
-      syncSelectAll();
-    }
-    // Checked when every file row shown is selected, mixed when some are.
-    function syncSelectAll() {
-      const boxes = [...rowsHost().querySelectorAll("input[data-file]")];
-      const on = boxes.filter((b) => b.checked).length;
-      for (const all of [selectAll, gridAll]) {
-        all.checked = boxes.length > 0 && on === boxes.length;
-        all.indeterminate = on > 0 && on < boxes.length;
-        all.disabled = boxes.length === 0;
-      }
-    }
+    main.append(pageHead("Files", null, folder === "/" ? null : ` in ${folder}`), crumbsOf(folder), errors, uploadCard, panel);
 
     function renderRows() {
       const shown = search.shown();
-      const ctx = { selected: state.selected, toggle, reload, view: viewImage };
-      if (view === "grid") {
-        tbody.replaceChildren();
-        grid.replaceChildren(...shown.map((it) => gridTile(it, ctx)));
-      } else {
-        grid.replaceChildren();
-        tbody.replaceChildren(...shown.map((it) => listRow(it, ctx)));
-      }
-      syncSelectAll();
+      const ctx = { selected: state.selected, toggle: sel.toggle, reload, view: viewImage };
+      (view === "grid" ? tbody : grid).replaceChildren();
+      if (view === "grid") grid.replaceChildren(...shown.map((it) => gridTile(it, ctx)));
+      else tbody.replaceChildren(...shown.map((it) => listRow(it, ctx)));
+      sel.sync();
       const v = listingStatus(state, search.current, shown.length, filter.value);
       table.hidden = v.failed || view === "grid";
       grid.hidden = v.failed || view !== "grid" || !shown.length;
@@ -422,30 +450,15 @@
       const paths = search.shown().filter(isImage).map((it) => it.filePath);
       D.lightbox(paths, Math.max(0, paths.indexOf(p)), { details: (q) => D.fileDetails(q, reload) });
     }
-
     function onMore() {
       if (state.error && !state.items.length) load(true);
       else if (search.current.q && !state.complete) search.scan();
       else load(false);
     }
-
     async function load(reset) {
-      if (reset) { state.items = []; state.cursor = null; state.complete = false; state.selected.clear(); toggle("", false); }
+      if (reset) { state.items = []; state.cursor = null; state.complete = false; state.selected.clear(); sel.toggle("", false); }
       more.disabled = true;
-      try {
-        const q = new URLSearchParams({ folderPath: folder, limit: "100" });
-        if (state.cursor) q.set("cursor", state.cursor);
-        const res = await api("GET", v2(`/folders/list?${q}`));
-        state.items.push(...res.items);
-        state.cursor = res.cursor;
-        state.complete = res.isPaginationComplete;
-        state.error = null;
-        errors.hidden = true;
-      } catch (err) {
-        state.error = err;
-        showError(errors, err);
-        if (err.status === 403 && !state.items.length) errors.append(...listableHint(folder));
-      }
+      await loadPage(state, folder, errors);
       more.disabled = false;
       if (reset && search.current.q) search.start(filter.value); else renderRows();
     }
@@ -462,6 +475,23 @@
       D.startUploads(await droppedFiles(dt), folder, uploadCard, reload);
     });
     load(true);
+  }
+  // The listing's next page into `state` (100 rows); an error is shown.
+  async function loadPage(state, folder, errors) {
+    try {
+      const q = new URLSearchParams({ folderPath: folder, limit: "100" });
+      if (state.cursor) q.set("cursor", state.cursor);
+      const res = await api("GET", v2(`/folders/list?${q}`));
+      state.items.push(...res.items);
+      state.cursor = res.cursor;
+      state.complete = res.isPaginationComplete;
+      state.error = null;
+      errors.hidden = true;
+    } catch (err) {
+      state.error = err;
+      showError(errors, err);
+      if (err.status === 403 && !state.items.length) errors.append(...listableHint(folder));
+    }
   }
 
   async function droppedFiles(dt) {

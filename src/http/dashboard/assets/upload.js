@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const D = window.stowageDash;
-  const { h, api, v2, nextId, fmtBytes, joinPath, ApiError, retryable } = D;
+  const { h, api, v2, nextId, fmtBytes, joinPath, baseName, ApiError, retryable, confirmDialog, copyText } = D;
 
   const uploads = []; // upload queue entries (kept across navigation)
   let uploadList = null;
@@ -13,14 +13,40 @@
   const TRIES = 3;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  function startUploads(files, folder, card, done) {
+  // The target paths that already hold a file (8 lookups at a time; a path
+  // the key may not read counts as free: the server decides on upload).
+  async function existing(paths) {
+    const found = [];
+    const queue = [...paths];
+    const worker = async () => {
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+        try { await api("GET", v2(`/files/details?filePath=${encodeURIComponent(p)}`)); found.push(p); } catch { /* free */ }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+    return found;
+  }
+  // Asks before replacing files: "Replace" uploads all, "Cancel" none.
+  async function mayReplace(files, folder) {
+    const taken = await existing(files.map(({ rel }) => joinPath(folder, rel)));
+    if (!taken.length) return true;
+    const n = taken.length;
+    const names = taken.slice(0, 5).map((p) => baseName(p)).join(", ") + (n > 5 ? ` and ${n - 5} more` : "");
+    return confirmDialog(n === 1 ? "Replace a file?" : `Replace ${n} files?`,
+      `${names} ${n === 1 ? "already exists" : "already exist"} in ${folder}. Uploading makes the new content current; the old one is kept as a previous version.`,
+      n === 1 ? "Replace" : `Replace ${n} files`);
+  }
+
+  async function startUploads(files, folder, card, done) {
     if (!files.length) return;
+    if (!(await mayReplace(files, folder))) return;
     card.hidden = false;
     let pending = files.length;
     for (const { file, rel } of files) {
       const u = newUploadEntry(file, joinPath(folder, rel), done);
       uploads.push(u);
       uploadList.append(u.li);
+      if (D.onUploadsChanged) D.onUploadsChanged();
       runUpload(u).finally(() => { if (--pending === 0) done(); });
     }
   }
@@ -31,10 +57,11 @@
     const metaLine = h("span", { class: "u-meta", "aria-live": "polite" }, "Waiting…");
     const cancel = h("button", { class: "btn sm", type: "button", "aria-label": `Cancel upload of ${file.name}` }, "Cancel");
     const retry = h("button", { class: "btn sm primary", type: "button", hidden: true, "aria-label": `Retry upload of ${file.name}` }, "Retry");
+    const copy = h("button", { class: "btn sm", type: "button", hidden: true, "aria-label": `Copy the URL of ${file.name}`, onclick: () => copyText(u.fileUrl, "URL") }, "Copy URL");
     const li = h("li", { "data-path": path },
-      h("span", { class: "u-name", text: path }), h("span", { class: "u-buttons" }, cancel, retry), metaLine, progress);
+      h("span", { class: "u-name", text: path }), h("span", { class: "u-buttons" }, cancel, retry, copy), metaLine, progress);
     // id/count/confirmed survive a failure, so Retry resumes the same session.
-    const u = { file, path, li, progress, metaLine, cancel, retry, state: "uploading", xhrs: new Set(), aborted: false, id: null, count: 0, first: null, confirmed: new Map() };
+    const u = { file, path, li, progress, metaLine, cancel, retry, copy, state: "uploading", xhrs: new Set(), aborted: false, id: null, count: 0, first: null, confirmed: new Map() };
     cancel.addEventListener("click", () => {
       u.aborted = true;
       for (const x of u.xhrs) x.abort();
@@ -58,7 +85,8 @@
     u.li.classList.add(state);
     u.metaLine.textContent = text;
     u.cancel.hidden = true;
-    if (state === "done") { u.progress.value = 100; }
+    if (state === "done") { u.progress.value = 100; u.copy.hidden = !u.fileUrl; }
+    if (D.onUploadsChanged) D.onUploadsChanged();
   }
 
   function putPart(u, url, blob, onProgress) {
@@ -106,7 +134,7 @@
     }
     const f = u.file;
     const begin = await api("POST", v2("/uploads"), { size: f.size, protocol: "1.1", mime: f.type || undefined, originalFileName: f.name, path: u.path });
-    Object.assign(u, { id: begin.uploadId, count: begin.uploadParts.count, first: begin.uploadParts.first });
+    Object.assign(u, { id: begin.uploadId, count: begin.uploadParts.count, first: begin.uploadParts.first, fileUrl: begin.file && begin.file.fileUrl });
     return Array.from({ length: u.count }, (_, i) => i);
   }
 
