@@ -134,8 +134,8 @@ error_set!(
     Download = "ErrorBody": 400, 401, 403, 404, 416, 429
 );
 error_set!(
-    /// A multipart part's bytes (signed URL, no credentials).
-    UploadPart = "ErrorBody": 400, 403, 404, 408, 413, 429, 503, 507
+    /// A multipart part's bytes (signed URL: 401 without its signature).
+    UploadPart = "ErrorBody": 400, 401, 403, 404, 408, 413, 429, 503, 507
 );
 error_set!(
     /// tus creation: [`Upload`] and 412.
@@ -156,39 +156,43 @@ pub struct Served;
 
 impl IntoResponses for Served {
     fn responses() -> Responses {
-        let etag = || header("The stored bytes' entity tag (quoted).", Type::String);
-        let modified = || header("When the file was written (HTTP date).", Type::String);
-        let length = || header("Bytes in this response.", Type::Integer);
-        let ranges = || header("`bytes`: ranges are served.", Type::String);
-        let binary = || {
-            let format = utoipa::openapi::KnownFormat::Binary;
-            let b = ObjectBuilder::new().schema_type(Type::String);
-            Content::new(Some(
-                b.format(Some(utoipa::openapi::SchemaFormat::KnownFormat(format))),
-            ))
+        let validators = |description: &str| {
+            let r = ResponseBuilder::new().description(description);
+            with(
+                r,
+                &[
+                    (
+                        "ETag",
+                        "The stored bytes' entity tag (quoted).",
+                        Type::String,
+                    ),
+                    (
+                        "Last-Modified",
+                        "When the file was written (HTTP date).",
+                        Type::String,
+                    ),
+                ],
+            )
         };
-        let ok = ResponseBuilder::new()
-            .description("The bytes")
-            .content("application/octet-stream", binary())
-            .header("ETag", etag())
-            .header("Last-Modified", modified())
-            .header("Content-Length", length())
-            .header("Accept-Ranges", ranges());
-        let partial = ResponseBuilder::new()
-            .description("Partial content (a Range request)")
-            .content("application/octet-stream", binary())
-            .header("ETag", etag())
-            .header("Last-Modified", modified())
-            .header("Content-Length", length())
-            .header("Accept-Ranges", ranges())
-            .header(
-                "Content-Range",
-                header("`bytes first-last/size`.", Type::String),
-            );
-        let not_modified = ResponseBuilder::new()
-            .description("Not modified (If-None-Match or If-Modified-Since)")
-            .header("ETag", etag())
-            .header("Last-Modified", modified());
+        let bytes = |description: &str| {
+            let format = utoipa::openapi::KnownFormat::Binary;
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(format)));
+            let r = validators(description)
+                .content("application/octet-stream", Content::new(Some(schema)));
+            with(
+                r,
+                &[
+                    ("Content-Length", "Bytes in this response.", Type::Integer),
+                    ("Accept-Ranges", "`bytes`: ranges are served.", Type::String),
+                ],
+            )
+        };
+        let ok = bytes("The bytes");
+        let range = ("Content-Range", "`bytes first-last/size`.", Type::String);
+        let partial = with(bytes("Partial content (a Range request)"), &[range]);
+        let not_modified = validators("Not modified (If-None-Match or If-Modified-Since)");
         [("200", ok), ("206", partial), ("304", not_modified)]
             .into_iter()
             .map(|(s, r)| (s.to_string(), RefOr::T(r.build())))
@@ -225,16 +229,26 @@ pub fn add_rate_limit_fields(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// A tus 1.0 success: `status` with `Tus-Resumable` and `fields`.
-fn tus(status: u16, description: &str, fields: &[(&str, &str, Type)]) -> Responses {
-    let mut r = ResponseBuilder::new().description(description).header(
-        "Tus-Resumable",
-        header("The protocol version: `1.0.0`.", Type::String),
-    );
+/// `r` with the header fields `fields` (name, description, type).
+fn with(mut r: ResponseBuilder, fields: &[(&str, &str, Type)]) -> ResponseBuilder {
     for (name, description, of) in fields {
         r = r.header(*name, header(description, of.clone()));
     }
-    BTreeMap::from([(status.to_string(), RefOr::T(r.build()))])
+    r
+}
+
+/// A tus 1.0 success: `status` with `Tus-Resumable` and `fields`.
+fn tus(status: u16, description: &str, fields: &[(&str, &str, Type)]) -> Responses {
+    let resumable = (
+        "Tus-Resumable",
+        "The protocol version: `1.0.0`.",
+        Type::String,
+    );
+    let r = with(
+        ResponseBuilder::new().description(description),
+        &[resumable],
+    );
+    BTreeMap::from([(status.to_string(), RefOr::T(with(r, fields).build()))])
 }
 
 const OFFSET: (&str, &str, Type) = ("Upload-Offset", "Bytes received so far.", Type::Integer);
