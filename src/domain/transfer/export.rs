@@ -168,8 +168,11 @@ async fn one(
     if let Some(sha256) = already_there(&local, row, progress).await {
         return Ok((false, sha256));
     }
+    // The listed version, read past the download cache (which would keep
+    // every exported row: memory growing with the count, up to its capacity).
+    let version = Some(row.version_id.as_str());
     let (served, _) =
-        files::for_download(state, principal, &job.account, &row.path, None, RAW_SLUG)
+        files::for_download(state, principal, &job.account, &row.path, version, RAW_SLUG)
             .await
             .map_err(|e| e.message())?;
     let row = &served.row;
