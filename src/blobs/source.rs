@@ -1,10 +1,12 @@
 //! Where `stowage import` reads from (SPEC §13): a local directory (a plain
 //! path or `file://…`) or an object store prefix, in the URL form of
 //! `STOWAGE_STORAGE_URL` (`s3://bucket/prefix?endpoint=…&region=…`). Listing
-//! gives each file's path relative to the source and its size; reading
-//! streams it, never whole.
+//! gives each file's path relative to the source and its size, as a stream
+//! read as it goes (a million files never sit in memory at once); reading
+//! a file streams it, never whole.
 
 use super::{ByteStream, READ_CHUNK};
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
@@ -71,20 +73,15 @@ impl Source {
         }
     }
 
-    /// Every file under the source, sorted by path. Local symbolic links to
-    /// files are followed, to directories not (no cycles).
-    pub async fn list(&self) -> Result<Vec<Entry>, String> {
-        let mut entries = match self {
-            Source::Local(dir) => {
-                let dir = dir.clone();
-                tokio::task::spawn_blocking(move || walk(&dir))
-                    .await
-                    .map_err(|e| e.to_string())??
-            }
-            Source::Store { store, prefix, .. } => list_store(store, prefix.as_ref()).await?,
-        };
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(entries)
+    /// Every file under the source, as it is listed (directory by
+    /// directory, or the store's pages), never all at once. Local symbolic
+    /// links to files are followed, to directories not (no cycles). An
+    /// error ends the stream.
+    pub fn entries(&self) -> BoxStream<'static, Result<Entry, String>> {
+        match self {
+            Source::Local(dir) => walk(dir.clone()),
+            Source::Store { store, prefix, .. } => list_store(store, prefix.clone()),
+        }
     }
 
     /// The bytes of `entry`, streamed.
@@ -105,19 +102,15 @@ impl Source {
     }
 }
 
-async fn list_store(
+fn list_store(
     store: &Arc<dyn ObjectStore>,
-    prefix: Option<&ObjectPath>,
-) -> Result<Vec<Entry>, String> {
-    let metas: Vec<_> = store
-        .list(prefix)
-        .try_collect()
-        .await
-        .map_err(|e| format!("cannot list: {e}"))?;
-    let skip = prefix.map_or(0, |p| p.parts().count());
-    Ok(metas
-        .into_iter()
-        .map(|m| {
+    prefix: Option<ObjectPath>,
+) -> BoxStream<'static, Result<Entry, String>> {
+    let skip = prefix.as_ref().map_or(0, |p| p.parts().count());
+    store
+        .list(prefix.as_ref())
+        .map_err(|e| format!("cannot list: {e}"))
+        .map_ok(move |m| {
             let parts: Vec<String> = m
                 .location
                 .parts()
@@ -130,12 +123,32 @@ async fn list_store(
                 at: At::Object(m.location),
             }
         })
-        .filter(|e| !e.path.is_empty())
-        .collect())
+        .try_filter(|e| std::future::ready(!e.path.is_empty()))
+        .boxed()
 }
 
-fn walk(root: &Path) -> Result<Vec<Entry>, String> {
-    let mut out = Vec::new();
+/// Entries waiting between the directory walk and the copies.
+const WALK_AHEAD: usize = 1024;
+
+/// Walks `root` on a blocking thread, sending each file down a bounded
+/// channel (the walk waits while the copies are behind).
+fn walk(root: PathBuf) -> BoxStream<'static, Result<Entry, String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(WALK_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = walk_into(&root, &tx) {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
+
+type Sender = tokio::sync::mpsc::Sender<Result<Entry, String>>;
+
+/// Sends every file under `root`; stops early (Ok) when nobody listens.
+fn walk_into(root: &Path, tx: &Sender) -> Result<(), String> {
     let mut dirs = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = dirs.pop() {
         let read = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -153,17 +166,20 @@ fn walk(root: &Path) -> Result<Vec<Entry>, String> {
                 continue;
             }
             // A link to a file counts as the file; others are left out.
-            match std::fs::metadata(item.path()) {
-                Ok(m) if m.is_file() => out.push(Entry {
+            let entry = match std::fs::metadata(item.path()) {
+                Ok(m) if m.is_file() => Entry {
                     path,
                     size: m.len(),
                     at: At::File(item.path()),
-                }),
-                _ => {}
+                },
+                _ => continue,
+            };
+            if tx.blocking_send(Ok(entry)).is_err() {
+                return Ok(());
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn percent_decode(s: &str) -> String {

@@ -196,10 +196,12 @@ fn update_bar(bar: &ProgressBar, progress: &Progress) {
     let (files, total_files, bytes, total_bytes) = progress.snapshot();
     bar.set_length(total_bytes);
     bar.set_position(bytes);
-    bar.set_message(format!("{files}/{total_files} files"));
+    let more = if progress.is_listed() { "" } else { "+" };
+    bar.set_message(format!("{files}/{total_files}{more} files"));
 }
 
-/// `12/40 files, 3.2 MiB/10.0 MiB, 1.1 MiB/s, ETA 6 seconds`.
+/// `12/40 files, 3.2 MiB/10.0 MiB, 1.1 MiB/s, ETA 6 seconds` (`40+` while
+/// the source is still being listed).
 fn plain_line(progress: &Progress, begun: Instant) -> String {
     let (files, total_files, bytes, total_bytes) = progress.snapshot();
     let secs = begun.elapsed().as_secs_f64().max(0.001);
@@ -212,8 +214,9 @@ fn plain_line(progress: &Progress, begun: Instant) -> String {
     } else {
         "unknown".to_string()
     };
+    let more = if progress.is_listed() { "" } else { "+" };
     format!(
-        "{files}/{total_files} files, {}/{}, {}/s, ETA {eta}",
+        "{files}/{total_files}{more} files, {}/{}, {}/s, ETA {eta}",
         HumanBytes(bytes),
         HumanBytes(total_bytes),
         HumanBytes(rate as u64)

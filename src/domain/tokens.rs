@@ -13,7 +13,11 @@ use crate::meta::{now_ms, FileRow, UploadTokenRow};
 use crate::state::AppState;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+/// What an upload token allows (SPEC §5.4): one upload to `path` (under
+/// `bucket`), of at most `max_size` bytes and the type `mime`, before
+/// `expires_in` seconds pass. Its schema in `/openapi.json` is derived
+/// from this struct, the one the route deserializes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub path: String,

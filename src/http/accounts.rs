@@ -9,8 +9,8 @@ use crate::meta::{Account, AccountLimits};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -20,25 +20,70 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_usage_daily))
 }
 
-/// The account's own settings; null is the default (the server's maximum
-/// file size, any type; no quota, or the sandbox quota on a sandbox account).
-fn limits_json(a: &Account) -> Value {
-    json!({
-        "maxFileSize": a.max_file_size,
-        "allowedMime": a.allowed_mime,
-        "maxStorageBytes": a.max_storage_bytes,
-        "maxFiles": a.max_files,
-    })
+/// An account's limits (SPEC §12): as set (`GET|PUT …/limits`, null is
+/// the default: the server's maximum file size, any type, no quota or the
+/// sandbox quota), or in force (`usage.limits`, null is unlimited).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Limits {
+    max_file_size: Option<i64>,
+    allowed_mime: Option<String>,
+    max_storage_bytes: Option<i64>,
+    max_files: Option<i64>,
 }
 
-/// What uploads meet now; null is unlimited.
-fn effective_json(e: &Effective) -> Value {
-    json!({
-        "maxFileSize": e.max_file_size,
-        "allowedMime": e.allowed_mime,
-        "maxStorageBytes": e.max_storage_bytes,
-        "maxFiles": e.max_files,
-    })
+impl From<&Account> for Limits {
+    fn from(a: &Account) -> Limits {
+        Limits {
+            max_file_size: a.max_file_size,
+            allowed_mime: a.allowed_mime.clone(),
+            max_storage_bytes: a.max_storage_bytes,
+            max_files: a.max_files,
+        }
+    }
+}
+
+impl From<&Effective> for Limits {
+    fn from(e: &Effective) -> Limits {
+        Limits {
+            max_file_size: i64::try_from(e.max_file_size).ok(),
+            allowed_mime: e.allowed_mime.clone(),
+            max_storage_bytes: e.max_storage_bytes,
+            max_files: e.max_files,
+        }
+    }
+}
+
+/// `GET …/usage`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Usage {
+    files: i64,
+    versions: i64,
+    /// The sum of every kept version's size.
+    bytes: i64,
+    /// After deduplication.
+    stored_bytes: i64,
+    limits: Limits,
+}
+
+/// One UTC day of activity.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Day {
+    /// `YYYY-MM-DD`.
+    date: String,
+    uploads: i64,
+    bytes_in: i64,
+    bytes_out: i64,
+    transformations: i64,
+    requests: i64,
+}
+
+/// `GET …/usage/daily`, oldest day first.
+#[derive(Serialize, ToSchema)]
+struct Days {
+    items: Vec<Day>,
 }
 
 /// `PUT …/limits`: every field, a missing one being null (the default).
@@ -62,21 +107,17 @@ struct LimitsBody {
     summary = "The account's limits",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Limits", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Limits", body = Limits),
+        super::responses::Common
     ),
 )]
 async fn get_limits(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Limits>> {
     let account = quotas::get_limits(&state, &principal, &acc).await?;
-    Ok(Json(limits_json(&account)))
+    Ok(Json(Limits::from(&account)))
 }
 
 #[utoipa::path(
@@ -87,12 +128,8 @@ async fn get_limits(
     params(("account" = String, Path, description = "Account ID")),
     request_body = LimitsBody,
     responses(
-        (status = 200, description = "Limits", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Limits", body = Limits),
+        super::responses::Common
     ),
 )]
 async fn put_limits(
@@ -100,7 +137,7 @@ async fn put_limits(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<LimitsBody>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Limits>> {
     let limits = AccountLimits {
         max_file_size: body.max_file_size,
         allowed_mime: body.allowed_mime,
@@ -108,7 +145,7 @@ async fn put_limits(
         max_files: body.max_files,
     };
     let account = quotas::put_limits(&state, &principal, &acc, limits).await?;
-    Ok(Json(limits_json(&account)))
+    Ok(Json(Limits::from(&account)))
 }
 
 #[utoipa::path(
@@ -118,27 +155,23 @@ async fn put_limits(
     summary = "The account's usage",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Usage", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Usage", body = Usage),
+        super::responses::Common
     ),
 )]
 async fn get_usage(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Usage>> {
     let (row, effective) = quotas::usage(&state, &principal, &acc).await?;
-    Ok(Json(json!({
-        "files": row.files,
-        "versions": row.versions,
-        "bytes": row.bytes,
-        "storedBytes": row.stored_bytes,
-        "limits": effective_json(&effective),
-    })))
+    Ok(Json(Usage {
+        files: row.files,
+        versions: row.versions,
+        bytes: row.bytes,
+        stored_bytes: row.stored_bytes,
+        limits: Limits::from(&effective),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -155,12 +188,8 @@ struct DailyQuery {
     summary = "Activity per day (stowage's own)",
     params(("account" = String, Path, description = "Account ID"), ("days" = Option<u32>, Query, description = "Days back from today (default 30)")),
     responses(
-        (status = 200, description = "Activity per day (stowage's own)", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Activity per day (stowage's own)", body = Days),
+        super::responses::Common
     ),
 )]
 async fn get_usage_daily(
@@ -168,23 +197,20 @@ async fn get_usage_daily(
     AppPath(acc): AppPath<String>,
     super::AppQuery(q): super::AppQuery<DailyQuery>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Days>> {
     let rows = crate::domain::daily::usage_daily(&state, &principal, &acc, q.days).await?;
-    let items: Vec<Value> = rows
+    let items = rows
         .iter()
-        .map(|r| {
-            let date = chrono::DateTime::from_timestamp(r.day * 86_400, 0)
+        .map(|r| Day {
+            date: chrono::DateTime::from_timestamp(r.day * 86_400, 0)
                 .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            json!({
-                "date": date,
-                "uploads": r.uploads,
-                "bytesIn": r.bytes_in,
-                "bytesOut": r.bytes_out,
-                "transformations": r.transformations,
-                "requests": r.requests,
-            })
+                .unwrap_or_default(),
+            uploads: r.uploads,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            transformations: r.transformations,
+            requests: r.requests,
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Days { items }))
 }

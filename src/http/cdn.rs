@@ -96,15 +96,8 @@ pub(super) fn require_account_route(account: &str, method: &Method, uri: &Uri) -
     summary = "A file's bytes",
     params(("account" = String, Path, description = "Account ID"), ("path" = String, Path), RawQuery),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
-        (status = 304, description = "Not modified"),
-        (status = 206, description = "Partial content"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 416, description = "Range not satisfiable", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Served,
+        super::responses::Download
     ),
     security((), ("bearer" = []), ("session" = [])),
 )]

@@ -1,5 +1,6 @@
 //! Files (SPEC §7): details, delete, copy, move, restore, versions.
 
+use super::openapi::FileDetails;
 use super::{file_details, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
 use crate::domain::files;
@@ -8,8 +9,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,12 +39,8 @@ struct FilePathQuery {
     summary = "File details",
     params(("account" = String, Path, description = "Account ID"), FilePathQuery),
     responses(
-        (status = 200, description = "FileDetails", body = super::openapi::FileDetails),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "FileDetails", body = FileDetails),
+        super::responses::Common
     ),
 )]
 async fn get_file_details(
@@ -51,7 +48,7 @@ async fn get_file_details(
     AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FilePathQuery>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FileDetails>> {
     let row = files::details(&state, &principal, &account, &q.file_path).await?;
     Ok(Json(file_details(&state, &row)))
 }
@@ -64,11 +61,7 @@ async fn get_file_details(
     params(("account" = String, Path, description = "Account ID"), FilePathQuery),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_file(
@@ -79,6 +72,13 @@ async fn delete_file(
 ) -> AppResult<StatusCode> {
     files::delete(&state, &principal, &account, &q.file_path).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a copy or a move did.
+#[derive(Serialize, ToSchema)]
+struct Done {
+    /// `Copied` or `Moved`.
+    status: &'static str,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -95,13 +95,8 @@ struct CopyRequest {
     params(("account" = String, Path, description = "Account ID")),
     request_body = CopyRequest,
     responses(
-        (status = 200, description = "Copied", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Copied", body = Done),
+        super::responses::WithConflict
     ),
 )]
 async fn copy_file(
@@ -109,7 +104,7 @@ async fn copy_file(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CopyRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Done>> {
     files::copy(
         &state,
         &principal,
@@ -118,7 +113,7 @@ async fn copy_file(
         &body.destination,
     )
     .await?;
-    Ok(Json(json!({ "status": "Copied" })))
+    Ok(Json(Done { status: "Copied" }))
 }
 
 #[utoipa::path(
@@ -126,16 +121,11 @@ async fn copy_file(
     path = "/v2/accounts/{account}/files/move",
     tag = "files",
     summary = "Move a file with its history (stowage's own)",
-    request_body = Object,
+    request_body = CopyRequest,
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Move a file with its history (stowage's own)", body = Object),
-        (status = 409, description = "The destination exists", body = super::openapi::ErrorBody),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Moved", body = Done),
+        super::responses::WithConflict
     ),
 )]
 async fn move_file(
@@ -143,7 +133,7 @@ async fn move_file(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CopyRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Done>> {
     files::move_file(
         &state,
         &principal,
@@ -152,7 +142,7 @@ async fn move_file(
         &body.destination,
     )
     .await?;
-    Ok(Json(json!({ "status": "Moved" })))
+    Ok(Json(Done { status: "Moved" }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -170,12 +160,8 @@ struct RestoreRequest {
     request_body = RestoreRequest,
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Make an older version current (stowage's own)", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The file, its restored version current", body = FileDetails),
+        super::responses::Common
     ),
 )]
 async fn restore_file(
@@ -183,7 +169,7 @@ async fn restore_file(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<RestoreRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FileDetails>> {
     let row = files::restore(
         &state,
         &principal,
@@ -202,12 +188,8 @@ async fn restore_file(
     summary = "Search files (stowage's own)",
     params(("account" = String, Path, description = "Account ID"), ("folderPath" = Option<String>, Query, description = "The folder searched (default /)"), ("recursive" = Option<bool>, Query, description = "Below the folder too (default true)"), ("q" = Option<String>, Query, description = "A case-insensitive substring of the file name"), ("mime" = Option<String>, Query, description = "A type pattern such as image/*"), ("minSize" = Option<i64>, Query, description = "Bytes, inclusive"), ("maxSize" = Option<i64>, Query, description = "Bytes, inclusive"), ("from" = Option<i64>, Query, description = "lastModified from (epoch ms)"), ("to" = Option<i64>, Query, description = "lastModified to (epoch ms)"), ("tag" = Option<String>, Query, description = "A tag the file has"), ("sort" = Option<String>, Query, description = "name, size or lastModified"), ("order" = Option<String>, Query, description = "asc or desc"), ("cursor" = Option<String>, Query, description = "From the previous page"), ("limit" = Option<u32>, Query, description = "Items per page (default 50, at most 1000)")),
     responses(
-        (status = 200, description = "Search files (stowage's own)", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "A page of matching files", body = SearchResults),
+        super::responses::Common
     ),
 )]
 async fn search_files(
@@ -215,12 +197,47 @@ async fn search_files(
     AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<crate::domain::search::SearchParams>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<SearchResults>> {
     let page = crate::domain::search::search(&state, &principal, &account, q).await?;
-    let items: Vec<Value> = page.items.iter().map(|f| file_details(&state, f)).collect();
-    Ok(Json(
-        json!({ "items": items, "cursor": page.cursor, "total": page.total }),
-    ))
+    let items = page.items.iter().map(|f| file_details(&state, f)).collect();
+    Ok(Json(SearchResults {
+        items,
+        cursor: page.cursor,
+        total: page.total,
+    }))
+}
+
+/// A page of search results.
+#[derive(Serialize, ToSchema)]
+struct SearchResults {
+    items: Vec<FileDetails>,
+    /// For the next page; null on the last.
+    cursor: Option<String>,
+    /// Matching files in all pages.
+    total: i64,
+}
+
+/// One kept version of a file.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Version {
+    version_id: String,
+    etag: String,
+    size: i64,
+    /// Milliseconds since the epoch.
+    last_modified: i64,
+}
+
+/// A file's versions, newest first.
+#[derive(Serialize, ToSchema)]
+struct Versions {
+    versions: Vec<Version>,
+}
+
+/// A signed CDN URL.
+#[derive(Serialize, ToSchema)]
+struct SignedUrl {
+    url: String,
 }
 
 #[utoipa::path(
@@ -230,12 +247,8 @@ async fn search_files(
     summary = "A file's versions",
     params(("account" = String, Path, description = "Account ID"), FilePathQuery),
     responses(
-        (status = 200, description = "Versions", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Versions", body = Versions),
+        super::responses::Common
     ),
 )]
 async fn list_file_versions(
@@ -243,20 +256,18 @@ async fn list_file_versions(
     AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FilePathQuery>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Versions>> {
     let versions = files::versions(&state, &principal, &account, &q.file_path).await?;
-    let items: Vec<Value> = versions
-        .iter()
-        .map(|v| {
-            json!({
-                "versionId": v.version_id,
-                "etag": v.etag,
-                "size": v.size,
-                "lastModified": v.created_at,
-            })
+    let versions = versions
+        .into_iter()
+        .map(|v| Version {
+            version_id: v.version_id,
+            etag: v.etag,
+            size: v.size,
+            last_modified: v.created_at,
         })
         .collect();
-    Ok(Json(json!({ "versions": items })))
+    Ok(Json(Versions { versions }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -276,12 +287,8 @@ struct SignedUrlRequest {
     params(("account" = String, Path, description = "Account ID")),
     request_body = SignedUrlRequest,
     responses(
-        (status = 200, description = "Signed URL", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Signed URL", body = SignedUrl),
+        super::responses::Common
     ),
 )]
 async fn create_signed_url(
@@ -289,7 +296,7 @@ async fn create_signed_url(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<SignedUrlRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<SignedUrl>> {
     let link = files::signed_link(
         &state,
         &principal,
@@ -305,5 +312,5 @@ async fn create_signed_url(
         link.query,
         link.version_id,
     );
-    Ok(Json(json!({ "url": url })))
+    Ok(Json(SignedUrl { url }))
 }

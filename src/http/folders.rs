@@ -1,5 +1,6 @@
 //! Folders (SPEC §7): PutFolder, GetFolderDetails, DeleteFolder, ListFolder.
 
+use super::openapi::FolderSettings;
 use super::{AppJson, AppPath, AppQuery};
 use crate::auth::visibility;
 use crate::auth::Principal;
@@ -9,8 +10,9 @@ use crate::meta::FolderRow;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,12 +42,8 @@ struct PutFolder {
     params(("account" = String, Path, description = "Account ID")),
     request_body = PutFolder,
     responses(
-        (status = 200, description = "Folder", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Folder", body = FolderDetails),
+        super::responses::Common
     ),
 )]
 async fn put_folder(
@@ -53,7 +51,7 @@ async fn put_folder(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<PutFolder>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FolderDetails>> {
     let details = folders::put(
         &state,
         &principal,
@@ -79,12 +77,8 @@ struct FolderQuery {
     summary = "Folder details",
     params(("account" = String, Path, description = "Account ID"), FolderQuery),
     responses(
-        (status = 200, description = "Folder", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Folder", body = FolderDetails),
+        super::responses::Common
     ),
 )]
 async fn get_folder(
@@ -92,7 +86,7 @@ async fn get_folder(
     AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<FolderQuery>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FolderDetails>> {
     let view = folders::get(&state, &principal, &account, &q.folder_path).await?;
     Ok(Json(details_json(&view)))
 }
@@ -118,13 +112,8 @@ struct DeleteFolder {
     params(("account" = String, Path, description = "Account ID")),
     request_body = DeleteFolder,
     responses(
-        (status = 200, description = "Deleted", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Deleted", body = FolderDeleted),
+        super::responses::WithConflict
     ),
 )]
 async fn delete_folder(
@@ -132,7 +121,7 @@ async fn delete_folder(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<DeleteFolder>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FolderDeleted>> {
     let out = folders::delete(
         &state,
         &principal,
@@ -142,12 +131,12 @@ async fn delete_folder(
         body.delete_files,
     )
     .await?;
-    Ok(Json(json!({
-        "folderPath": out.path,
-        "status": "Deleted",
-        "deletedFiles": out.files,
-        "deletedFolders": out.folders,
-    })))
+    Ok(Json(FolderDeleted {
+        folder_path: out.path,
+        status: "Deleted",
+        deleted_files: out.files,
+        deleted_folders: out.folders,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -169,12 +158,8 @@ struct ListQuery {
     summary = "List a folder's children",
     params(("account" = String, Path, description = "Account ID"), ListQuery),
     responses(
-        (status = 200, description = "Children and cursor", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Children and cursor", body = FolderList),
+        super::responses::Common
     ),
 )]
 async fn list_folder(
@@ -182,7 +167,7 @@ async fn list_folder(
     AppPath(account): AppPath<String>,
     AppQuery(q): AppQuery<ListQuery>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FolderList>> {
     let params = ListParams {
         folder: q.folder_path,
         cursor: q.cursor,
@@ -191,58 +176,156 @@ async fn list_folder(
         include_files: q.include_files.unwrap_or(true),
     };
     let page = folders::list(&state, &principal, &account, params).await?;
-    let items: Vec<Value> = page
+    let items = page
         .items
         .iter()
         .map(|item| match item {
-            ListItem::Folder(f) => summary(f),
-            ListItem::File(f) => json!({
-                "type": "File",
-                "filePath": f.path,
-                "fileUrl": super::file_url(&state, &account, &f.path),
-                "lastModified": f.created_at,
-                "size": f.size,
+            ListItem::Folder(f) => ListEntry::Folder(summary(f)),
+            ListItem::File(f) => ListEntry::File(FileEntry {
+                kind: "File",
+                file_path: f.path.clone(),
+                file_url: super::file_url(&state, &account, &f.path),
+                last_modified: f.created_at,
+                size: f.size,
             }),
         })
         .collect();
     let folder = match &page.own {
         Some(r) => summary(r),
-        None => {
-            json!({ "type": "Folder", "folderPath": page.folder, "settings": {}, "virtual": false })
-        }
+        None => FolderSummary {
+            kind: "Folder",
+            folder_path: page.folder,
+            settings: FolderSettings::default_object(),
+            is_virtual: false,
+        },
     };
-    Ok(Json(json!({
-        "folder": folder,
-        "items": items,
-        "cursor": page.cursor,
-        "isPaginationComplete": page.complete,
-    })))
+    Ok(Json(FolderList {
+        folder,
+        items,
+        cursor: page.cursor,
+        is_pagination_complete: page.complete,
+    }))
 }
 
 /// FolderDetails: own settings plus where the effective visibility comes from.
-pub fn details_json(view: &FolderView) -> Value {
+pub fn details_json(view: &FolderView) -> FolderDetails {
     let row = view.row.as_ref();
-    let settings: Value = row
+    let settings = row
         .and_then(|r| serde_json::from_str(&r.settings).ok())
-        .unwrap_or_else(|| json!({}));
-    let inherited = match visibility::effective(&view.perms, &view.path) {
-        Some((from, value)) => json!({ "folderPath": from, "value": value }),
-        None => json!({ "folderPath": "/", "value": visibility::preset("public", &[]) }),
+        .map_or_else(FolderSettings::default_object, FolderSettings);
+    let (from, value) = match visibility::effective(&view.perms, &view.path) {
+        Some((from, value)) => (from.to_string(), serde_json::to_value(value)),
+        None => (
+            "/".to_string(),
+            serde_json::to_value(visibility::preset("public", &[])),
+        ),
     };
-    json!({
-        "folderPath": view.path,
-        "type": "Folder",
-        "virtual": row.is_some_and(|r| r.explicit),
-        "settings": settings,
-        "settingsInherited": { "publicPermissions": inherited },
-    })
+    FolderDetails {
+        folder_path: view.path.clone(),
+        kind: "Folder",
+        is_virtual: row.is_some_and(|r| r.explicit),
+        settings,
+        settings_inherited: Inherited {
+            public_permissions: InheritedPermissions {
+                folder_path: from,
+                value: value.unwrap_or_default(),
+            },
+        },
+    }
 }
 
-fn summary(row: &FolderRow) -> Value {
-    json!({
-        "type": "Folder",
-        "folderPath": row.path,
-        "settings": serde_json::from_str::<Value>(&row.settings).unwrap_or_else(|_| json!({})),
-        "virtual": row.explicit,
-    })
+fn summary(row: &FolderRow) -> FolderSummary {
+    FolderSummary {
+        kind: "Folder",
+        folder_path: row.path.clone(),
+        settings: serde_json::from_str(&row.settings)
+            .map_or_else(|_| FolderSettings::default_object(), FolderSettings),
+        is_virtual: row.explicit,
+    }
+}
+
+/// A folder (SPEC §7): its own settings and the public permissions in
+/// force, with the folder they come from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderDetails {
+    folder_path: String,
+    /// `Folder`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Created explicitly (not only implied by the files under it).
+    #[serde(rename = "virtual")]
+    is_virtual: bool,
+    settings: FolderSettings,
+    settings_inherited: Inherited,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Inherited {
+    public_permissions: InheritedPermissions,
+}
+
+/// The public permissions in force and the folder that sets them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct InheritedPermissions {
+    folder_path: String,
+    #[schema(value_type = Vec<super::openapi::Permission>)]
+    value: Value,
+}
+
+/// A DeleteFolder answer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FolderDeleted {
+    folder_path: String,
+    /// `Deleted`.
+    status: &'static str,
+    deleted_files: u64,
+    deleted_folders: u64,
+}
+
+/// A page of a folder's children.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FolderList {
+    folder: FolderSummary,
+    items: Vec<ListEntry>,
+    /// For the next page.
+    cursor: String,
+    is_pagination_complete: bool,
+}
+
+/// A child folder or file.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum ListEntry {
+    Folder(FolderSummary),
+    File(FileEntry),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FolderSummary {
+    /// `Folder`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    folder_path: String,
+    settings: FolderSettings,
+    #[serde(rename = "virtual")]
+    is_virtual: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FileEntry {
+    /// `File`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file_path: String,
+    file_url: String,
+    /// Milliseconds since the epoch.
+    last_modified: i64,
+    size: i64,
 }

@@ -5,7 +5,8 @@ use crate::error::AppResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,12 +22,30 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "health",
     summary = "Liveness",
     responses(
-        (status = 200, description = "Alive", body = Object)
+        (status = 200, description = "Alive", body = Health)
     ),
     security(()),
 )]
-async fn get_health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+async fn get_health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok`.
+    status: &'static str,
+}
+
+/// The node is ready, and what it runs on.
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    /// `ready`.
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    /// The object store, without credentials.
+    storage: String,
 }
 
 #[utoipa::path(
@@ -35,19 +54,19 @@ async fn get_health() -> Json<Value> {
     tag = "health",
     summary = "Readiness (database and store reachable)",
     responses(
-        (status = 200, description = "Ready", body = Object),
+        (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
     ),
     security(()),
 )]
-async fn get_ready(State(state): State<AppState>) -> AppResult<Json<Value>> {
+async fn get_ready(State(state): State<AppState>) -> AppResult<Json<Ready>> {
     state.meta.ping().await?;
     state.blobs.ping().await?;
-    Ok(Json(json!({
-        "status": "ready",
-        "database": state.meta.backend(),
-        "storage": state.blobs.describe(),
-    })))
+    Ok(Json(Ready {
+        status: "ready",
+        database: state.meta.backend(),
+        storage: state.blobs.describe().to_string(),
+    }))
 }
 
 #[utoipa::path(

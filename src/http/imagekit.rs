@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -54,12 +56,8 @@ impl IntoResponse for ImageKitError {
     summary = "ImageKit upload (v1)",
     request_body(content = Object, content_type = "multipart/form-data", description = "file, fileName and ImageKit's optional fields"),
     responses(
-        (status = 200, description = "ImageKit upload response", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "ImageKit upload response", body = ImageKitFile),
+        super::responses::ImageKitUpload
     ),
     security(("basic" = [])),
 )]
@@ -79,12 +77,8 @@ async fn upload_v1(
     summary = "ImageKit upload (v2)",
     request_body(content = Object, content_type = "multipart/form-data", description = "file, fileName and ImageKit's optional fields"),
     responses(
-        (status = 200, description = "ImageKit upload response", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "ImageKit upload response", body = ImageKitFile),
+        super::responses::ImageKitUpload
     ),
     security(("basic" = [])),
 )]
@@ -113,27 +107,58 @@ async fn upload(
     Ok(Json(response(&state, &row)).into_response())
 }
 
-/// ImageKit's upload response.
-fn response(state: &AppState, row: &FileRow) -> Value {
-    let tags: Value = serde_json::from_str(&row.tags).unwrap_or(Value::Null);
-    let created = chrono::DateTime::from_timestamp_millis(row.created_at)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default();
+/// ImageKit's upload response (its file object).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ImageKitFile {
+    /// The version's ID.
+    file_id: String,
+    name: String,
+    file_path: String,
+    url: String,
+    size: i64,
+    /// `image` or `non-image`.
+    file_type: &'static str,
+    mime: String,
+    version_info: VersionInfo,
+    /// Null when the file has none.
+    tags: Option<Vec<String>>,
+    is_private_file: bool,
+    /// RFC 3339 with milliseconds, UTC.
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct VersionInfo {
+    id: String,
+    name: &'static str,
+}
+
+fn response(state: &AppState, row: &FileRow) -> ImageKitFile {
+    let tags: Option<Vec<String>> = serde_json::from_str(&row.tags).ok();
     let private = serde_json::from_str::<Value>(&row.metadata)
         .ok()
-        .and_then(|m| m.get("isPrivateFile").cloned())
-        .unwrap_or(Value::Bool(false));
-    json!({
-        "fileId": row.version_id,
-        "name": paths::file_name(&row.path),
-        "filePath": row.path,
-        "url": super::file_url(state, &row.account_id, &row.path),
-        "size": row.size,
-        "fileType": if row.mime.starts_with("image/") { "image" } else { "non-image" },
-        "mime": row.mime,
-        "versionInfo": { "id": row.version_id, "name": "Version 1" },
-        "tags": if tags.as_array().is_some_and(|a| a.is_empty()) { Value::Null } else { tags },
-        "isPrivateFile": private,
-        "createdAt": created,
-    })
+        .and_then(|m| m.get("isPrivateFile").and_then(Value::as_bool))
+        .unwrap_or(false);
+    ImageKitFile {
+        file_id: row.version_id.clone(),
+        name: paths::file_name(&row.path).to_string(),
+        file_path: row.path.clone(),
+        url: super::file_url(state, &row.account_id, &row.path),
+        size: row.size,
+        file_type: match row.mime.starts_with("image/") {
+            true => "image",
+            false => "non-image",
+        },
+        mime: row.mime.clone(),
+        version_info: VersionInfo {
+            id: row.version_id.clone(),
+            name: "Version 1",
+        },
+        tags: tags.filter(|t| !t.is_empty()),
+        is_private_file: private,
+        created_at: chrono::DateTime::from_timestamp_millis(row.created_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
+    }
 }

@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,15 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "A transformed file (preset slug or image)",
     params(("account" = String, Path, description = "Account ID"), ("slug" = String, Path), ("path" = String, Path), super::cdn::RawQuery),
     responses(
-        (status = 200, description = "The transformed bytes", content_type = "application/octet-stream"),
-        (status = 304, description = "Not modified"),
-        (status = 206, description = "Partial content"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 416, description = "Range not satisfiable", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Served,
+        super::responses::Download
     ),
     security((), ("bearer" = []), ("session" = [])),
 )]
@@ -81,12 +74,30 @@ async fn get_transformed_file(
     cdn::serve(&state, &rendered.served, &headers, opts).await
 }
 
-fn preset_json(row: &PresetRow) -> Value {
-    json!({
-        "preset": row.name,
-        "params": row.params,
-        "createdAt": row.created_at,
-    })
+/// A transformation preset (SPEC §6).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Preset {
+    /// Its name, the slug in `/{account}/{preset}/{path}`.
+    preset: String,
+    /// The transformation parameters, as a query string (`w=200&f=webp`).
+    params: String,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+}
+
+/// An account's presets.
+#[derive(Serialize, ToSchema)]
+struct Presets {
+    items: Vec<Preset>,
+}
+
+fn preset_json(row: &PresetRow) -> Preset {
+    Preset {
+        preset: row.name.clone(),
+        params: row.params.clone(),
+        created_at: row.created_at,
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -103,12 +114,8 @@ struct PutPreset {
     params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
     request_body = PutPreset,
     responses(
-        (status = 200, description = "Preset", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Preset", body = Preset),
+        super::responses::Common
     ),
 )]
 async fn put_preset(
@@ -116,7 +123,7 @@ async fn put_preset(
     principal: Principal,
     AppPath((account, name)): AppPath<(String, String)>,
     AppJson(body): AppJson<PutPreset>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Preset>> {
     let row = presets::put(&state, &principal, &account, &name, &body.params).await?;
     Ok(Json(preset_json(&row)))
 }
@@ -128,19 +135,15 @@ async fn put_preset(
     summary = "A preset",
     params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
     responses(
-        (status = 200, description = "Preset", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Preset", body = Preset),
+        super::responses::Common
     ),
 )]
 async fn get_preset(
     State(state): State<AppState>,
     principal: Principal,
     AppPath((account, name)): AppPath<(String, String)>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Preset>> {
     let row = presets::get(&state, &principal, &account, &name).await?;
     Ok(Json(preset_json(&row)))
 }
@@ -152,22 +155,18 @@ async fn get_preset(
     summary = "List presets",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Presets", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Presets", body = Presets),
+        super::responses::Common
     ),
 )]
 async fn list_presets(
     State(state): State<AppState>,
     principal: Principal,
     AppPath(account): AppPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Presets>> {
     let rows = presets::list(&state, &principal, &account).await?;
-    let items: Vec<Value> = rows.iter().map(preset_json).collect();
-    Ok(Json(json!({ "items": items })))
+    let items = rows.iter().map(preset_json).collect();
+    Ok(Json(Presets { items }))
 }
 
 #[utoipa::path(
@@ -178,11 +177,7 @@ async fn list_presets(
     params(("account" = String, Path, description = "Account ID"), ("preset" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_preset(

@@ -1,5 +1,6 @@
 //! Key management (SPEC §7), all needing `admin`: API keys and JWT keys.
 
+use super::openapi::KeyRule;
 use super::{AppJson, AppPath};
 use crate::auth::keys::KeyType;
 use crate::auth::rules::RuleSpec;
@@ -11,8 +12,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,17 +26,45 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_signing_key))
 }
 
-fn key_json(row: &ApiKeyRow, sandbox: bool) -> Value {
-    json!({
-        "keyId": row.id,
-        "type": row.key_type,
-        "name": row.name,
-        "display": row.display,
-        "rules": serde_json::from_str::<Value>(&row.rules).unwrap_or_else(|_| json!([])),
-        "createdAt": row.created_at,
-        "lastUsedAt": row.last_used_at,
-        "sandbox": sandbox,
-    })
+/// An API key as the API shows it: the secret (`key`) only in the answer
+/// to its creation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ApiKey {
+    key_id: String,
+    /// `secret` or `public`.
+    #[serde(rename = "type")]
+    key_type: String,
+    name: String,
+    /// The key's prefix and last characters, to recognize it.
+    display: String,
+    rules: Vec<KeyRule>,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+    last_used_at: Option<i64>,
+    sandbox: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+fn key_json(row: &ApiKeyRow, sandbox: bool) -> ApiKey {
+    ApiKey {
+        key_id: row.id.clone(),
+        key_type: row.key_type.clone(),
+        name: row.name.clone(),
+        display: row.display.clone(),
+        rules: serde_json::from_str(&row.rules).unwrap_or_default(),
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        sandbox,
+        key: None,
+    }
+}
+
+/// An account's API keys.
+#[derive(Serialize, ToSchema)]
+struct ApiKeys {
+    items: Vec<ApiKey>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -58,12 +87,8 @@ struct CreateKey {
     params(("account" = String, Path, description = "Account ID")),
     request_body = CreateKey,
     responses(
-        (status = 200, description = "The key", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 201, description = "The key, with its secret (shown once)", body = ApiKey),
+        super::responses::Common
     ),
 )]
 async fn create_api_key(
@@ -71,7 +96,7 @@ async fn create_api_key(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CreateKey>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<ApiKey>)> {
     let account = admin_account(&state, &principal, &acc).await?;
     let kind = KeyType::parse(&body.key_type).ok_or_else(|| {
         AppError::invalid_request(
@@ -82,7 +107,7 @@ async fn create_api_key(
     let (row, key) =
         keys::create_key(state.meta.as_ref(), &acc, kind, &body.name, body.rules).await?;
     let mut out = key_json(&row, account.sandbox);
-    out["key"] = json!(key);
+    out.key = Some(key);
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -93,23 +118,19 @@ async fn create_api_key(
     summary = "List API keys",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Keys", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Keys", body = ApiKeys),
+        super::responses::Common
     ),
 )]
 async fn list_api_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ApiKeys>> {
     let account = admin_account(&state, &principal, &acc).await?;
     let rows = keys::list_api_keys(&state, &acc).await?;
-    let items: Vec<Value> = rows.iter().map(|r| key_json(r, account.sandbox)).collect();
-    Ok(Json(json!({ "items": items })))
+    let items = rows.iter().map(|r| key_json(r, account.sandbox)).collect();
+    Ok(Json(ApiKeys { items }))
 }
 
 #[utoipa::path(
@@ -120,11 +141,7 @@ async fn list_api_keys(
     params(("account" = String, Path, description = "Account ID"), ("key_id" = String, Path)),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn revoke_api_key(
@@ -137,14 +154,33 @@ async fn revoke_api_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn jwt_key_json(row: &JwtKeyRow, sandbox: bool) -> Value {
-    json!({
-        "kid": row.kid,
-        "alg": row.alg,
-        "name": row.name,
-        "createdAt": row.created_at,
-        "sandbox": sandbox,
-    })
+/// A registered JWT public key.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct JwtKey {
+    kid: String,
+    /// `RS256`, `ES256`, …
+    alg: String,
+    name: String,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+    sandbox: bool,
+}
+
+/// An account's JWT keys.
+#[derive(Serialize, ToSchema)]
+struct JwtKeys {
+    items: Vec<JwtKey>,
+}
+
+fn jwt_key_json(row: &JwtKeyRow, sandbox: bool) -> JwtKey {
+    JwtKey {
+        kid: row.kid.clone(),
+        alg: row.alg.clone(),
+        name: row.name.clone(),
+        created_at: row.created_at,
+        sandbox,
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -163,12 +199,8 @@ struct AddJwtKey {
     params(("account" = String, Path, description = "Account ID")),
     request_body = AddJwtKey,
     responses(
-        (status = 200, description = "The key", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 201, description = "The key", body = JwtKey),
+        super::responses::Common
     ),
 )]
 async fn add_jwt_key(
@@ -176,7 +208,7 @@ async fn add_jwt_key(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<AddJwtKey>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<JwtKey>)> {
     let account = admin_account(&state, &principal, &acc).await?;
     let row = keys::register_jwt_key(&state, &acc, &body.pem, &body.name).await?;
     Ok((
@@ -192,26 +224,22 @@ async fn add_jwt_key(
     summary = "List JWT keys",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Keys", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Keys", body = JwtKeys),
+        super::responses::Common
     ),
 )]
 async fn list_jwt_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<JwtKeys>> {
     let account = admin_account(&state, &principal, &acc).await?;
     let rows = keys::list_jwt_keys(&state, &acc).await?;
-    let items: Vec<Value> = rows
+    let items = rows
         .iter()
         .map(|r| jwt_key_json(r, account.sandbox))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(JwtKeys { items }))
 }
 
 #[utoipa::path(
@@ -222,11 +250,7 @@ async fn list_jwt_keys(
     params(("account" = String, Path, description = "Account ID"), ("kid" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_jwt_key(
@@ -239,13 +263,33 @@ async fn delete_jwt_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn signing_key_json(row: &SigningKeyRow, sandbox: bool) -> Value {
-    json!({
-        "kid": row.kid,
-        "name": row.name,
-        "createdAt": row.created_at,
-        "sandbox": sandbox,
-    })
+/// A URL signing key: the secret only in the answer to its creation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SigningKey {
+    kid: String,
+    name: String,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+    sandbox: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+/// An account's signing keys.
+#[derive(Serialize, ToSchema)]
+struct SigningKeys {
+    items: Vec<SigningKey>,
+}
+
+fn signing_key_json(row: &SigningKeyRow, sandbox: bool) -> SigningKey {
+    SigningKey {
+        kid: row.kid.clone(),
+        name: row.name.clone(),
+        created_at: row.created_at,
+        sandbox,
+        secret: None,
+    }
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -263,12 +307,8 @@ struct CreateSigningKey {
     params(("account" = String, Path, description = "Account ID")),
     request_body = Option<CreateSigningKey>,
     responses(
-        (status = 200, description = "The key", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 201, description = "The key, with its secret (shown once)", body = SigningKey),
+        super::responses::Common
     ),
 )]
 async fn create_signing_key(
@@ -276,13 +316,13 @@ async fn create_signing_key(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CreateSigningKey>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<SigningKey>)> {
     let account = admin_account(&state, &principal, &acc).await?;
     let name = body.name;
     let (row, secret) =
         keys::create_signing_key(state.meta.as_ref(), state.master_key(), &acc, &name).await?;
     let mut out = signing_key_json(&row, account.sandbox);
-    out["secret"] = json!(secret);
+    out.secret = Some(secret);
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -293,26 +333,22 @@ async fn create_signing_key(
     summary = "List signing keys",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Keys", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Keys", body = SigningKeys),
+        super::responses::Common
     ),
 )]
 async fn list_signing_keys(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<SigningKeys>> {
     let account = admin_account(&state, &principal, &acc).await?;
     let rows = keys::list_signing_keys(&state, &acc).await?;
-    let items: Vec<Value> = rows
+    let items = rows
         .iter()
         .map(|r| signing_key_json(r, account.sandbox))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(SigningKeys { items }))
 }
 
 #[utoipa::path(
@@ -323,11 +359,7 @@ async fn list_signing_keys(
     params(("account" = String, Path, description = "Account ID"), ("kid" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_signing_key(

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod multipart;
 pub mod openapi;
 pub mod rates;
+pub mod responses;
 pub mod session;
 pub mod tokens;
 pub mod tus;
@@ -32,7 +33,6 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use serde_json::{json, Value};
 
 /// `axum::Json` whose rejection is an [`AppError`] (SPEC §8 body, not plain text).
 #[derive(FromRequest)]
@@ -100,32 +100,32 @@ pub fn file_url(state: &AppState, account: &str, path: &str) -> String {
 }
 
 /// The FileDetails object of SPEC §7.
-pub fn file_details(state: &AppState, f: &FileRow) -> Value {
-    json!({
-        "accountId": f.account_id,
-        "filePath": f.path,
-        "fileUrl": file_url(state, &f.account_id, &f.path),
-        "etag": f.etag,
-        "size": f.size,
-        "mime": f.mime,
-        "originalFileName": f.original_file_name,
-        "lastModified": f.created_at,
-        "metadata": serde_json::from_str::<Value>(&f.metadata).unwrap_or_else(|_| json!({})),
-        "tags": serde_json::from_str::<Value>(&f.tags).unwrap_or_else(|_| json!([])),
-    })
+pub fn file_details(state: &AppState, f: &FileRow) -> openapi::FileDetails {
+    openapi::FileDetails {
+        account_id: f.account_id.clone(),
+        file_path: f.path.clone(),
+        file_url: file_url(state, &f.account_id, &f.path),
+        etag: Some(f.etag.clone()),
+        size: f.size,
+        mime: f.mime.clone(),
+        original_file_name: f.original_file_name.clone(),
+        last_modified: f.created_at,
+        metadata: openapi::Metadata::parse(&f.metadata),
+        tags: serde_json::from_str(&f.tags).unwrap_or_default(),
+    }
 }
 
 /// The BasicUploadResponse: `{accountId, etag, filePath, fileUrl}`, plus the
 /// `size` and `mime` SPEC §5 adds to every upload response.
-pub fn upload_response(state: &AppState, f: &FileRow) -> Value {
-    json!({
-        "accountId": f.account_id,
-        "etag": f.etag,
-        "filePath": f.path,
-        "fileUrl": file_url(state, &f.account_id, &f.path),
-        "size": f.size,
-        "mime": f.mime,
-    })
+pub fn upload_response(state: &AppState, f: &FileRow) -> openapi::UploadResponse {
+    openapi::UploadResponse {
+        account_id: f.account_id.clone(),
+        etag: f.etag.clone(),
+        file_path: f.path.clone(),
+        file_url: file_url(state, &f.account_id, &f.path),
+        size: f.size,
+        mime: f.mime.clone(),
+    }
 }
 
 /// A header's value as text, if present and valid.

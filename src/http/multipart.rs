@@ -1,5 +1,6 @@
 //! Multipart uploads (SPEC §5.3): begin, part URLs, part bytes, confirmations.
 
+use super::openapi::{FileDetails, Metadata};
 use super::{content_length, AppJson, AppPath, AppQuery};
 use crate::auth::signed::UrlSignature;
 use crate::auth::Principal;
@@ -11,8 +12,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,14 +31,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "uploads",
     summary = "Begin a multipart upload",
     params(("account" = String, Path, description = "Account ID")),
-    request_body = Object,
+    request_body = BeginRequest,
     responses(
-        (status = 200, description = "The upload and its first part", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The upload and its first part", body = Begun),
+        super::responses::Upload
     ),
 )]
 async fn begin_multipart_upload(
@@ -45,38 +42,94 @@ async fn begin_multipart_upload(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<BeginRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Begun>> {
     let begun = multipart::begin(&state, &principal, &account, body).await?;
     let (s, spec) = (&begun.session, &begun.spec.file);
-    Ok(Json(json!({
-        "uploadId": s.id,
-        "uploadParts": { "count": s.part_count, "first": part_json(&state, &begun.first) },
-        "file": {
-            "accountId": account,
-            "filePath": spec.path,
-            "fileUrl": super::file_url(&state, &account, &spec.path),
-            "etag": Value::Null,
-            "size": s.size,
-            "mime": spec.mime,
-            "originalFileName": spec.original_file_name,
-            "lastModified": s.created_at,
-            "metadata": spec.metadata,
-            "tags": spec.tags,
+    Ok(Json(Begun {
+        upload_id: s.id.clone(),
+        upload_parts: Parts {
+            count: s.part_count,
+            first: part_json(&state, &begun.first),
         },
-    })))
+        file: FileDetails {
+            file_url: super::file_url(&state, &account, &spec.path),
+            account_id: account,
+            file_path: spec.path.clone(),
+            etag: None,
+            size: s.size,
+            mime: spec.mime.clone(),
+            original_file_name: spec.original_file_name.clone(),
+            last_modified: s.created_at,
+            metadata: Metadata(spec.metadata.clone()),
+            tags: spec.tags.clone(),
+        },
+    }))
 }
 
-/// A part as the SDK reads it, its `uploadUrl` absolute.
-fn part_json(state: &AppState, t: &PartTicket) -> Value {
-    json!({
-        "uploadId": t.upload_id,
-        "uploadPartIndex": t.index,
-        "range": { "inclusiveStart": t.inclusive_start, "inclusiveEnd": t.inclusive_end },
-        "uploadUrl": match &t.upload_url {
+/// BeginMultipartUpload's answer: the upload, its first part, and the file
+/// it will become.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Begun {
+    upload_id: String,
+    upload_parts: Parts,
+    file: FileDetails,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Parts {
+    count: i64,
+    first: Part,
+}
+
+/// A part as the SDK reads it: its byte range and where to PUT it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    upload_id: String,
+    upload_part_index: u64,
+    range: PartRange,
+    /// Absolute; signed (no credentials needed).
+    upload_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PartRange {
+    inclusive_start: u64,
+    inclusive_end: i64,
+}
+
+/// A part's confirmation; `etag` once the last part completes the file.
+#[derive(Serialize, ToSchema)]
+struct Confirmation {
+    /// `Pending` or `Completed`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+}
+
+/// The parts not confirmed yet.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Remaining {
+    remaining_upload_parts: Vec<i64>,
+}
+
+/// A part with its `uploadUrl` absolute.
+fn part_json(state: &AppState, t: &PartTicket) -> Part {
+    Part {
+        upload_id: t.upload_id.clone(),
+        upload_part_index: t.index,
+        range: PartRange {
+            inclusive_start: t.inclusive_start,
+            inclusive_end: t.inclusive_end,
+        },
+        upload_url: match &t.upload_url {
             UploadUrl::Stowage(path) => format!("{}{path}", state.public_url),
             UploadUrl::Store(url) => url.clone(),
         },
-    })
+    }
 }
 
 #[utoipa::path(
@@ -86,19 +139,15 @@ fn part_json(state: &AppState, t: &PartTicket) -> Value {
     summary = "A part's range and upload URL",
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path)),
     responses(
-        (status = 200, description = "The part", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The part", body = Part),
+        super::responses::Common
     ),
 )]
 async fn get_upload_part(
     State(state): State<AppState>,
     AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Part>> {
     let ticket = multipart::get_part(&state, &principal, &account, &upload_id, index).await?;
     Ok(Json(part_json(&state, &ticket)))
 }
@@ -116,12 +165,8 @@ struct CompletePart {
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path)),
     request_body = CompletePart,
     responses(
-        (status = 200, description = "The upload (FileDetails when the last part completes)", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Pending, or Completed with the file's etag", body = Confirmation),
+        super::responses::Common
     ),
 )]
 async fn complete_upload_part(
@@ -129,12 +174,18 @@ async fn complete_upload_part(
     AppPath((account, upload_id, index)): AppPath<(String, String, u64)>,
     principal: Principal,
     AppJson(body): AppJson<CompletePart>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Confirmation>> {
     let out = multipart::complete_part(&state, &principal, &account, &upload_id, index, &body.etag)
         .await?;
     Ok(Json(match out {
-        Confirmed::Pending => json!({ "status": "Pending" }),
-        Confirmed::Completed { etag } => json!({ "status": "Completed", "etag": etag }),
+        Confirmed::Pending => Confirmation {
+            status: "Pending",
+            etag: None,
+        },
+        Confirmed::Completed { etag } => Confirmation {
+            status: "Completed",
+            etag: Some(etag),
+        },
     }))
 }
 
@@ -147,11 +198,7 @@ async fn complete_upload_part(
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path)),
     responses(
         (status = 204, description = "Aborted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn abort_multipart_upload(
@@ -170,21 +217,19 @@ async fn abort_multipart_upload(
     summary = "Completed parts",
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path)),
     responses(
-        (status = 200, description = "Parts", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Parts", body = Remaining),
+        super::responses::Common
     ),
 )]
 async fn list_upload_parts(
     State(state): State<AppState>,
     AppPath((account, upload_id)): AppPath<(String, String)>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Remaining>> {
     let remaining = multipart::remaining_parts(&state, &principal, &account, &upload_id).await?;
-    Ok(Json(json!({ "remainingUploadParts": remaining })))
+    Ok(Json(Remaining {
+        remaining_upload_parts: remaining,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -203,12 +248,8 @@ struct Signature {
     params(("account" = String, Path, description = "Account ID"), ("upload_id" = String, Path), ("index" = String, Path), Signature),
     request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
-        (status = 200, description = "Stored; ETag header"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Stored", headers(("ETag" = String, description = "The part's entity tag (quoted), for CompleteUploadPart"))),
+        super::responses::UploadPart
     ),
     security(()),
 )]

@@ -6,9 +6,12 @@
 use crate::state::AppState;
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::OnceLock;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -23,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
         license(name = "MIT")
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(ErrorBody, ErrorDetail, FileDetails, UploadResponse)),
+    components(schemas(ErrorBody, ErrorDetail, ImageKitError, FileDetails, UploadResponse)),
     security(("bearer" = []), ("apiKeyHeader" = [])),
     tags(
         (name = "uploads", description = "Basic, multipart, URL and upload-token uploads (SPEC §5)"),
@@ -95,41 +98,103 @@ pub struct ErrorDetail {
     message: String,
     /// What to do about it.
     suggestion: String,
-    /// Extra fields, per code.
-    #[schema(value_type = Object)]
-    details: Value,
+    details: ErrorDetails,
 }
 
-/// The FileDetails object (SPEC §7).
-#[derive(ToSchema)]
+/// The FileDetails object (SPEC §7), as every route that answers with a
+/// file serializes it.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct FileDetails {
-    account_id: String,
-    file_path: String,
-    file_url: String,
-    etag: String,
-    size: i64,
-    mime: String,
-    original_file_name: Option<String>,
+    pub account_id: String,
+    pub file_path: String,
+    pub file_url: String,
+    /// Null until the bytes are whole (the file of a multipart upload begun).
+    pub etag: Option<String>,
+    pub size: i64,
+    pub mime: String,
+    pub original_file_name: Option<String>,
     /// Milliseconds since the epoch.
-    last_modified: i64,
-    #[schema(value_type = Object)]
-    metadata: Value,
-    tags: Vec<String>,
+    pub last_modified: i64,
+    pub metadata: Metadata,
+    pub tags: Vec<String>,
 }
 
 /// The BasicUploadResponse plus `size` and `mime` (SPEC §5).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct UploadResponse {
-    account_id: String,
-    etag: String,
-    file_path: String,
-    file_url: String,
-    size: i64,
-    mime: String,
+    pub account_id: String,
+    pub etag: String,
+    pub file_path: String,
+    pub file_url: String,
+    pub size: i64,
+    pub mime: String,
+}
+
+/// ImageKit's error shape, on its upload routes only (SPEC §8).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImageKitError {
+    /// What happened.
+    message: String,
+    /// What to do about it.
+    help: String,
+}
+
+/// A named schema for a JSON object whose fields are the client's own
+/// (`additionalProperties: true`), serialized as the value it wraps.
+macro_rules! free_form {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Serialize, serde::Deserialize, Debug, Clone, Default)]
+        #[serde(transparent)]
+        pub struct $name(pub Value);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some($doc))
+                    .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {}
+
+        impl $name {
+            /// `{}`.
+            pub fn default_object() -> Self {
+                $name(Value::Object(Default::default()))
+            }
+        }
+    };
+}
+
+free_form!(
+    Metadata,
+    "The file's metadata: any JSON object the uploader gave."
+);
+free_form!(FolderSettings, "A folder's own settings (SPEC §7), as set.");
+free_form!(
+    KeyRule,
+    "A permission rule of SPEC §3 (paths, permissions, expiry)."
+);
+free_form!(
+    Permission,
+    "A public permission of a folder (SPEC §4): a scope and what it allows."
+);
+free_form!(ErrorDetails, "Extra fields of an error, per code.");
+
+impl Metadata {
+    /// Stored JSON text as an object (`{}` when it is not one).
+    pub fn parse(text: &str) -> Metadata {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => Metadata(v),
+            _ => Metadata::default_object(),
+        }
+    }
 }
 
 /// Raw bytes in a request body (`type: string, format: binary`).
@@ -170,6 +235,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// The document: axum's `{*path}` wildcards become OpenAPI's `{path}`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = api_routes().into_openapi();
+    super::responses::add_rate_limit_fields(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths

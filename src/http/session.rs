@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cookie::{Cookie, SameSite};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,6 +29,14 @@ struct CookieQuery {
 #[serde(rename_all = "camelCase")]
 struct AccessTokenBody {
     access_token: String,
+}
+
+/// The session: the JWT and how long it (and the cookie) lasts.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    access_token: String,
+    ttl_seconds: i64,
 }
 
 /// `SameSite=Lax` on http; `SameSite=None; Secure` when the public URL is https
@@ -57,11 +65,8 @@ fn session_cookie(state: &AppState, account: &str, value: String, max_age: i64) 
     params(("account" = String, Path, description = "Account ID"), CookieQuery),
     request_body = AccessTokenBody,
     responses(
-        (status = 200, description = "Set-Cookie", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The session", body = Session, headers(("Set-Cookie" = String, description = "access-token-{account}, with ?set-cookie=true"))),
+        super::responses::Common
     ),
     security(()),
 )]
@@ -77,10 +82,16 @@ async fn put_access_token(
         .verified_jwt(&body.access_token, Some(&account), &headers)
         .await?;
     let ttl = (jwt.exp - chrono::Utc::now().timestamp()).max(1);
-    let mut resp =
-        Json(json!({ "accessToken": body.access_token, "ttlSeconds": ttl })).into_response();
-    if q.set_cookie.unwrap_or(false) {
-        let c = session_cookie(&state, &account, body.access_token, ttl);
+    let cookie = q
+        .set_cookie
+        .unwrap_or(false)
+        .then(|| session_cookie(&state, &account, body.access_token.clone(), ttl));
+    let mut resp = Json(Session {
+        access_token: body.access_token,
+        ttl_seconds: ttl,
+    })
+    .into_response();
+    if let Some(c) = cookie {
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().insert(header::SET_COOKIE, v);
         }
@@ -95,7 +106,7 @@ async fn put_access_token(
     summary = "Clear the session cookie",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 204, description = "Cleared"),
+        (status = 204, description = "Cleared", headers(("Set-Cookie" = String, description = "The cookie, expired"))),
         (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody)
     ),
     security(()),

@@ -12,7 +12,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -28,14 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "uploads",
     summary = "Create a single-use upload token",
     params(("account" = String, Path, description = "Account ID")),
-    request_body = Object,
+    request_body = TokenRequest,
     responses(
-        (status = 200, description = "The token", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The token", body = Token),
+        super::responses::Common
     ),
 )]
 async fn create_upload_token(
@@ -43,16 +40,41 @@ async fn create_upload_token(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<TokenRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Token>> {
     let issued = tokens::create(&state, &principal, &account, body).await?;
     Ok(Json(token_json(&issued)))
 }
 
-fn token_json(t: &IssuedToken) -> Value {
-    let expires_at = chrono::DateTime::from_timestamp_millis(t.expires_at)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default();
-    json!({ "token": t.token, "path": t.path, "expires_at": expires_at })
+/// A single-use upload token.
+#[derive(Serialize, ToSchema)]
+struct Token {
+    /// `token_…`, the credential of one `POST /`.
+    token: String,
+    /// The file path it uploads to.
+    path: String,
+    /// RFC 3339, UTC.
+    expires_at: String,
+}
+
+fn token_json(t: &IssuedToken) -> Token {
+    Token {
+        token: t.token.clone(),
+        path: t.path.clone(),
+        expires_at: chrono::DateTime::from_timestamp_millis(t.expires_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+    }
+}
+
+/// What a token upload stored.
+#[derive(Serialize, ToSchema)]
+struct TokenUpload {
+    /// The file's CDN URL.
+    url: String,
+    path: String,
+    size: i64,
+    mime: String,
+    etag: String,
 }
 
 /// The alias: the account is the key's.
@@ -61,21 +83,17 @@ fn token_json(t: &IssuedToken) -> Value {
     path = "/token",
     tag = "uploads",
     summary = "Create an upload token for the calling key",
-    request_body = Object,
+    request_body = TokenRequest,
     responses(
-        (status = 200, description = "The token", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The token", body = Token),
+        super::responses::Common
     ),
 )]
 async fn create_token_for_key(
     State(state): State<AppState>,
     principal: Principal,
     AppJson(body): AppJson<TokenRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Token>> {
     let account = principal.account.clone().ok_or(AppError::Unauthorized)?;
     let issued = tokens::create(&state, &principal, &account, body).await?;
     Ok(Json(token_json(&issued)))
@@ -89,12 +107,8 @@ async fn create_token_for_key(
     summary = "Upload with an upload token",
     request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
-        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Uploaded", body = TokenUpload),
+        super::responses::Upload
     ),
 )]
 async fn upload_with_token(
@@ -102,18 +116,18 @@ async fn upload_with_token(
     principal: Principal,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<TokenUpload>> {
     let form = Form::new(
         &headers,
         body,
         "Send a form with fields path (and bucket), then file.",
     );
     let row = tokens::upload_form(&state, principal, form).await?;
-    Ok(Json(json!({
-        "url": file_url(&state, &row.account_id, &row.path),
-        "path": row.path,
-        "size": row.size,
-        "mime": row.mime,
-        "etag": row.etag,
-    })))
+    Ok(Json(TokenUpload {
+        url: file_url(&state, &row.account_id, &row.path),
+        path: row.path,
+        size: row.size,
+        mime: row.mime,
+        etag: row.etag,
+    }))
 }

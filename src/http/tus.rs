@@ -88,9 +88,7 @@ impl FromRequestParts<AppState> for TusPrincipal {
     tag = "tus",
     summary = "What this server speaks (Tus-Version, Tus-Extension, Tus-Max-Size headers)",
     params(("account" = String, Path, description = "Account ID")),
-    responses(
-        (status = 204, description = "Capabilities")
-    ),
+    responses(super::responses::TusCapabilities),
     security((), ("bearer" = [])),
 )]
 async fn tus_options(
@@ -115,7 +113,7 @@ async fn tus_options(
     tag = "tus",
     summary = "What this server speaks (as OPTIONS on the collection)",
     params(("account" = String, Path, description = "Account ID"), ("id" = String, Path)),
-    responses((status = 204, description = "Capabilities")),
+    responses(super::responses::TusCapabilities),
     security((), ("bearer" = [])),
 )]
 async fn tus_options_upload(
@@ -134,14 +132,8 @@ async fn tus_options_upload(
     params(("account" = String, Path, description = "Account ID"), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Length" = Option<u64>, Header), ("Upload-Metadata" = Option<String>, Header)),
     request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
     responses(
-        (status = 201, description = "Created; Location header"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
-        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+        super::responses::TusCreated,
+        super::responses::TusCreate
     ),
 )]
 async fn create_tus_upload(
@@ -200,12 +192,8 @@ async fn create_tus_upload(
     summary = "An upload's offset (Upload-Offset header)",
     params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
     responses(
-        (status = 200, description = "Upload-Offset, Upload-Length"),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::TusStatus,
+        super::responses::TusUpload
     ),
 )]
 async fn head_tus_upload(
@@ -231,17 +219,8 @@ async fn head_tus_upload(
     params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0"), ("Upload-Offset" = u64, Header), ("Upload-Checksum" = Option<String>, Header)),
     request_body(content = inline(super::openapi::Binary), content_type = "application/offset+octet-stream"),
     responses(
-        (status = 204, description = "Appended; Upload-Offset header"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
-        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 415, description = "Unsupported media type", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
-        (status = 460, description = "Checksum mismatch", body = super::openapi::ErrorBody)
+        super::responses::TusAppended,
+        super::responses::TusPatch
     ),
 )]
 async fn patch_tus_upload(
@@ -284,12 +263,8 @@ async fn patch_tus_upload(
     summary = "Terminate an upload",
     params(("account" = String, Path, description = "Account ID"), ("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
     responses(
-        (status = 204, description = "Terminated"),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 412, description = "Precondition failed", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::TusTerminated,
+        super::responses::TusUpload
     ),
 )]
 async fn delete_tus_upload(

@@ -1,6 +1,7 @@
 //! The upload hook (SPEC §11): `PUT|GET|DELETE /v2/accounts/{acc}/upload_hook`,
 //! all needing `admin`.
 
+use super::openapi::Metadata;
 use super::{AppJson, AppPath};
 use crate::auth::Principal;
 use crate::domain::upload_hook::{self, TestOutcome};
@@ -9,8 +10,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,6 +26,34 @@ struct SetHook {
     url: String,
 }
 
+/// The upload hook: its signing secret only in the answer that sets it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Hook {
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+}
+
+/// What the hook answered a test call.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+enum HookTest {
+    /// A 2xx, with what it would change (null: nothing).
+    Allowed {
+        #[serde(rename = "filePath")]
+        file_path: Option<String>,
+        metadata: Option<Metadata>,
+        tags: Option<Vec<String>>,
+    },
+    /// A 4xx: the upload would be refused with this status and message.
+    Rejected { status: u16, message: String },
+    /// No usable answer: uploads would get 503 `upload_hook_unavailable`.
+    Unavailable { message: String },
+}
+
 /// `{url, secret}`: the secret is shown in this answer only.
 #[utoipa::path(
     put,
@@ -34,12 +63,8 @@ struct SetHook {
     params(("account" = String, Path, description = "Account ID")),
     request_body = SetHook,
     responses(
-        (status = 200, description = "The hook", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The hook", body = Hook),
+        super::responses::Common
     ),
 )]
 async fn set_hook(
@@ -47,11 +72,13 @@ async fn set_hook(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<SetHook>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Hook>> {
     let (row, secret) = upload_hook::set(&state, &principal, &acc, &body.url).await?;
-    Ok(Json(
-        json!({"url": row.url, "secret": secret, "createdAt": row.created_at}),
-    ))
+    Ok(Json(Hook {
+        url: row.url,
+        secret: Some(secret),
+        created_at: row.created_at,
+    }))
 }
 
 #[utoipa::path(
@@ -61,21 +88,21 @@ async fn set_hook(
     summary = "The upload hook",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "The hook", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "The hook", body = Hook),
+        super::responses::Common
     ),
 )]
 async fn get_hook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Hook>> {
     let row = upload_hook::get(&state, &principal, &acc).await?;
-    Ok(Json(json!({"url": row.url, "createdAt": row.created_at})))
+    Ok(Json(Hook {
+        url: row.url,
+        secret: None,
+        created_at: row.created_at,
+    }))
 }
 
 #[utoipa::path(
@@ -86,11 +113,7 @@ async fn get_hook(
     params(("account" = String, Path, description = "Account ID")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_hook(
@@ -113,32 +136,25 @@ async fn delete_hook(
     summary = "Call the upload hook with a test upload (stowage's own)",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "What the hook answered", body = Object),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "The account has no upload hook", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "What the hook answered", body = HookTest),
+        super::responses::Common,
+        (status = 404, description = "The account has no upload hook", body = super::openapi::ErrorBody)
     ),
 )]
 async fn test_hook(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<HookTest>> {
     Ok(Json(
         match upload_hook::test(&state, &principal, &acc).await? {
-            TestOutcome::Allowed(c) => json!({
-                "outcome": "allowed",
-                "filePath": c.path,
-                "metadata": c.metadata,
-                "tags": c.tags,
-            }),
-            TestOutcome::Rejected { status, message } => {
-                json!({"outcome": "rejected", "status": status, "message": message})
-            }
-            TestOutcome::Unavailable { reason } => {
-                json!({"outcome": "unavailable", "message": reason})
-            }
+            TestOutcome::Allowed(c) => HookTest::Allowed {
+                file_path: c.path,
+                metadata: c.metadata.map(Metadata),
+                tags: c.tags,
+            },
+            TestOutcome::Rejected { status, message } => HookTest::Rejected { status, message },
+            TestOutcome::Unavailable { reason } => HookTest::Unavailable { message: reason },
         },
     ))
 }

@@ -2,6 +2,7 @@
 //! (multipart/form-data, one or more files).
 
 use super::form::{Form, MAX_TEXT_FIELD};
+use super::openapi::{ErrorDetail, UploadResponse};
 use super::{content_length, header_str, upload_response, AppJson, AppPath, AppQuery};
 use crate::auth::Principal;
 use crate::domain::from_url;
@@ -14,8 +15,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -71,14 +73,8 @@ impl UploadQuery {
     params(("account" = String, Path, description = "Account ID"), UploadQuery),
     request_body(content = inline(super::openapi::Binary), content_type = "application/octet-stream"),
     responses(
-        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 409, description = "Conflict", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
-        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+        (status = 200, description = "Uploaded", body = UploadResponse),
+        super::responses::UploadWithConflict
     ),
 )]
 async fn post_binary_upload(
@@ -88,7 +84,7 @@ async fn post_binary_upload(
     AppQuery(q): AppQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<UploadResponse>> {
     let intent = Intent {
         account,
         path: Some(q.path_spec()?),
@@ -113,13 +109,8 @@ async fn post_binary_upload(
     params(("account" = String, Path, description = "Account ID"), UploadQuery),
     request_body(content = Object, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "Uploaded files and errors", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
-        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+        (status = 200, description = "Uploaded files and errors", body = FormUploaded),
+        super::responses::Upload
     ),
 )]
 async fn post_form_data_upload(
@@ -129,7 +120,7 @@ async fn post_form_data_upload(
     AppQuery(q): AppQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<FormUploaded>> {
     let base = Intent {
         account,
         path: Some(q.path_spec()?),
@@ -153,17 +144,47 @@ async fn post_form_data_upload(
             ),
         });
     }
-    Ok(Json(json!({
-        "files": files.iter().map(|(name, row)| {
-            let mut v = upload_response(&state, row);
-            v["formDataFieldName"] = json!(name);
-            v
-        }).collect::<Vec<_>>(),
-        "errors": errors.iter().map(|(name, e)| json!({
-            "formDataFieldName": name,
-            "error": e.body()["error"],
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(FormUploaded {
+        files: files
+            .iter()
+            .map(|(name, row)| FormFile {
+                form_data_field_name: name.clone(),
+                file: upload_response(&state, row),
+            })
+            .collect(),
+        errors: errors
+            .iter()
+            .map(|(name, e)| FormError {
+                form_data_field_name: name.clone(),
+                error: e.body()["error"].clone(),
+            })
+            .collect(),
+    }))
+}
+
+/// The files of a form that were stored, and the ones that were not.
+#[derive(Serialize, ToSchema)]
+struct FormUploaded {
+    files: Vec<FormFile>,
+    errors: Vec<FormError>,
+}
+
+/// A stored file and the form field it came from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FormFile {
+    form_data_field_name: String,
+    #[serde(flatten)]
+    file: UploadResponse,
+}
+
+/// A file part that was not stored, and why (SPEC §8's error).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct FormError {
+    form_data_field_name: String,
+    #[schema(value_type = ErrorDetail)]
+    error: Value,
 }
 
 /// `uploads/url` (SPEC §5.7): Bytescale's UploadFromUrl request.
@@ -188,14 +209,9 @@ struct UrlUpload {
     params(("account" = String, Path, description = "Account ID")),
     request_body = UrlUpload,
     responses(
-        (status = 200, description = "Uploaded", body = super::openapi::UploadResponse),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 413, description = "Too large", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
-        (status = 502, description = "Upstream failed", body = super::openapi::ErrorBody),
-        (status = 503, description = "Unavailable", body = super::openapi::ErrorBody)
+        (status = 200, description = "Uploaded", body = UploadResponse),
+        super::responses::UploadWithConflict,
+        (status = 502, description = "The source failed", body = super::openapi::ErrorBody)
     ),
 )]
 async fn post_url_upload(
@@ -203,7 +219,7 @@ async fn post_url_upload(
     AppPath(account): AppPath<String>,
     principal: Principal,
     AppJson(req): AppJson<UrlUpload>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<UploadResponse>> {
     let intent = Intent {
         account,
         path: Some(paths::parse_path(req.path.as_ref())?),

@@ -9,8 +9,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,27 +21,81 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(test_webhook))
 }
 
-/// A webhook as the API shows it (never with its secret).
-pub fn webhook_json(row: &WebhookRow) -> Value {
-    json!({
-        "webhookId": row.webhook_id,
-        "url": row.url,
-        "events": serde_json::from_str::<Value>(&row.events).unwrap_or_else(|_| json!([])),
-        "description": row.description,
-        "createdAt": row.created_at,
-    })
+/// A webhook as the API shows it: the signing secret only in the answer
+/// to its creation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Webhook {
+    webhook_id: String,
+    url: String,
+    /// The event types it receives (`file.uploaded`, …).
+    events: Vec<String>,
+    description: String,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
-pub fn attempt_json(a: &AttemptRow) -> Value {
-    json!({
-        "eventId": a.event_id,
-        "type": a.event_type,
-        "attempt": a.attempt,
-        "statusCode": a.status_code,
-        "error": a.error,
-        "outcome": a.outcome,
-        "at": a.at,
-    })
+/// An account's webhooks.
+#[derive(Serialize, ToSchema)]
+struct Webhooks {
+    items: Vec<Webhook>,
+}
+
+fn webhook_json(row: &WebhookRow) -> Webhook {
+    Webhook {
+        webhook_id: row.webhook_id.clone(),
+        url: row.url.clone(),
+        events: serde_json::from_str(&row.events).unwrap_or_default(),
+        description: row.description.clone(),
+        created_at: row.created_at,
+        secret: None,
+    }
+}
+
+/// One delivery attempt of an event.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Delivery {
+    event_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    attempt: i64,
+    /// The receiver's answer, when it answered.
+    status_code: Option<i64>,
+    error: Option<String>,
+    outcome: String,
+    /// Milliseconds since the epoch.
+    at: i64,
+}
+
+/// A webhook's recent deliveries.
+#[derive(Serialize, ToSchema)]
+struct Deliveries {
+    items: Vec<Delivery>,
+}
+
+fn attempt_json(a: &AttemptRow) -> Delivery {
+    Delivery {
+        event_id: a.event_id.clone(),
+        event_type: a.event_type.clone(),
+        attempt: a.attempt,
+        status_code: a.status_code,
+        error: a.error.clone(),
+        outcome: a.outcome.clone(),
+        at: a.at,
+    }
+}
+
+/// A test event, queued for delivery.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Queued {
+    event_id: String,
+    /// `webhook.test`.
+    #[serde(rename = "type")]
+    event_type: &'static str,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -61,12 +115,8 @@ struct CreateWebhook {
     params(("account" = String, Path, description = "Account ID")),
     request_body = CreateWebhook,
     responses(
-        (status = 200, description = "The webhook", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 201, description = "The webhook, with its secret (shown once)", body = Webhook),
+        super::responses::Common
     ),
 )]
 async fn create_webhook(
@@ -74,7 +124,7 @@ async fn create_webhook(
     AppPath(acc): AppPath<String>,
     principal: Principal,
     AppJson(body): AppJson<CreateWebhook>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Webhook>)> {
     let new = NewWebhook {
         url: body.url,
         events: body.events,
@@ -82,7 +132,7 @@ async fn create_webhook(
     };
     let (row, secret) = events::create(&state, &principal, &acc, new).await?;
     let mut out = webhook_json(&row);
-    out["secret"] = json!(secret);
+    out.secret = Some(secret);
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -93,22 +143,18 @@ async fn create_webhook(
     summary = "List webhooks",
     params(("account" = String, Path, description = "Account ID")),
     responses(
-        (status = 200, description = "Webhooks", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Webhooks", body = Webhooks),
+        super::responses::Common
     ),
 )]
 async fn list_webhooks(
     State(state): State<AppState>,
     AppPath(acc): AppPath<String>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Webhooks>> {
     let rows = events::list(&state, &principal, &acc).await?;
-    let items: Vec<Value> = rows.iter().map(webhook_json).collect();
-    Ok(Json(json!({ "items": items })))
+    let items = rows.iter().map(webhook_json).collect();
+    Ok(Json(Webhooks { items }))
 }
 
 #[utoipa::path(
@@ -119,11 +165,7 @@ async fn list_webhooks(
     params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        super::responses::Common
     ),
 )]
 async fn delete_webhook(
@@ -142,22 +184,18 @@ async fn delete_webhook(
     summary = "Recent deliveries",
     params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
     responses(
-        (status = 200, description = "Deliveries", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 200, description = "Deliveries", body = Deliveries),
+        super::responses::Common
     ),
 )]
 async fn list_deliveries(
     State(state): State<AppState>,
     AppPath((acc, id)): AppPath<(String, String)>,
     principal: Principal,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Deliveries>> {
     let rows = events::attempts(&state, &principal, &acc, &id).await?;
-    let items: Vec<Value> = rows.iter().map(attempt_json).collect();
-    Ok(Json(json!({ "items": items })))
+    let items = rows.iter().map(attempt_json).collect();
+    Ok(Json(Deliveries { items }))
 }
 
 #[utoipa::path(
@@ -167,22 +205,21 @@ async fn list_deliveries(
     summary = "Send a test event",
     params(("account" = String, Path, description = "Account ID"), ("webhook_id" = String, Path)),
     responses(
-        (status = 200, description = "The delivery", body = Object),
-        (status = 400, description = "The request is not valid", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or bad credentials", body = super::openapi::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not found", body = super::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody)
+        (status = 202, description = "The test event, queued", body = Queued),
+        super::responses::Common
     ),
 )]
 async fn test_webhook(
     State(state): State<AppState>,
     AppPath((acc, id)): AppPath<(String, String)>,
     principal: Principal,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Queued>)> {
     let event_id = events::test(&state, &principal, &acc, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"eventId": event_id, "type": "webhook.test"})),
+        Json(Queued {
+            event_id,
+            event_type: "webhook.test",
+        }),
     ))
 }

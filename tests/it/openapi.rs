@@ -64,13 +64,15 @@ async fn document_is_openapi_31(backend: Backend) {
                 op["tags"].as_array().is_some_and(|t| !t.is_empty()),
                 "{m} {path}"
             );
+            // ImageKit's upload routes answer in ImageKit's shape (SPEC §8).
+            let body = match path.starts_with("/api/v") && path.ends_with("/files/upload") {
+                true => "#/components/schemas/ImageKitError",
+                false => "#/components/schemas/ErrorBody",
+            };
             for (status, resp) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
                     let schema = &resp["content"]["application/json"]["schema"]["$ref"];
-                    assert_eq!(
-                        schema, "#/components/schemas/ErrorBody",
-                        "{m} {path} {status}"
-                    );
+                    assert_eq!(schema, body, "{m} {path} {status}");
                 }
             }
         }
@@ -244,3 +246,185 @@ async fn operations_have_parameters(backend: Backend) {
     assert!(patch.contains(&("Upload-Offset".into(), "header".into(), true)));
 }
 both!(operations_have_parameters);
+
+/// Why `schema` (reached from `at`) is not a described shape: an empty
+/// schema, an object without properties that is not a named free-form
+/// one, an array without items. None when every schema it reaches is typed.
+fn untyped(
+    doc: &Value,
+    schema: &Value,
+    at: &str,
+    named: bool,
+    seen: &mut BTreeSet<String>,
+) -> Option<String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap().to_string();
+        if !seen.insert(name.clone()) {
+            return None;
+        }
+        let target = &doc["components"]["schemas"][&name];
+        if target.is_null() {
+            return Some(format!("{at}: dangling {r}"));
+        }
+        return untyped(doc, target, &format!("{at} > {name}"), true, seen);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(branches) = schema[key].as_array() {
+            return branches
+                .iter()
+                .find_map(|b| untyped(doc, b, &format!("{at}.{key}"), false, seen));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if types.contains(&"array") {
+        return match schema.get("items") {
+            Some(items) => untyped(doc, items, &format!("{at}[]"), false, seen),
+            None => Some(format!("{at}: an array without items")),
+        };
+    }
+    if types.is_empty() || types.contains(&"object") {
+        if let Some(props) = schema["properties"].as_object().filter(|p| !p.is_empty()) {
+            return props
+                .iter()
+                .find_map(|(k, p)| untyped(doc, p, &format!("{at}.{k}"), false, seen));
+        }
+        return match (&schema["additionalProperties"], named) {
+            (Value::Bool(true), true) => None,
+            (extra @ Value::Object(_), _) => {
+                untyped(doc, extra, &format!("{at}{{*}}"), false, seen)
+            }
+            _ if types.is_empty() && schema.get("enum").is_some() => None,
+            _ => Some(format!("{at}: an untyped object {schema}")),
+        };
+    }
+    None
+}
+
+/// Every 2xx JSON answer is a described shape (named types, not `Object`),
+/// so a handler cannot go back to an undocumented `json!{}`.
+async fn json_responses_are_typed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc = document(&app).await;
+    // The check itself catches what it is for.
+    let mut seen = BTreeSet::new();
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"type": "object"}),
+        serde_json::json!({"type": "array"}),
+        serde_json::json!({"type": "object", "additionalProperties": true}),
+        serde_json::json!({"type": "object", "properties": {"a": {"type": "object"}}}),
+    ] {
+        assert!(
+            untyped(&doc, &bad, "probe", false, &mut seen).is_some(),
+            "{bad}"
+        );
+    }
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS {
+            let Some(op) = item.get(*m) else { continue };
+            for (status, resp) in op["responses"].as_object().unwrap() {
+                let schema = &resp["content"]["application/json"]["schema"];
+                if !status.starts_with('2') || schema.is_null() {
+                    continue;
+                }
+                let at = format!("{m} {path} {status}");
+                if let Some(why) = untyped(&doc, schema, &at, false, &mut BTreeSet::new()) {
+                    panic!("{why}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 45, "{checked} JSON responses");
+    // Free-form JSON (a file's metadata) is a named schema that says so.
+    let meta = &doc["components"]["schemas"]["Metadata"];
+    assert_eq!(meta["additionalProperties"], true, "{meta}");
+    let details = &doc["components"]["schemas"]["FileDetails"]["properties"]["metadata"];
+    assert_eq!(
+        details["$ref"], "#/components/schemas/Metadata",
+        "{details}"
+    );
+}
+both!(json_responses_are_typed);
+
+/// The response header fields clients rely on are in the document.
+async fn response_headers_are_documented(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc = document(&app).await;
+    let headers = |p: &str, m: &str, status: &str| -> BTreeSet<String> {
+        let h = &doc["paths"][p][m]["responses"][status]["headers"];
+        h.as_object()
+            .unwrap_or_else(|| panic!("{m} {p} {status}: no headers"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let has = |p: &str, m: &str, status: &str, names: &[&str]| {
+        let got = headers(p, m, status);
+        for n in names {
+            assert!(
+                got.contains(*n),
+                "{m} {p} {status}: {n} missing from {got:?}"
+            );
+        }
+    };
+    let raw = "/{account}/raw/{path}";
+    has(
+        raw,
+        "get",
+        "200",
+        &["ETag", "Last-Modified", "Content-Length", "Accept-Ranges"],
+    );
+    has(raw, "get", "206", &["Content-Range", "ETag"]);
+    has(raw, "get", "304", &["ETag"]);
+    has(
+        raw,
+        "get",
+        "429",
+        &["Retry-After", "RateLimit-Policy", "RateLimit"],
+    );
+    has(
+        "/{account}/{slug}/{path}",
+        "get",
+        "200",
+        &["ETag", "RateLimit"],
+    );
+    let tus = "/v2/accounts/{account}/tus";
+    has(
+        tus,
+        "post",
+        "201",
+        &["Location", "Tus-Resumable", "Upload-Offset"],
+    );
+    has(tus, "post", "503", &["Retry-After"]);
+    has(tus, "options", "204", &["Tus-Version", "Tus-Max-Size"]);
+    let upload = "/v2/accounts/{account}/tus/{id}";
+    has(
+        upload,
+        "head",
+        "200",
+        &["Upload-Offset", "Upload-Length", "Tus-Resumable"],
+    );
+    has(upload, "patch", "204", &["Upload-Offset", "Tus-Resumable"]);
+    let part = "/v2/accounts/{account}/uploads/{upload_id}/parts/{index}/bytes";
+    has(part, "put", "200", &["ETag"]);
+    let binary = "/v2/accounts/{account}/uploads/binary";
+    has(binary, "post", "200", &["RateLimit-Policy", "RateLimit"]);
+    let retry = &doc["paths"][binary]["post"]["responses"]["429"]["headers"]["Retry-After"];
+    assert_eq!(retry["schema"]["type"], "integer", "{retry}");
+    // Every 429 says when to come back.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS {
+            let Some(resp) = item.get(*m).and_then(|op| op["responses"].get("429")) else {
+                continue;
+            };
+            assert!(resp["headers"].get("Retry-After").is_some(), "{m} {path}");
+        }
+    }
+}
+both!(response_headers_are_documented);

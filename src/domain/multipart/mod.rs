@@ -27,14 +27,20 @@ pub const PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Scope string bound into part URL signatures.
 const PART_SCOPE: &str = "upload-part";
 
-#[derive(Debug, Deserialize)]
+/// BeginMultipartUpload's request (SPEC §5.3): the file's size, and where
+/// and what it will be (`path` as in Bytescale's UploadFromUrl). Its schema
+/// in `/openapi.json` is derived from this struct.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BeginRequest {
     pub size: u64,
     pub protocol: Option<String>,
     pub mime: Option<String>,
     pub original_file_name: Option<String>,
+    /// `{folderPath, fileName, …}` or a string.
+    #[schema(value_type = Option<Object>)]
     pub path: Option<Value>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub tags: Option<Vec<String>>,
 }

@@ -1,13 +1,15 @@
 //! `stowage export --account A /folder DEST` (SPEC §13): every file under
 //! the folder (its whole subtree) is written to `DEST/<relative path>`, and
 //! `DEST/manifest.jsonl` lists them (path relative to DEST, size, sha256, versionId,
-//! mime, metadata, tags), one JSON object a line, sorted by path.
+//! mime, metadata, tags), one JSON object a line, sorted by path: the files
+//! are listed page by page in path order and the manifest is written line
+//! by line in that order, so neither is ever held whole.
 //!
 //! A file is written to a hidden `.<name>.stowage-partial` beside its place
 //! and renamed once whole and checked, so an interrupted export never leaves
 //! a short file under the real name.
 
-use super::{counted, hash_stream, stored_sha256, Outcome, Progress, Summary};
+use super::{count, counted, hash_stream, stored_sha256, Outcome, Progress, Summary};
 use crate::auth::Principal;
 use crate::domain::files::{self, RAW_SLUG};
 use crate::domain::folders::{self, ListItem, ListParams};
@@ -15,7 +17,7 @@ use crate::domain::plan;
 use crate::error::{AppError, AppResult};
 use crate::meta::FileRow;
 use crate::state::AppState;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -48,68 +50,95 @@ pub async fn run(state: &AppState, job: &Export, progress: &Progress) -> AppResu
             "Name a directory you may write to (it is created if missing).",
         )
     })?;
-    let rows = list_files(state, &principal, &job.account, &folder).await?;
-    progress.start(rows.len() as u64, rows.iter().map(|r| r.size as u64).sum());
-    let results: Vec<(Outcome, Option<Value>)> = futures::stream::iter(rows)
+    progress.start();
+    let sizes = file_rows(state, &principal, &job.account, &folder).map_ok(|r| r.size as u64);
+    let copies = file_rows(state, &principal, &job.account, &folder)
         .map(|row| {
-            let principal = &principal;
-            let rel = relative(&folder, &row.path);
+            let (principal, folder) = (&principal, &folder);
             async move {
+                let row = row?;
+                let rel = relative(folder, &row.path);
                 let done = one(state, principal, job, &row, &rel, progress).await;
                 progress.file_done();
-                match done {
-                    Ok((copied, sha256)) => {
-                        let line = manifest_line(&row, &rel, &sha256);
-                        let outcome = match copied {
-                            true => Outcome::Copied(row.size as u64),
-                            false => Outcome::Skipped,
-                        };
-                        (outcome, Some(line))
+                Ok(match done {
+                    Ok((true, sha256)) => {
+                        (Outcome::Copied(row.size as u64), Some((row, rel, sha256)))
                     }
+                    Ok((false, sha256)) => (Outcome::Skipped, Some((row, rel, sha256))),
                     Err(why) => (Outcome::Failed(row.path.clone(), why), None),
-                }
+                })
             }
         })
-        .buffer_unordered(job.concurrency.max(1))
-        .collect()
-        .await;
-    let (outcomes, lines): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    write_manifest(&job.dest, lines.into_iter().flatten().collect()).await?;
-    Ok(Summary::of(outcomes))
+        // In listing (path) order, for the manifest.
+        .buffered(job.concurrency.max(1));
+    let (_, summary) = futures::join!(count(sizes, progress), write(&job.dest, copies));
+    summary
 }
 
-/// Every file under `folder` (the whole subtree), page by page.
-async fn list_files(
-    state: &AppState,
-    principal: &Principal,
-    account: &str,
-    folder: &str,
-) -> AppResult<Vec<FileRow>> {
-    let mut rows = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = folders::list(
-            state,
-            principal,
-            account,
-            ListParams {
-                folder: folder.to_string(),
-                cursor,
-                limit: Some(1000),
-                recursive: true,
-                include_files: true,
-            },
-        )
-        .await?;
-        rows.extend(page.items.into_iter().filter_map(|item| match item {
-            ListItem::File(row) => Some(row),
+/// Every file under `folder` (the whole subtree), in path order, a page
+/// at a time.
+fn file_rows<'a>(
+    state: &'a AppState,
+    principal: &'a Principal,
+    account: &'a str,
+    folder: &'a str,
+) -> impl futures::Stream<Item = AppResult<FileRow>> + 'a {
+    futures::stream::try_unfold(Some(None), move |cursor| async move {
+        let Some(cursor) = cursor else {
+            return AppResult::Ok(None);
+        };
+        let params = ListParams {
+            folder: folder.to_string(),
+            cursor,
+            limit: Some(1000),
+            recursive: true,
+            include_files: true,
+        };
+        let page = folders::list(state, principal, account, params).await?;
+        let rows = page.items.into_iter().filter_map(|item| match item {
+            ListItem::File(row) => Some(Ok(row)),
             ListItem::Folder(_) => None,
-        }));
-        if page.complete {
-            return Ok(rows);
+        });
+        let next = (!page.complete).then_some(Some(page.cursor));
+        Ok(Some((
+            futures::stream::iter(rows.collect::<Vec<_>>()),
+            next,
+        )))
+    })
+    .try_flatten()
+}
+
+type Copied = (Outcome, Option<(FileRow, String, String)>);
+
+/// Counts the outcomes and writes the manifest line by line, in the order
+/// they come, replacing any earlier manifest once complete.
+async fn write<S>(dest: &Path, copies: S) -> AppResult<Summary>
+where
+    S: futures::Stream<Item = AppResult<Copied>>,
+{
+    let tmp = dest.join(format!(".{MANIFEST}.stowage-partial"));
+    let failed = |e: std::io::Error| AppError::Internal {
+        cause: format!("cannot write {}: {e}", dest.join(MANIFEST).display()),
+    };
+    let file = tokio::fs::File::create(&tmp).await.map_err(failed)?;
+    let mut out = tokio::io::BufWriter::new(file);
+    let mut copies = std::pin::pin!(copies);
+    let mut summary = Summary::default();
+    while let Some(copied) = copies.next().await {
+        let (outcome, line) = copied?;
+        summary.add(outcome);
+        if let Some((row, rel, sha256)) = line {
+            let mut text = manifest_line(&row, &rel, &sha256).to_string();
+            text.push('\n');
+            out.write_all(text.as_bytes()).await.map_err(failed)?;
         }
-        cursor = Some(page.cursor);
     }
+    out.flush().await.map_err(failed)?;
+    tokio::fs::rename(&tmp, dest.join(MANIFEST))
+        .await
+        .map_err(failed)?;
+    summary.failed.sort();
+    Ok(summary)
 }
 
 /// `path` relative to `folder` (`/a`, `/a/b/c.png` → `b/c.png`).
@@ -139,8 +168,11 @@ async fn one(
     if let Some(sha256) = already_there(&local, row, progress).await {
         return Ok((false, sha256));
     }
+    // The listed version, read past the download cache (which would keep
+    // every exported row: memory growing with the count, up to its capacity).
+    let version = Some(row.version_id.as_str());
     let (served, _) =
-        files::for_download(state, principal, &job.account, &row.path, None, RAW_SLUG)
+        files::for_download(state, principal, &job.account, &row.path, version, RAW_SLUG)
             .await
             .map_err(|e| e.message())?;
     let row = &served.row;
@@ -222,23 +254,5 @@ fn manifest_line(row: &FileRow, rel: &str, sha256: &str) -> Value {
         "metadata": serde_json::from_str::<Value>(&row.metadata).unwrap_or(json!({})),
         "tags": serde_json::from_str::<Value>(&row.tags).unwrap_or(json!([])),
         "versionId": row.version_id,
-    })
-}
-
-/// Writes the manifest whole (sorted by path), replacing any earlier one.
-async fn write_manifest(dest: &Path, mut lines: Vec<Value>) -> AppResult<()> {
-    lines.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    let mut text = String::new();
-    for line in &lines {
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    let tmp = dest.join(format!(".{MANIFEST}.stowage-partial"));
-    let write = async {
-        tokio::fs::write(&tmp, text).await?;
-        tokio::fs::rename(&tmp, dest.join(MANIFEST)).await
-    };
-    write.await.map_err(|e| AppError::Internal {
-        cause: format!("cannot write {}: {e}", dest.join(MANIFEST).display()),
     })
 }

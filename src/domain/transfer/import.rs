@@ -5,14 +5,14 @@
 //! file is started; each file is committed whole or not at all, so a run
 //! stopped (or killed) anywhere resumes by running it again.
 
-use super::{counted, hash_stream, join, stored_sha256, Outcome, Progress, Summary};
+use super::{count, counted, hash_stream, join, stored_sha256, Outcome, Progress, Summary};
 use crate::auth::Principal;
 use crate::blobs::source::{Entry, Source};
 use crate::domain::plan::{self, Intent, Uploader};
 use crate::domain::{folders, paths};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 /// What to import, and where.
 pub struct Import {
@@ -34,22 +34,28 @@ pub async fn run(
 ) -> AppResult<Summary> {
     plan::load_account(state, &job.account).await?;
     let to = folders::normalize(&job.to)?;
-    let entries = source.list().await.map_err(|cause| {
-        AppError::invalid_request(
+    let mut listing = std::pin::pin!(source.entries().peekable());
+    // A source that cannot be listed at all fails the run as before.
+    if let Some(Err(cause)) = listing.as_mut().peek().await {
+        return Err(AppError::invalid_request(
             format!("Cannot read {}: {cause}", source.describe()),
             "Name an existing directory, file:// URL or object store prefix.",
-        )
-    })?;
-    progress.start(entries.len() as u64, entries.iter().map(|e| e.size).sum());
+        ));
+    }
+    progress.start();
     let principal = Principal::operator(&job.account);
-    let outcomes: Vec<Outcome> = futures::stream::iter(entries)
+    let copies = listing
         .map(|entry| {
-            let path = join(&to, &entry.path);
-            let (principal, job) = (principal.clone(), &job);
+            let (principal, to) = (principal.clone(), &to);
             async move {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(why) => return Outcome::Failed(source.describe(), why),
+                };
                 if progress.stopping() {
                     return Outcome::NotStarted;
                 }
+                let path = join(to, &entry.path);
                 let outcome =
                     match one(state, source, (job, principal), &entry, &path, progress).await {
                         Ok(true) => Outcome::Copied(entry.size),
@@ -60,10 +66,10 @@ pub async fn run(
                 outcome
             }
         })
-        .buffer_unordered(job.concurrency.max(1))
-        .collect()
-        .await;
-    Ok(Summary::of(outcomes))
+        .buffer_unordered(job.concurrency.max(1));
+    let sizes = source.entries().map_ok(|e| e.size);
+    let ((), summary) = futures::join!(count(sizes, progress), Summary::of(copies));
+    Ok(summary)
 }
 
 /// Copies one file unless the account already holds it; true when copied.

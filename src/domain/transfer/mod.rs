@@ -2,7 +2,9 @@
 //! store prefix into an account through the one upload plan ([`import`]);
 //! `stowage export` copies a folder out to a directory with a
 //! `manifest.jsonl` ([`export`]). Both copy `concurrency` files at a time,
-//! each streamed (memory stays bounded whatever the sizes), skip a file the
+//! each streamed, while the listing is read as it goes (a bounded channel
+//! or page by page), so memory stays flat whatever the sizes and however
+//! many files (docs/performance.md: a million files). They skip a file the
 //! destination already holds with the same size and SHA-256 (so a run cut
 //! short resumes where it stopped), count what they do in a [`Progress`] the
 //! command line displays, and end with a [`Summary`].
@@ -28,18 +30,33 @@ pub struct Progress {
     pub files_done: AtomicU64,
     /// Bytes read: copied, or hashed to decide a skip.
     pub bytes_done: AtomicU64,
-    /// Set once the file list is known (totals are final).
+    /// Set once the transfer has begun (the totals grow while listing).
     pub started: std::sync::atomic::AtomicBool,
+    /// Set once the whole source is listed (the totals are final).
+    pub listed: std::sync::atomic::AtomicBool,
     /// Set on an interruption (Ctrl-C): no new file is started; the ones in
     /// progress finish (or fail) as usual.
     pub stop: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
-    fn start(&self, files: u64, bytes: u64) {
-        self.total_files.store(files, Ordering::Relaxed);
-        self.total_bytes.store(bytes, Ordering::Relaxed);
+    fn start(&self) {
         self.started.store(true, Ordering::Release);
+    }
+
+    /// One more file found by the listing.
+    fn found(&self, bytes: u64) {
+        self.total_files.fetch_add(1, Ordering::Relaxed);
+        self.total_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn listing_done(&self) {
+        self.listed.store(true, Ordering::Release);
+    }
+
+    /// Whether the totals are final.
+    pub fn is_listed(&self) -> bool {
+        self.listed.load(Ordering::Acquire)
     }
 
     fn add_bytes(&self, n: u64) {
@@ -104,14 +121,31 @@ impl Summary {
         }
     }
 
-    fn of(outcomes: Vec<Outcome>) -> Summary {
-        let mut summary = Summary::default();
-        for outcome in outcomes {
-            summary.add(outcome);
-        }
+    /// Counts the outcomes as they come (none is kept but failures).
+    async fn of<S: Stream<Item = Outcome>>(outcomes: S) -> Summary {
+        let mut summary = outcomes
+            .fold(Summary::default(), |mut summary, outcome| async move {
+                summary.add(outcome);
+                summary
+            })
+            .await;
         summary.failed.sort();
         summary
     }
+}
+
+/// Counts a second listing of the same files into the totals of
+/// `progress` (files, bytes), so the display has an ETA while the copies
+/// read theirs: neither listing is ever held whole.
+async fn count<S, E>(listing: S, progress: &Progress)
+where
+    S: Stream<Item = Result<u64, E>>,
+{
+    let mut listing = std::pin::pin!(listing);
+    while let Some(Ok(size)) = listing.next().await {
+        progress.found(size);
+    }
+    progress.listing_done();
 }
 
 /// `body` with every chunk counted in `progress` and hashed into `hasher`.
