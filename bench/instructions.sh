@@ -9,16 +9,19 @@
 #   key      GET /{acc}/raw/priv/same.bin with Authorization: Bearer <secret key>
 #   jwt      the same with an ES256 JWT granting read on /priv/* (bench/helpers.py)
 #   cookie   the same JWT as the session cookie access-token-{acc}
+#   raw1k    GET /{acc}/raw/b/1k.bin         (public, 1 KiB)
+# CASES=raw1k,key runs only those; ANON=N starts the server with
+# STOWAGE_RATE_ANONYMOUS=N (bench/ratelimit-instructions.sh: off against on);
+# BIN=path measures that binary instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
 for t in valgrind openssl curl python3; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 2; }; done
-cargo build --release -q
-BIN=$PWD/target/release/stowage
+if [ -z "${BIN:-}" ]; then cargo build --release -q; BIN=$PWD/target/release/stowage; fi
 TMP=$(mktemp -d /tmp/stowage-instr.XXXXXX)
 PORT=${PORT:-18295}
 mkdir -p "$TMP/st"
-( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec valgrind --tool=callgrind ${KEEP:+--compress-strings=no --compress-pos=no} \
+( cd "$TMP/st" && STOWAGE_RATE_UPLOADS=0 STOWAGE_RATE_TRANSFORMS=0 STOWAGE_RATE_ANONYMOUS=${ANON:-0} STOWAGE_LISTEN=127.0.0.1:$PORT RUST_LOG=warn exec valgrind --tool=callgrind ${KEEP:+--compress-strings=no --compress-pos=no} \
     --callgrind-out-file="$TMP/cg.%p" "$BIN" serve >out.log 2>err.log ) &
 VG=$!
 cleanup() { kill $VG 2>/dev/null || true; wait $VG 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"; }
@@ -26,9 +29,10 @@ trap cleanup EXIT
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/ec.pem" 2>/dev/null
 openssl ec -in "$TMP/ec.pem" -pubout -out "$TMP/ec.pub" 2>/dev/null
-python3 - "$PORT" "$TMP" "$N" "$PWD/bench" <<'PY'
+python3 - "$PORT" "$TMP" "$N" "$PWD/bench" "${CASES:-raw,cached,key,jwt,cookie,raw1k}" <<'PY'
 import http.client, json, os, re, struct, subprocess, sys, zlib
 port, tmp, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+wanted = sys.argv[5].split(",")
 sys.path.insert(0, sys.argv[4])
 import helpers
 out = open(f"{tmp}/st/out.log").read()
@@ -61,6 +65,7 @@ cached = f"/{acc}/image/b/p.png?w=400&f=webp&q=80"
 size = len(req("GET", cached))
 upload("/b/same.bin", os.urandom(size), "application/octet-stream")
 upload("/priv/same.bin", os.urandom(size), "application/octet-stream")
+upload("/b/1k.bin", os.urandom(1024), "application/octet-stream")
 c.request("PUT", f"/v2/accounts/{acc}/folders", json.dumps({"folderPath": "/priv",
           "folderSettings": {"publicPermissions": {"set": True, "value": []}}}),
           {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
@@ -74,9 +79,10 @@ cases = [
     ("key", priv, {"Authorization": f"Bearer {key}"}),
     ("jwt", priv, {"Authorization": f"Bearer {token}"}),
     ("cookie", priv, {"Cookie": f"access-token-{acc}={token}"}),
+    ("raw1k", f"/{acc}/raw/b/1k.bin", {}),
 ]
 pid = None
-for name, path, headers in cases:
+for name, path, headers in (c for c in cases if c[0] in wanted):
     for _ in range(200):
         req("GET", path, headers=headers)
     subprocess.run(["callgrind_control", "--zero"], capture_output=True, check=True)
@@ -88,5 +94,6 @@ for name, path, headers in cases:
     text = open(f"{tmp}/{files[-1]}").read()
     m = re.search(r"^summary:\s+(\d+)", text, re.M) or re.search(r"^totals:\s+(\d+)", text, re.M)
     total = int(m.group(1))
-    print(f"{name:7s} {size} B: {total / n:9.0f} instructions/request ({n} requests)")
+    length = 1024 if name == "raw1k" else size
+    print(f"{name:7s} {length} B: {total / n:9.0f} instructions/request ({n} requests)")
 PY

@@ -18,31 +18,40 @@ use crate::error::{AppError, RateLimited};
 use axum::http::{HeaderMap, HeaderValue};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::IpNet;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type Keyed =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+/// Buckets by key, hashed with foldhash (seeded per map) instead of SipHash.
+type Keyed<K> = RateLimiter<
+    K,
+    DashMapStateStore<K, foldhash::fast::RandomState>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
-/// One policy: its name, its figure per window, and its buckets by key.
-pub struct Limiter {
+/// One policy: its name, its figure per window, its `RateLimit-Policy`
+/// field (made once), and its buckets by key: a principal's owner
+/// (`String`), or for the anonymous policy the client's address.
+pub struct Limiter<K: Hash + Eq + Clone = String> {
     policy: &'static str,
     quota: u32,
     window: u64,
-    buckets: Keyed,
+    policy_value: HeaderValue,
+    buckets: Keyed<K>,
 }
 
 /// What a check decided, for the response's header fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     pub policy: &'static str,
-    pub quota: u32,
-    pub window: u64,
+    /// `RateLimit-Policy` of the limiter (shared, not formatted per note).
+    pub policy_value: HeaderValue,
     /// Requests left now.
     pub remaining: u32,
     /// Seconds until the bucket is full again (or, refused, until the next
@@ -50,42 +59,54 @@ pub struct Note {
     pub reset: u64,
 }
 
-impl Limiter {
+impl<K: Hash + Eq + Clone> Limiter<K> {
     /// `quota` requests per `window` seconds, burst `quota`; None when 0.
-    pub fn new(policy: &'static str, quota: u32, window: u64) -> Option<Limiter> {
+    pub fn new(policy: &'static str, quota: u32, window: u64) -> Option<Limiter<K>> {
         let n = NonZeroU32::new(quota)?;
         let per = Duration::from_secs(window) / quota;
         let q = Quota::with_period(per.max(Duration::from_nanos(1)))?.allow_burst(n);
+        let policy_value =
+            HeaderValue::from_str(&format!("\"{policy}\";q={quota};w={window}")).expect("ASCII");
         Some(Limiter {
             policy,
             quota,
             window,
-            buckets: RateLimiter::keyed(q).with_middleware::<StateInformationMiddleware>(),
+            policy_value,
+            buckets: RateLimiter::dashmap_with_hasher(q, foldhash::fast::RandomState::default())
+                .with_middleware::<StateInformationMiddleware>(),
         })
     }
 
     /// Takes one token of `key`'s bucket: records the note in the request's
     /// slot, and refuses with 429 `rate_limited` when the bucket is empty.
-    pub fn check(&self, key: &str) -> Result<(), AppError> {
-        let per_token = self.window as f64 / f64::from(self.quota);
-        match self.buckets.check_key(&key.to_string()) {
+    pub fn check(&self, key: &K) -> Result<(), AppError> {
+        let (note, outcome) = self.take(key);
+        record(note);
+        outcome
+    }
+
+    /// Takes one token of `key`'s bucket; the note and the outcome of
+    /// [`Limiter::check`], the note not recorded (the edge holds it itself).
+    pub fn take(&self, key: &K) -> (Note, Result<(), AppError>) {
+        match self.buckets.check_key(key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
-                let used = f64::from(self.quota.saturating_sub(remaining));
-                record(self.note(remaining, (used * per_token).ceil() as u64));
-                Ok(())
+                let used = u64::from(self.quota.saturating_sub(remaining));
+                // ceil(used × window / quota), in integers.
+                let reset = (used * self.window).div_ceil(u64::from(self.quota));
+                (self.note(remaining, reset), Ok(()))
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.buckets.clock().now());
                 let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let retry_after = retry_after.max(1);
-                record(self.note(0, retry_after));
-                Err(AppError::RateLimited(RateLimited {
+                let refused = AppError::RateLimited(RateLimited {
                     policy: self.policy,
                     quota: self.quota,
                     window: self.window,
                     retry_after,
-                }))
+                });
+                (self.note(0, retry_after), Err(refused))
             }
         }
     }
@@ -93,8 +114,7 @@ impl Limiter {
     fn note(&self, remaining: u32, reset: u64) -> Note {
         Note {
             policy: self.policy,
-            quota: self.quota,
-            window: self.window,
+            policy_value: self.policy_value.clone(),
             remaining,
             reset,
         }
@@ -121,7 +141,8 @@ impl Limiter {
 pub struct RateLimits {
     pub uploads: Option<Limiter>,
     pub transforms: Option<Limiter>,
-    pub anonymous: Option<Limiter>,
+    /// Keyed by the client's address itself (no text made per request).
+    pub anonymous: Option<Limiter<IpAddr>>,
     pub trusted_proxies: Vec<IpNet>,
 }
 
@@ -137,10 +158,10 @@ impl RateLimits {
 
     /// Forgets idle buckets (run by the sweeper).
     pub fn retain_recent(&self) {
-        for l in [&self.uploads, &self.transforms, &self.anonymous]
-            .into_iter()
-            .flatten()
-        {
+        for l in [&self.uploads, &self.transforms].into_iter().flatten() {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.anonymous {
             l.retain_recent();
         }
     }
@@ -200,21 +221,23 @@ tokio::task_local! {
     static SLOT: Arc<Slot>;
 }
 
-/// Runs `f` (one request, from client `client`) with a fresh slot; returns
-/// its output and the note recorded. A combinator, not an `async fn`: an
-/// `async fn` would keep `f` twice in its state (its argument, then the
-/// scope's copy), and every request's future passes through here.
+/// Runs `f` (one request, from client `client`) with a fresh slot holding
+/// `note` (what the edge's own check decided, if anything); returns its
+/// output and the note kept. A combinator, not an `async fn`: an `async fn`
+/// would keep `f` twice in its state (its argument, then the scope's copy),
+/// and every request's future passes through here.
 pub fn scope<F: std::future::Future>(
     client: Option<IpAddr>,
+    note: Option<Note>,
     f: F,
 ) -> impl std::future::Future<Output = (F::Output, Option<Note>)> {
     use futures::FutureExt;
     let slot = Arc::new(Slot {
         client,
-        note: Mutex::new(None),
+        note: Mutex::new(note),
     });
     SLOT.scope(slot.clone(), f).map(move |out| {
-        let note = slot.note.lock().map(|n| n.clone()).unwrap_or(None);
+        let note = slot.note.lock().map(|mut n| n.take()).unwrap_or(None);
         (out, note)
     })
 }
@@ -245,14 +268,26 @@ fn record(note: Note) {
     });
 }
 
-/// The `RateLimit-Policy` and `RateLimit` header fields of a note.
+/// The `RateLimit-Policy` and `RateLimit` header fields of a note: the
+/// first is the limiter's own, the second is written into a buffer on the
+/// stack (one allocation, the header value's).
 pub fn header_values(note: &Note) -> (HeaderValue, HeaderValue) {
-    let policy = format!("\"{}\";q={};w={}", note.policy, note.quota, note.window);
-    let state = format!("\"{}\";r={};t={}", note.policy, note.remaining, note.reset);
-    (
-        HeaderValue::from_str(&policy).expect("ASCII"),
-        HeaderValue::from_str(&state).expect("ASCII"),
-    )
+    let mut buf = [0u8; 96];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        let end = (len + bytes.len()).min(buf.len());
+        buf[len..end].copy_from_slice(&bytes[..end - len]);
+        len = end;
+    };
+    let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+    put(b"\"");
+    put(note.policy.as_bytes());
+    put(b"\";r=");
+    put(r.format(note.remaining).as_bytes());
+    put(b";t=");
+    put(t.format(note.reset).as_bytes());
+    let state = HeaderValue::from_bytes(&buf[..len]).expect("ASCII");
+    (note.policy_value.clone(), state)
 }
 
 #[cfg(test)]
@@ -261,28 +296,37 @@ mod tests {
 
     #[tokio::test]
     async fn a_bucket_bursts_then_refuses_per_key() {
-        let l = Limiter::new("uploads", 3, 60).unwrap();
-        let ((), note) = scope(None, async {
+        let l: Limiter = Limiter::new("uploads", 3, 60).unwrap();
+        let key = |k: &str| k.to_string();
+        let ((), note) = scope(None, None, async {
             for _ in 0..3 {
-                l.check("a").unwrap();
+                l.check(&key("a")).unwrap();
             }
         })
         .await;
         assert_eq!(note.unwrap().remaining, 0);
-        let (refused, note) = scope(None, async { l.check("a") }).await;
+        let (refused, note) = scope(None, None, async { l.check(&key("a")) }).await;
         match refused {
             Err(AppError::RateLimited(r)) => assert!((1..=20).contains(&r.retry_after)),
             other => panic!("{other:?}"),
         }
         assert_eq!(note.unwrap().remaining, 0);
-        let (ok, note) = scope(None, async { l.check("b") }).await;
+        let (ok, note) = scope(None, None, async { l.check(&key("b")) }).await;
         assert!(ok.is_ok());
         let note = note.unwrap();
         assert_eq!((note.remaining, note.reset), (2, 20));
         let (p, s) = header_values(&note);
         assert_eq!(p, "\"uploads\";q=3;w=60");
         assert_eq!(s, "\"uploads\";r=2;t=20");
-        assert!(Limiter::new("x", 0, 60).is_none());
+        assert!(Limiter::<String>::new("x", 0, 60).is_none());
+        // The anonymous policy, keyed by address: a note taken is not recorded.
+        let anon: Limiter<IpAddr> = Limiter::new("anonymous", 1_000_000, 1).unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let ((note, ok), kept) = scope(None, None, async { anon.take(&ip) }).await;
+        assert!(ok.is_ok() && kept.is_none());
+        let (p, s) = header_values(&note);
+        assert_eq!(p, "\"anonymous\";q=1000000;w=1");
+        assert_eq!(s, "\"anonymous\";r=999999;t=1");
     }
 
     #[test]

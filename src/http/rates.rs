@@ -21,17 +21,18 @@ pub fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
     Some(state.rates.client_ip(peer, req.headers()))
 }
 
-/// 429 for a request without credentials past `STOWAGE_RATE_ANONYMOUS` from
-/// its client address. Credentials are looked for where SPEC §2 carries
-/// them (a credential that fails is 401 anyway); a cookie alone does not
-/// count, as a browser sends it unasked.
+/// The `anonymous` limit (SPEC §12) for a request without credentials from
+/// `client`: None when it does not apply, else the note of the check and,
+/// past the limit, the 429 `rate_limited` refusal. Credentials are looked
+/// for where SPEC §2 carries them (a credential that fails is 401 anyway);
+/// a cookie alone does not count, as a browser sends it unasked.
 pub fn check_anonymous(
     state: &AppState,
     req: &Request,
     client: Option<IpAddr>,
-) -> Result<(), AppError> {
+) -> Option<(Note, Result<(), AppError>)> {
     let (Some(limit), Some(ip)) = (&state.rates.anonymous, client) else {
-        return Ok(());
+        return None;
     };
     let h = req.headers();
     let query = req.uri().query().unwrap_or("");
@@ -41,9 +42,9 @@ pub fn check_anonymous(
             .split('&')
             .any(|p| p.starts_with("sig=") || p.starts_with("apiKey="));
     if credentialed {
-        return Ok(());
+        return None;
     }
-    limit.check(&format!("ip:{ip}"))
+    Some(limit.take(&ip))
 }
 
 /// Writes the header fields of the limit the request met, if any.
@@ -56,14 +57,19 @@ pub fn add_headers(resp: &mut Response, note: Option<Note>) {
     }
 }
 
-/// Runs the request `f` in a rate-limit slot for `client`, and adds the
-/// header fields of what it met.
-pub fn limited<F>(client: Option<IpAddr>, f: F) -> impl std::future::Future<Output = Response>
+/// Runs the request `f` in a rate-limit slot for `client` that holds
+/// `note` (the anonymous check's), and adds the header fields of the limit
+/// it met.
+pub fn limited<F>(
+    client: Option<IpAddr>,
+    note: Option<Note>,
+    f: F,
+) -> impl std::future::Future<Output = Response>
 where
     F: std::future::Future<Output = Response>,
 {
     use futures::FutureExt;
-    ratelimit::scope(client, f).map(|(mut resp, note)| {
+    ratelimit::scope(client, note, f).map(|(mut resp, note)| {
         add_headers(&mut resp, note);
         resp
     })

@@ -94,12 +94,20 @@ const UPSERT: &str =
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET files = excluded.files, \
      versions = excluded.versions, bytes = excluded.bytes, stored_bytes = excluded.stored_bytes";
 
-/// Adds `$2`…`$5` to the row of `$1` unless that takes `files` past `$6` or
-/// `bytes` past `$7` (NULL: no quota); a quota only stops what grows.
+/// Adds `$2`…`$5` to the row of `$1` unless that takes `files` past the
+/// account's quota or `bytes` past its own (a quota only stops what grows):
+/// the account's `max_files`/`max_storage_bytes`, else for a sandbox account
+/// `$6`/`$7`, else none. The quotas are read in the same statement (one
+/// statement per commit instead of two; PostgreSQL evaluates the account's
+/// subqueries once, and re-checks the sums on the latest row after waiting
+/// for its lock).
 const CHARGE: &str = "UPDATE account_usage SET files = files + $2, versions = versions + $3, \
      bytes = bytes + $4, stored_bytes = stored_bytes + $5 WHERE account_id = $1 \
-     AND ($2 <= 0 OR $6 IS NULL OR files + $2 <= $6) \
-     AND ($4 <= 0 OR $7 IS NULL OR bytes + $4 <= $7) RETURNING files";
+     AND ($2 <= 0 OR files + $2 <= COALESCE((SELECT COALESCE(a.max_files, \
+       CASE WHEN a.sandbox THEN $6 END) FROM accounts a WHERE a.id = $1), files + $2)) \
+     AND ($4 <= 0 OR bytes + $4 <= COALESCE((SELECT COALESCE(a.max_storage_bytes, \
+       CASE WHEN a.sandbox THEN $7 END) FROM accounts a WHERE a.id = $1), bytes + $4)) \
+     RETURNING files";
 
 /// Subtracts `$2` from the stored bytes of account `$1` (blobs dropped).
 pub(super) const UNSTORE: &str =
@@ -217,25 +225,26 @@ where
     for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
     for<'r> UsageRow: sqlx::FromRow<'r, DB::Row>,
 {
-    let account: Option<(bool, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT sandbox, max_files, max_storage_bytes FROM accounts WHERE id = $1")
-            .bind(account_id.to_string())
-            .fetch_optional(&mut **tx)
-            .await?;
-    let (max_files, max_bytes) = account.map_or((None, None), |(s, f, b)| quotas(s, f, b));
     let done: Option<(i64,)> = sqlx::query_as(CHARGE)
         .bind(account_id.to_string())
         .bind(d.files)
         .bind(d.versions)
         .bind(d.bytes)
         .bind(d.stored)
-        .bind(max_files)
-        .bind(max_bytes)
+        .bind(SANDBOX_MAX_FILES)
+        .bind(SANDBOX_MAX_STORAGE_BYTES)
         .fetch_optional(&mut **tx)
         .await?;
     if done.is_some() {
         return Ok(());
     }
+    // Refused, or no row: which quota, or a recount.
+    let account: Option<(bool, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT sandbox, max_files, max_storage_bytes FROM accounts WHERE id = $1")
+            .bind(account_id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (max_files, max_bytes) = account.map_or((None, None), |(s, f, b)| quotas(s, f, b));
     let row: Option<UsageRow> = sqlx::query_as(
         "SELECT files, versions, bytes, stored_bytes FROM account_usage WHERE account_id = $1",
     )

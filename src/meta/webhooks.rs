@@ -95,19 +95,20 @@ pub trait WebhookStore: Send + Sync {
         data: &str,
         now: i64,
     ) -> AppResult<String>;
-    /// Pending deliveries due at `now` that no node holds, oldest first.
-    async fn due_deliveries(&self, now: i64, limit: i64) -> AppResult<Vec<DueDelivery>>;
-    /// Takes the delivery for `owner` until `until`, if it is still due and
-    /// no other node holds it.
-    async fn lease_delivery(
+    /// Leases up to `limit` deliveries due at `now` that no node holds,
+    /// oldest first, for `owner` (one claim's own token) until `until`, and
+    /// returns what sending them needs: one conditional UPDATE for the whole
+    /// batch (PostgreSQL skips rows another node is claiming) and one SELECT.
+    async fn claim_deliveries(
         &self,
-        delivery_id: &str,
         owner: &str,
         now: i64,
         until: i64,
-    ) -> AppResult<bool>;
-    /// Records an attempt and releases the lease (if `owner` still holds it).
-    async fn record_attempt(&self, result: &AttemptResult) -> AppResult<bool>;
+        limit: i64,
+    ) -> AppResult<Vec<DueDelivery>>;
+    /// Records attempts and releases their leases, in one transaction;
+    /// returns, in order, whether each one's owner still held its lease.
+    async fn record_attempts(&self, results: &[AttemptResult]) -> AppResult<Vec<bool>>;
     /// The latest attempts of a webhook, newest first.
     async fn list_attempts(
         &self,
@@ -232,13 +233,14 @@ macro_rules! created_event {
     ($tx:expr, $f:expr) => {{
         let f: &$crate::meta::FileRow = $f;
         let hooks = webhooks_for!($tx, &f.account_id, "file.created");
-        let data = $crate::meta::webhooks::file_data(f);
+        // The data is made inside insert_event!, only when a webhook wants it
+        // (17k instructions per upload without one, docs/performance.md).
         insert_event!(
             $tx,
             &hooks,
             &f.account_id,
             "file.created",
-            data,
+            $crate::meta::webhooks::file_data(f),
             f.created_at
         )
         .is_some()
@@ -351,18 +353,28 @@ macro_rules! cleared_events {
     }};
 }
 
-/// Selects what sending a delivery needs (`$1`: now).
-const DUE: &str = "SELECT d.delivery_id, d.webhook_id, d.event_id, d.attempts, \
+/// Leases (`$1` owner, `$2` now, `$3` until) the `$4` oldest due deliveries
+/// no node holds; `$lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED`.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE deliveries SET lease_owner = $1, lease_until = $3 WHERE delivery_id IN \
+             (SELECT delivery_id FROM deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+             ORDER BY next_attempt_at, delivery_id LIMIT $4",
+            $lock,
+            ") AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2)"
+        )
+    };
+}
+
+/// What sending the deliveries claimed by `$1` needs (`$2`: now).
+const CLAIMED: &str = "SELECT d.delivery_id, d.webhook_id, d.event_id, d.attempts, \
      e.type AS event_type, e.data, e.created_at AS event_created_at, e.account_id, w.url, \
      w.secret_enc FROM deliveries d JOIN events e ON e.event_id = d.event_id \
      JOIN webhooks w ON w.webhook_id = d.webhook_id \
-     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-     AND (d.lease_until IS NULL OR d.lease_until < $1) \
-     ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2";
-
-const LEASE: &str = "UPDATE deliveries SET lease_owner = $2, lease_until = $4 \
-     WHERE delivery_id = $1 AND status = 'pending' AND next_attempt_at <= $3 \
-     AND (lease_until IS NULL OR lease_until < $3)";
+     WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND d.lease_owner = $1 \
+     ORDER BY d.next_attempt_at, d.delivery_id";
 
 const FINISH: &str = "UPDATE deliveries SET attempts = attempts + 1, status = $3, \
      next_attempt_at = $4, last_status = $5, last_error = $6, lease_owner = NULL, \
@@ -373,8 +385,46 @@ const INSERT_ATTEMPT: &str = "INSERT INTO delivery_attempts (delivery_id, attemp
      event_id, type, status_code, error, outcome, at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
+/// In transaction `$tx`: attempt `$r` of a leased delivery and its lease
+/// released; false (nothing written) if its owner no longer held it.
+macro_rules! record_one {
+    ($tx:expr, $r:expr) => {{
+        let r: &$crate::meta::AttemptResult = $r;
+        let status = match r.outcome {
+            "retrying" => "pending",
+            other => other,
+        };
+        let d = &r.delivery;
+        let attempt: Option<(i64,)> = sqlx::query_as($crate::meta::webhooks::FINISH)
+            .bind(&d.delivery_id)
+            .bind(&r.owner)
+            .bind(status)
+            .bind(r.next_attempt_at)
+            .bind(r.status_code)
+            .bind(&r.error)
+            .bind(r.at)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if let Some((attempt,)) = attempt {
+            sqlx::query($crate::meta::webhooks::INSERT_ATTEMPT)
+                .bind(&d.delivery_id)
+                .bind(attempt)
+                .bind(&d.webhook_id)
+                .bind(&d.event_id)
+                .bind(&d.event_type)
+                .bind(r.status_code)
+                .bind(&r.error)
+                .bind(r.outcome)
+                .bind(r.at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        attempt.is_some()
+    }};
+}
+
 macro_rules! impl_webhooks {
-    ($ty:ty) => {
+    ($ty:ty, $lock:literal) => {
         #[async_trait::async_trait]
         impl $crate::meta::WebhookStore for $ty {
             async fn insert_webhook(
@@ -451,73 +501,41 @@ macro_rules! impl_webhooks {
                 Ok(id.unwrap_or_default())
             }
 
-            async fn due_deliveries(
+            async fn claim_deliveries(
                 &self,
+                owner: &str,
                 now: i64,
+                until: i64,
                 limit: i64,
             ) -> $crate::error::AppResult<Vec<$crate::meta::DueDelivery>> {
-                Ok(sqlx::query_as($crate::meta::webhooks::DUE)
+                let claimed = sqlx::query(claim_sql!($lock))
+                    .bind(owner)
                     .bind(now)
+                    .bind(until)
                     .bind(limit)
+                    .execute(&self.pool)
+                    .await?;
+                if claimed.rows_affected() == 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(sqlx::query_as($crate::meta::webhooks::CLAIMED)
+                    .bind(owner)
+                    .bind(now)
                     .fetch_all(&self.pool)
                     .await?)
             }
 
-            async fn lease_delivery(
+            async fn record_attempts(
                 &self,
-                delivery_id: &str,
-                owner: &str,
-                now: i64,
-                until: i64,
-            ) -> $crate::error::AppResult<bool> {
-                let done = sqlx::query($crate::meta::webhooks::LEASE)
-                    .bind(delivery_id)
-                    .bind(owner)
-                    .bind(now)
-                    .bind(until)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn record_attempt(
-                &self,
-                r: &$crate::meta::AttemptResult,
-            ) -> $crate::error::AppResult<bool> {
-                let status = match r.outcome {
-                    "retrying" => "pending",
-                    other => other,
-                };
-                let d = &r.delivery;
+                results: &[$crate::meta::AttemptResult],
+            ) -> $crate::error::AppResult<Vec<bool>> {
+                let mut held = Vec::with_capacity(results.len());
                 let mut tx = self.pool.begin().await?;
-                let attempt: Option<(i64,)> = sqlx::query_as($crate::meta::webhooks::FINISH)
-                    .bind(&d.delivery_id)
-                    .bind(&r.owner)
-                    .bind(status)
-                    .bind(r.next_attempt_at)
-                    .bind(r.status_code)
-                    .bind(&r.error)
-                    .bind(r.at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((attempt,)) = attempt else {
-                    tx.rollback().await?;
-                    return Ok(false);
-                };
-                sqlx::query($crate::meta::webhooks::INSERT_ATTEMPT)
-                    .bind(&d.delivery_id)
-                    .bind(attempt)
-                    .bind(&d.webhook_id)
-                    .bind(&d.event_id)
-                    .bind(&d.event_type)
-                    .bind(r.status_code)
-                    .bind(&r.error)
-                    .bind(r.outcome)
-                    .bind(r.at)
-                    .execute(&mut *tx)
-                    .await?;
+                for r in results {
+                    held.push(record_one!(tx, r));
+                }
                 tx.commit().await?;
-                Ok(true)
+                Ok(held)
             }
 
             async fn list_attempts(
@@ -573,5 +591,5 @@ macro_rules! impl_webhooks {
     };
 }
 
-impl_webhooks!(super::PgMeta);
-impl_webhooks!(super::SqliteMeta);
+impl_webhooks!(super::PgMeta, " FOR UPDATE SKIP LOCKED");
+impl_webhooks!(super::SqliteMeta, "");

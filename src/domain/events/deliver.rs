@@ -1,9 +1,11 @@
 //! The delivery worker (SPEC §11): every node runs one. It polls for due
 //! deliveries (and wakes at once when this node commits an event), leases
-//! each before sending it so that one node makes each attempt, signs it as
+//! them in one claim per batch before sending them so that one node makes
+//! each attempt, signs each as
 //! Standard Webhooks 1.0 says, and records what came of it: delivered (a 2xx
 //! within [`TIMEOUT`]), retried after `STOWAGE_WEBHOOK_RETRY_BASE` × 6ⁿ
-//! seconds, or failed after [`RETRIES`] retries. Finished deliveries are
+//! seconds, or failed after [`RETRIES`] retries, the attempts finished
+//! meanwhile recorded together in one transaction. Finished deliveries are
 //! kept [`RETENTION`] for the deliveries log, then pruned.
 
 use crate::auth::secrets;
@@ -66,8 +68,9 @@ fn retry_delay(base: f64, attempts: i64) -> Duration {
     Duration::from_secs_f64((base * 6f64.powi(exp)).min(30.0 * 86_400.0))
 }
 
-/// Makes one attempt of a leased delivery and records it.
-async fn attempt(state: &AppState, node: &str, d: DueDelivery) -> AppResult<()> {
+/// Makes one attempt of a delivery leased by `owner`; what came of it, to
+/// be recorded with others finished meanwhile ([`record`]).
+async fn attempt(state: &AppState, owner: String, d: DueDelivery) -> AppResult<AttemptResult> {
     let secret = secrets::open(state.master_key(), &d.secret_enc)?;
     let payload = body(state, &d);
     let ts = chrono::Utc::now().timestamp();
@@ -96,49 +99,71 @@ async fn attempt(state: &AppState, node: &str, d: DueDelivery) -> AppResult<()> 
     };
     metrics::counter!(crate::metrics::WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
     let delay = retry_delay(state.config.webhook_retry_base, done);
-    let result = AttemptResult {
+    Ok(AttemptResult {
         delivery: d,
-        owner: node.to_string(),
+        owner,
         outcome,
         next_attempt_at: now + delay.as_millis() as i64,
         status_code,
         error,
         at: now,
-    };
-    if !state.meta.record_attempt(&result).await? {
-        tracing::warn!(delivery = %result.delivery.delivery_id, "webhook: lease lost during an attempt");
-    }
-    Ok(())
+    })
 }
 
-/// Leases and starts every due delivery (at most [`CONCURRENCY`] at once);
-/// returns how many were started.
-async fn start_due(state: &AppState, node: &str, running: &mut JoinSet<()>) -> AppResult<usize> {
+/// Records the attempts finished since the last call, in one transaction
+/// (their leases keep them from anyone else until then).
+async fn record(state: &AppState, finished: &mut Vec<AttemptResult>) {
+    if finished.is_empty() {
+        return;
+    }
+    match state.meta.record_attempts(finished).await {
+        Ok(held) => {
+            for (r, held) in finished.iter().zip(held) {
+                if !held {
+                    let id = &r.delivery.delivery_id;
+                    tracing::warn!(delivery = %id, "webhook: lease lost during an attempt");
+                }
+            }
+        }
+        // Not recorded: their leases lapse and the attempts are made again.
+        Err(e) => tracing::warn!(error = %e, "webhook: attempts not recorded"),
+    }
+    finished.clear();
+}
+
+type Running = JoinSet<Option<AttemptResult>>;
+
+/// Leases the due deliveries (at most [`CONCURRENCY`] in flight) in one
+/// claim and starts them; returns how many were started and whether the
+/// claim took all it asked for (more may be due).
+async fn start_due(
+    state: &AppState,
+    claim: String,
+    running: &mut Running,
+) -> AppResult<(usize, bool)> {
     let free = CONCURRENCY.saturating_sub(running.len());
     if free == 0 {
-        return Ok(0);
+        return Ok((0, false));
     }
     let now = now_ms();
-    let due = state.meta.due_deliveries(now, free as i64).await?;
-    let mut started = 0;
+    let due = state
+        .meta
+        .claim_deliveries(&claim, now, now + LEASE_MS, free as i64)
+        .await?;
+    let started = due.len();
     for d in due {
-        if !state
-            .meta
-            .lease_delivery(&d.delivery_id, node, now, now + LEASE_MS)
-            .await?
-        {
-            continue; // another node took it
-        }
-        let (state, node) = (state.clone(), node.to_string());
+        let (state, owner) = (state.clone(), claim.clone());
         running.spawn(async move {
             let id = d.delivery_id.clone();
-            if let Err(e) = attempt(&state, &node, d).await {
-                tracing::warn!(delivery = %id, error = %e, "webhook: attempt not recorded");
-            }
+            attempt(&state, owner, d)
+                .await
+                .inspect_err(
+                    |e| tracing::warn!(delivery = %id, error = %e, "webhook: attempt not made"),
+                )
+                .ok()
         });
-        started += 1;
     }
-    Ok(started)
+    Ok((started, started == free))
 }
 
 /// How often the backlog gauges are read.
@@ -163,36 +188,53 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
 }
 
 /// Runs the worker forever (aborting it drops the attempts in flight; their
-/// leases lapse and another attempt follows).
+/// leases lapse and another attempt follows). Each claim leases with its
+/// own token (`node_…:n`), so an attempt is recorded only by the claim that
+/// made it.
 pub async fn run(state: AppState) {
     let node = format!("node_{}", uuid::Uuid::new_v4().simple());
-    let mut running = JoinSet::new();
-    let mut pruned: Option<std::time::Instant> = None;
-    let mut backlog: Option<std::time::Instant> = None;
+    let mut running: Running = JoinSet::new();
+    let mut finished: Vec<AttemptResult> = Vec::new();
+    let (mut claims, mut pruned, mut backlog) = (0u64, None, None);
     loop {
-        while running.try_join_next().is_some() {}
-        let started = start_due(&state, &node, &mut running)
+        while let Some(done) = running.try_join_next() {
+            finished.extend(done.ok().flatten());
+        }
+        record(&state, &mut finished).await;
+        claims += 1;
+        let (_, more) = start_due(&state, format!("{node}:{claims}"), &mut running)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "webhook: cannot read due deliveries");
-                0
+                (0, false)
             });
-        if backlog.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
-            backlog = Some(std::time::Instant::now());
-            gauge_backlog(&state).await;
-        }
-        if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-            pruned = Some(std::time::Instant::now());
-            if let Err(e) = prune(&state).await {
-                tracing::warn!(error = %e, "webhook: finished deliveries not pruned");
-            }
-        }
-        if started == 0 || running.len() >= CONCURRENCY {
+        upkeep(&state, &mut backlog, &mut pruned).await;
+        if !more || running.len() >= CONCURRENCY {
             tokio::select! {
                 _ = state.meta.events_signal().notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
-                Some(_) = running.join_next(), if !running.is_empty() => {}
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    finished.extend(done.ok().flatten());
+                }
             }
+        }
+    }
+}
+
+/// The backlog gauges every [`BACKLOG_EVERY`], pruning every [`PRUNE_EVERY`].
+async fn upkeep(
+    state: &AppState,
+    backlog: &mut Option<std::time::Instant>,
+    pruned: &mut Option<std::time::Instant>,
+) {
+    if backlog.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+        *backlog = Some(std::time::Instant::now());
+        gauge_backlog(state).await;
+    }
+    if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+        *pruned = Some(std::time::Instant::now());
+        if let Err(e) = prune(state).await {
+            tracing::warn!(error = %e, "webhook: finished deliveries not pruned");
         }
     }
 }
