@@ -200,14 +200,19 @@ macro_rules! impl_search {
                 q: &$crate::meta::SearchQuery,
             ) -> $crate::error::AppResult<(Vec<$crate::meta::FileRow>, i64)> {
                 let (page, count, args, count_args) = $crate::meta::search::statements(q);
-                let rows: Vec<$crate::meta::FileRow> =
-                    bind_args!(sqlx::query_as(&page), args.iter())
-                        .fetch_all(&self.pool)
-                        .await?;
-                let (total,): (i64,) =
-                    bind_args!(sqlx::query_as(&count), args.iter().take(count_args))
-                        .fetch_one(&self.pool)
-                        .await?;
+                // The page and the total are two scans: run them at once, on
+                // two of the pool's connections.
+                let rows = bind_args!(
+                    sqlx::query_as::<_, $crate::meta::FileRow>(&page),
+                    args.iter()
+                )
+                .fetch_all(&self.pool);
+                let total = bind_args!(
+                    sqlx::query_as::<_, (i64,)>(&count),
+                    args.iter().take(count_args)
+                )
+                .fetch_one(&self.pool);
+                let (rows, (total,)) = tokio::try_join!(rows, total)?;
                 Ok((rows, total))
             }
 
