@@ -50,24 +50,26 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let has_body = sends_body(&req);
     let cors = Cors::of(&edge.allowed, &req);
     let client = rates::client_ip(&edge.state, &req);
-    let (note, refused) = match rates::check_anonymous(&edge.state, &req, client) {
-        Some((note, Err(refused))) => (Some(note), Some(refused)),
-        Some((note, Ok(()))) => (Some(note), None),
-        None => (None, None),
+    let (note, allowed) = match rates::check_anonymous(&edge.state, &req, client) {
+        Some((note, outcome)) => (Some(note), outcome),
+        None => (None, Ok(())),
     };
-    let resp = if let Some(refused) = refused {
-        let mut resp = refused.into_response();
-        rates::add_headers(&mut resp, note);
-        resp
-    } else {
-        let fut = rates::limited(client, note, async {
-            if cors.preflight {
-                Cors::preflight()
-            } else {
-                inner(&edge, req, next).instrument(span.clone()).await
-            }
-        });
-        fut.await
+    let resp = match allowed {
+        Err(refused) => {
+            let mut resp = refused.into_response();
+            rates::add_headers(&mut resp, note);
+            resp
+        }
+        Ok(()) => {
+            rates::limited(client, note, async {
+                if cors.preflight {
+                    Cors::preflight()
+                } else {
+                    inner(&edge, req, next).instrument(span.clone()).await
+                }
+            })
+            .await
+        }
     };
     let mut resp = cors.finish(resp);
     let status = resp.status().as_u16();

@@ -114,6 +114,16 @@
   }
   // Reloads this page (same #/page): the sign-in form, then back here.
   const signInAgain = () => h("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Sign in again");
+  // Whether a file is at `path` (FileDetails answers); a 404 or any other
+  // error is "no": the operation that follows reports its own errors.
+  async function fileExists(path) {
+    try {
+      await api("GET", v2(`/files/details?filePath=${encodeURIComponent(path)}`));
+      return true;
+    } catch {
+      return false;
+    }
+  }
   async function copyText(text, what = "Text") {
     try {
       await navigator.clipboard.writeText(text);
@@ -291,7 +301,7 @@
 
 
   window.stowageDash = Object.assign(EXT, { h, $, call, api, v2, ACC, ApiError, nextId, fmtBytes, fmtDate, joinPath, baseName, encPath,
-    IMAGE_EXT, THUMB_PRESET, THUMB_PARAMS, errorBox, showError, clearError, toast, dialog, confirmDialog, secretDialog, copyText, pageHead,
+    IMAGE_EXT, THUMB_PRESET, THUMB_PARAMS, errorBox, showError, clearError, toast, dialog, confirmDialog, secretDialog, copyText, fileExists, pageHead,
     can, retryable, me: () => ME });
   document.addEventListener("DOMContentLoaded", () => { initSignIn(); initApp(); });
 })();

@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const D = window.stowageDash;
-  const { h, api, v2, ACC, nextId, fmtBytes, fmtDate, joinPath, baseName, encPath, showError, clearError, toast, dialog, confirmDialog, can, IMAGE_EXT, THUMB_PRESET, THUMB_PARAMS, pageHead, retryable } = D;
+  const { h, api, v2, ACC, nextId, fmtBytes, fmtDate, joinPath, baseName, encPath, showError, clearError, toast, dialog, confirmDialog, can, fileExists, IMAGE_EXT, THUMB_PRESET, THUMB_PARAMS, pageHead, retryable } = D;
 
   // ---------- Files ----------
   const itemPath = (it) => it.folderPath || it.filePath;
@@ -94,14 +94,6 @@
   // The API replaces a file at the destination when the key may overwrite:
   // unless "Replace" is ticked, a destination that exists is skipped (looked
   // up just before; the API has no "never replace" flag).
-  async function exists(path) {
-    try {
-      await api("GET", v2(`/files/details?filePath=${encodeURIComponent(path)}`));
-      return true;
-    } catch {
-      return false; // 404; any other error, the move or copy itself reports
-    }
-  }
   function transferDialog(kind, list, folder, done) {
     const verb = kind === "move" ? "Move" : "Copy";
     const did = kind === "move" ? "Moved" : "Copied";
@@ -134,7 +126,7 @@
         progress.textContent = `${kind === "move" ? "Moving" : "Copying"} ${k + 1} of ${pending.length}…`;
         const target = joinPath(dest, baseName(p));
         try {
-          if (!replace.checked && (await exists(target))) throw { message: `${target} already exists.`, suggestion: "Tick “Replace” to replace it." };
+          if (!replace.checked && (await fileExists(target))) throw { message: `${target} already exists.`, suggestion: "Tick “Replace” to replace it." };
           await api("POST", v2(`/files/${kind}`), { source: p, destination: target });
         } catch (err) {
           failed.push(p);

@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const D = window.stowageDash;
-  const { h, api, v2, nextId, fmtBytes, joinPath, baseName, ApiError, retryable, confirmDialog, copyText } = D;
+  const { h, api, v2, nextId, fmtBytes, joinPath, baseName, ApiError, retryable, confirmDialog, copyText, fileExists } = D;
 
   const uploads = []; // upload queue entries (kept across navigation)
   let uploadList = null;
@@ -19,9 +19,7 @@
     const found = [];
     const queue = [...paths];
     const worker = async () => {
-      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-        try { await api("GET", v2(`/files/details?filePath=${encodeURIComponent(p)}`)); found.push(p); } catch { /* free */ }
-      }
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) if (await fileExists(p)) found.push(p);
     };
     await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
     return found;
